@@ -1,0 +1,54 @@
+"""The ASGI application: one FastAPI app that mounts every capability's routes."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from stadslab import __version__
+from stadslab.core.config import Settings, get_settings
+from stadslab.core.database import Database
+from stadslab.core.errors import install_error_handlers
+from stadslab.core.limits import BodySizeLimitMiddleware
+
+
+def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    own_db = db is None
+    db = db or Database(settings.database_url)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        if own_db:
+            db.dispose()
+
+    app = FastAPI(
+        title="Stadslab API",
+        version=__version__,
+        description="Registry, knowledge base and urban data hub of the Dutch Smart City network.",
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.db = db
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+
+    from stadslab.core.routes import router as core_router
+    from stadslab.labs.routes import router as labs_router
+    from stadslab.network.routes import router as network_router
+    from stadslab.search.routes import router as search_router
+    from stadslab.sensorthings.routes import router as sta_router
+    from stadslab.web.routes import mount_web
+
+    app.include_router(core_router, prefix="/api/v1")
+    app.include_router(network_router, prefix="/api/v1")
+    app.include_router(labs_router, prefix="/api/v1")
+    app.include_router(search_router, prefix="/api/v1")
+    app.include_router(sta_router, prefix="/sta/v1.1")
+    mount_web(app)
+    return app

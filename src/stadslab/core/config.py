@@ -1,0 +1,35 @@
+"""One source of truth for configuration: ``STADSLAB_*`` environment variables.
+
+Settings are read once per process (``get_settings``) and passed down explicitly;
+tests build their own ``Settings`` objects instead of patching the environment.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="STADSLAB_", extra="ignore")
+
+    database_url: str = "sqlite:///./stadslab.db"
+    #: External base URL (e.g. https://stadslab.example.nl) used for absolute links
+    #: when the platform runs behind a reverse proxy that does not send X-Forwarded-*.
+    external_base_url: str | None = None
+    mqtt_url: str | None = None
+    #: Largest accepted request body in bytes; larger bodies get 413.
+    max_body_bytes: int = Field(default=2_000_000, ge=1024)
+    page_size_default: int = Field(default=20, ge=1)
+    page_size_max: int = Field(default=500, ge=1)
+    #: Development only: accept writes without credentials (for conformance suites).
+    anonymous_writes: bool = False
+    secret_key: str = "change-me-in-production"
+    log_level: str = "INFO"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

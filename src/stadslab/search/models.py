@@ -1,0 +1,36 @@
+"""The search index: one row per searchable item, with pre-stemmed text.
+
+Stemming happens in Python (Snowball, Dutch and English) so that SQLite FTS5
+and PostgreSQL full-text search index exactly the same tokens and rank alike.
+The dialect-specific full-text structures (FTS5 table, tsvector column) are
+created by the migration, not declared here.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import DateTime, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from stadslab.core.database import Base, utcnow
+
+DOC_TYPES = ("project", "living_lab", "solution", "coalition", "lesson")
+
+
+class SearchDocument(Base):
+    __tablename__ = "search_documents"
+    __table_args__ = (UniqueConstraint("doc_type", "doc_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    doc_type: Mapped[str] = mapped_column(String(20), index=True)
+    doc_id: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text, default="")
+    #: Space-separated stems of title and body (both Dutch and English stems).
+    stems: Mapped[str] = mapped_column(Text, default="")
+    city_code: Mapped[str | None] = mapped_column(String(6), index=True)
+    status: Mapped[str | None] = mapped_column(String(20), index=True)
+    #: Space-separated theme codes, wrapped in spaces for exact LIKE matching.
+    themes: Mapped[str] = mapped_column(String(500), default="")
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -1,0 +1,5 @@
+"""Search API (being built)."""
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["search"])

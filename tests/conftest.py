@@ -1,0 +1,146 @@
+"""Shared fixtures: a real database per dialect, an app client, and factories.
+
+Every storage test runs on SQLite and, when ``STADSLAB_TEST_POSTGRES_URL`` is
+set, on PostgreSQL too. Each test run creates its own databases (one per xdist
+worker), migrates them with Alembic and loads the reference data once; after
+each test every non-reference table is emptied, so tests stay independent.
+If the PostgreSQL URL is set but the server cannot be reached, the run fails:
+it never silently skips.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from stadslab.app import create_app
+from stadslab.core.config import Settings
+from stadslab.core.database import Database, normalise_url
+from stadslab.core.migrate import upgrade
+from stadslab.models import Base
+from stadslab.network.reference import REFERENCE_TABLES, load_reference
+
+PG_URL = os.environ.get("STADSLAB_TEST_POSTGRES_URL")
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+DIALECTS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+
+
+def _worker() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+class _Databases:
+    """Creates one migrated, seeded database per dialect, lazily, for the whole run."""
+
+    def __init__(self, tmp: Path):
+        self.tmp = tmp
+        self.created: dict[str, Database] = {}
+        self.pg_admin_url = None
+        self.pg_name = None
+
+    def get(self, dialect: str) -> Database:
+        if dialect not in self.created:
+            url = self._sqlite_url() if dialect == "sqlite" else self._pg_url()
+            upgrade(url)
+            db = Database(url)
+            with db.session() as s:
+                load_reference(s)
+            self.created[dialect] = db
+        return self.created[dialect]
+
+    def _sqlite_url(self) -> str:
+        return f"sqlite:///{self.tmp / f'stadslab-{_worker()}.db'}"
+
+    def _pg_url(self) -> str:
+        admin = normalise_url(PG_URL)
+        self.pg_admin_url = admin
+        self.pg_name = f"stadslab_test_{_worker()}_{uuid.uuid4().hex[:8]}"
+        eng = create_engine(admin, isolation_level="AUTOCOMMIT")
+        try:
+            with eng.connect() as conn:
+                conn.execute(text(f'CREATE DATABASE "{self.pg_name}"'))
+        except Exception as exc:  # noqa: BLE001
+            pytest.fail(f"STADSLAB_TEST_POSTGRES_URL is set but PostgreSQL is unreachable: {exc}",
+                        pytrace=False)
+        finally:
+            eng.dispose()
+        return make_url(admin).set(database=self.pg_name).render_as_string(hide_password=False)
+
+    def close(self) -> None:
+        for db in self.created.values():
+            db.dispose()
+        if self.pg_name:
+            eng = create_engine(self.pg_admin_url, isolation_level="AUTOCOMMIT")
+            with eng.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{self.pg_name}" WITH (FORCE)'))
+            eng.dispose()
+
+
+@pytest.fixture(scope="session")
+def _databases(tmp_path_factory) -> Iterator[_Databases]:
+    dbs = _Databases(tmp_path_factory.mktemp("db"))
+    yield dbs
+    dbs.close()
+
+
+def empty_tables(db: Database) -> None:
+    tables = [t for t in reversed(Base.metadata.sorted_tables) if t.name not in REFERENCE_TABLES]
+    with db.engine.begin() as conn:
+        if db.dialect == "postgresql":
+            names = ", ".join(f'"{t.name}"' for t in tables)
+            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for t in tables:
+                conn.execute(t.delete())
+            conn.execute(text("DELETE FROM sqlite_sequence")) if _has_sqlite_sequence(conn) else None
+
+
+def _has_sqlite_sequence(conn) -> bool:
+    return bool(conn.execute(text("SELECT 1 FROM sqlite_master WHERE name='sqlite_sequence'")).first())
+
+
+@pytest.fixture(params=DIALECTS)
+def db(request, _databases) -> Iterator[Database]:
+    """A migrated database with reference data, on each dialect; emptied after the test."""
+    database = _databases.get(request.param)
+    try:
+        yield database
+    finally:
+        empty_tables(database)
+
+
+@pytest.fixture
+def session(db):
+    with db.session() as s:
+        yield s
+
+
+@pytest.fixture
+def settings(db) -> Settings:
+    return Settings(database_url=db.url)
+
+
+@pytest.fixture
+def app(settings, db):
+    return create_app(settings, db=db)
+
+
+@pytest.fixture
+def client(app) -> Iterator[TestClient]:
+    with TestClient(app) as c:
+        yield c
+
+
+@pytest.fixture
+def shared_dir() -> Path:
+    if not SHARED.exists():
+        pytest.skip("../shared datasets not present (fresh clone)")
+    return SHARED
