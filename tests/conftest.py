@@ -144,3 +144,21 @@ def shared_dir() -> Path:
     if not SHARED.exists():
         pytest.skip("../shared datasets not present (fresh clone)")
     return SHARED
+
+
+REQUIRE_ALL = os.environ.get("STADSLAB_TEST_REQUIRE_ALL") == "1"
+
+
+def require_service(reason: str) -> None:
+    """Skip locally when a service is not configured; fail in CI (STADSLAB_TEST_REQUIRE_ALL=1)."""
+    if REQUIRE_ALL:
+        pytest.fail(f"required in CI: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def mqtt_url() -> str:
+    url = os.environ.get("STADSLAB_TEST_MQTT_URL")
+    if not url:
+        require_service("STADSLAB_TEST_MQTT_URL not set")
+    return url
