@@ -4,5 +4,6 @@ from stadslab.core.database import Base
 from stadslab.labs import models as labs_models  # noqa: F401
 from stadslab.network import models as network_models  # noqa: F401
 from stadslab.search import models as search_models  # noqa: F401
+from stadslab.sensorthings import models as sensorthings_models  # noqa: F401
 
 __all__ = ["Base"]

@@ -7,6 +7,7 @@ tests build their own ``Settings`` objects instead of patching the environment.
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -28,6 +29,14 @@ class Settings(BaseSettings):
     anonymous_writes: bool = False
     secret_key: str = "change-me-in-production"
     log_level: str = "INFO"
+    #: SensorThings API paging: default and largest ``$top``.
+    sta_page_size_default: int = Field(default=100, ge=1)
+    sta_page_size_max: int = Field(default=10_000, ge=1)
+    #: ``$count=true``: "exact" always counts; "estimate" uses the PostgreSQL planner's
+    #: row estimate for large results (see docs/sensorthings.md). SQLite always counts.
+    sta_count_mode: Literal["exact", "estimate"] = "exact"
+    #: Below this estimated row count an exact count is made even in "estimate" mode.
+    sta_count_estimate_threshold: int = Field(default=100_000, ge=0)
 
 
 @lru_cache(maxsize=1)

@@ -1,0 +1,204 @@
+"""Storage of the SensorThings API 1.1 data model (OGC 18-088 §8).
+
+Geometry is kept as GeoJSON in JSON columns so that SQLite and PostgreSQL store
+it the same way; spatial indexing (PostGIS) can be layered on later without
+changing the API. Time intervals are two columns (start, end); an instant has
+no end. Every instant is stored in UTC.
+
+Observations are the hot table: the result is kept as JSON (exact value) plus
+a numeric and a string shadow column so that comparisons and aggregates run in
+plain SQL on both dialects.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (JSON, BigInteger, Boolean, Column, Date, DateTime, Float, ForeignKey, Index, false,
+                        Integer, String, Table, Text)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from stadslab.core.database import Base
+
+#: Observation ids grow fast; BIGINT on PostgreSQL, INTEGER (rowid alias) on SQLite.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+LEGAL_GROUNDS = ("publieke taak", "gerechtvaardigd belang", "wettelijke verplichting", "toestemming",
+                 "uitvoering overeenkomst", "vitale belangen")
+ACCESS_CLASSES = ("open", "network", "restricted")
+PLACEMENTS = ("fixed", "mobile")
+
+thing_locations = Table(
+    "sta_thing_locations", Base.metadata,
+    Column("thing_id", ForeignKey("sta_things.id", ondelete="CASCADE"), primary_key=True),
+    Column("location_id", ForeignKey("sta_locations.id", ondelete="CASCADE"), primary_key=True,
+           index=True),
+)
+
+historical_location_locations = Table(
+    "sta_historical_location_locations", Base.metadata,
+    Column("historical_location_id", ForeignKey("sta_historical_locations.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("location_id", ForeignKey("sta_locations.id", ondelete="CASCADE"), primary_key=True,
+           index=True),
+)
+
+#: ``rank`` keeps the order of ObservedProperties, which gives meaning to the
+#: positions in a MultiDatastream Observation's result array.
+multi_datastream_observed_properties = Table(
+    "sta_multi_datastream_observed_properties", Base.metadata,
+    Column("multi_datastream_id", ForeignKey("sta_multi_datastreams.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("observed_property_id", ForeignKey("sta_observed_properties.id", ondelete="CASCADE"),
+           primary_key=True, index=True),
+    Column("rank", Integer, nullable=False, default=0),
+)
+
+
+class Thing(Base):
+    __tablename__ = "sta_things"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str] = mapped_column(Text, default="")
+    properties: Mapped[dict | None] = mapped_column(JSON)
+    # --- sensor register (Dutch "sensorenregister") metadata. The full record is
+    # kept in ``register``; the columns below are the parts the register filters on.
+    register: Mapped[dict | None] = mapped_column(JSON)
+    living_lab_id: Mapped[int | None] = mapped_column(ForeignKey("living_labs.id", ondelete="SET NULL"),
+                                                      index=True)
+    owner_organisation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisations.id", ondelete="SET NULL"), index=True)
+    owner_name: Mapped[str | None] = mapped_column(String(255))
+    sensor_type: Mapped[str | None] = mapped_column(String(120), index=True)
+    processes_personal_data: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false(), index=True)
+    legal_ground: Mapped[str | None] = mapped_column(String(40))
+    placement: Mapped[str | None] = mapped_column(String(10))
+    active_from: Mapped[date | None] = mapped_column(Date)
+    active_until: Mapped[date | None] = mapped_column(Date)
+    access_class: Mapped[str] = mapped_column(String(12), default="open", server_default="open",
+                                              index=True)
+
+
+class Location(Base):
+    __tablename__ = "sta_locations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str] = mapped_column(Text, default="")
+    encoding_type: Mapped[str] = mapped_column(String(100))
+    location: Mapped[dict] = mapped_column(JSON)
+    properties: Mapped[dict | None] = mapped_column(JSON)
+    #: The FeatureOfInterest made from this Location for Observations that came
+    #: without one; reset when the Location's geometry changes.
+    generated_foi_id: Mapped[int | None] = mapped_column(
+        ForeignKey("sta_features_of_interest.id", ondelete="SET NULL"))
+
+
+class HistoricalLocation(Base):
+    __tablename__ = "sta_historical_locations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    thing_id: Mapped[int] = mapped_column(ForeignKey("sta_things.id", ondelete="CASCADE"), index=True)
+    time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Sensor(Base):
+    __tablename__ = "sta_sensors"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str] = mapped_column(Text, default="")
+    encoding_type: Mapped[str] = mapped_column(String(100))
+    metadata_: Mapped[str] = mapped_column("metadata", Text)
+    properties: Mapped[dict | None] = mapped_column(JSON)
+
+
+class ObservedProperty(Base):
+    __tablename__ = "sta_observed_properties"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    definition: Mapped[str] = mapped_column(String(500))
+    description: Mapped[str] = mapped_column(Text, default="")
+    properties: Mapped[dict | None] = mapped_column(JSON)
+
+
+class _StreamSummary:
+    """Columns the server maintains from the Observations (read-only in the API)."""
+
+    observed_area: Mapped[dict | None] = mapped_column(JSON)
+    phenomenon_time_start: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    phenomenon_time_end: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    result_time_start: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    result_time_end: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Datastream(_StreamSummary, Base):
+    __tablename__ = "sta_datastreams"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str] = mapped_column(Text, default="")
+    observation_type: Mapped[str] = mapped_column(String(200))
+    unit_of_measurement: Mapped[dict] = mapped_column(JSON)
+    properties: Mapped[dict | None] = mapped_column(JSON)
+    thing_id: Mapped[int] = mapped_column(ForeignKey("sta_things.id", ondelete="CASCADE"), index=True)
+    sensor_id: Mapped[int] = mapped_column(ForeignKey("sta_sensors.id", ondelete="CASCADE"), index=True)
+    observed_property_id: Mapped[int] = mapped_column(
+        ForeignKey("sta_observed_properties.id", ondelete="CASCADE"), index=True)
+
+
+class MultiDatastream(_StreamSummary, Base):
+    __tablename__ = "sta_multi_datastreams"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str] = mapped_column(Text, default="")
+    observation_type: Mapped[str] = mapped_column(String(200))
+    multi_observation_data_types: Mapped[list] = mapped_column(JSON)
+    unit_of_measurements: Mapped[list] = mapped_column(JSON)
+    properties: Mapped[dict | None] = mapped_column(JSON)
+    thing_id: Mapped[int] = mapped_column(ForeignKey("sta_things.id", ondelete="CASCADE"), index=True)
+    sensor_id: Mapped[int] = mapped_column(ForeignKey("sta_sensors.id", ondelete="CASCADE"), index=True)
+
+
+class FeatureOfInterest(Base):
+    __tablename__ = "sta_features_of_interest"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str] = mapped_column(Text, default="")
+    encoding_type: Mapped[str] = mapped_column(String(100))
+    feature: Mapped[dict] = mapped_column(JSON)
+    properties: Mapped[dict | None] = mapped_column(JSON)
+
+
+class Observation(Base):
+    __tablename__ = "sta_observations"
+    __table_args__ = (
+        Index("ix_sta_observations_datastream_time", "datastream_id", "phenomenon_time_start"),
+        Index("ix_sta_observations_multi_datastream_time", "multi_datastream_id",
+              "phenomenon_time_start"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    datastream_id: Mapped[int | None] = mapped_column(
+        ForeignKey("sta_datastreams.id", ondelete="CASCADE"))
+    multi_datastream_id: Mapped[int | None] = mapped_column(
+        ForeignKey("sta_multi_datastreams.id", ondelete="CASCADE"))
+    feature_of_interest_id: Mapped[int] = mapped_column(
+        ForeignKey("sta_features_of_interest.id", ondelete="CASCADE"), index=True)
+    phenomenon_time_start: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    phenomenon_time_end: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    result_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    result: Mapped[object | None] = mapped_column(JSON)
+    result_number: Mapped[float | None] = mapped_column(Float)
+    result_string: Mapped[str | None] = mapped_column(Text)
+    result_quality: Mapped[object | None] = mapped_column(JSON)
+    valid_time_start: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    valid_time_end: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    parameters: Mapped[dict | None] = mapped_column(JSON)
+
+
+STA_TABLES = [t for t in Base.metadata.sorted_tables if t.name.startswith("sta_")]
