@@ -8,6 +8,7 @@ data stays the same.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from fastapi import Query, Request
@@ -82,3 +83,31 @@ def make_page(request: Request, params: ListParams, items: list, total: int) -> 
     nxt, prev = page_links(request, params, total)
     return {"items": items, "total": total, "limit": params.limit, "offset": params.offset,
             "next": nxt, "previous": prev}
+
+
+@dataclass
+class RegistryFilters:
+    """The filters every registry list understands: city, theme, status, text, modified since."""
+
+    city: list[str]
+    theme: list[str]
+    status: list[str]
+    q: str | None
+    modified_since: Any
+
+
+def registry_filters(
+    city: list[str] = Query([], description="CBS code (GM0363) or municipality name; repeatable"),
+    theme: list[str] = Query([], description="Theme code; repeatable"),
+    status: list[str] = Query([], description="Status; repeatable"),
+    q: str | None = Query(None, max_length=200, description="Text contained in name/title or description"),
+    modified_since: datetime | None = Query(None, description="Only items changed at or after this time"),
+) -> RegistryFilters:
+    return RegistryFilters(city=city, theme=theme, status=status, q=(q or "").strip() or None,
+                           modified_since=modified_since)
+
+
+def like_pattern(text: str) -> str:
+    """A LIKE pattern that matches ``text`` literally (escapes % and _ with backslash)."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"

@@ -1,0 +1,245 @@
+"""API shapes of living labs, projects, solutions and adoptions."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from stadslab.core.schemas import CbsCode, InputModel, Link, OutputModel, ThemeCode, Unique, Url, validate_geojson
+from stadslab.network.schemas import CityRef, OrganisationRef, ThemeRef
+
+from .models import INFRASTRUCTURE
+
+LabStatus = Literal["planned", "active", "closed"]
+ProjectStatus = Literal["idea", "pilot", "evaluated", "scaled", "stopped"]
+AdoptionStatus = Literal["planned", "piloting", "adopted", "abandoned"]
+Maturity = Literal["pilot", "proven", "mature"]
+Infrastructure = Literal[INFRASTRUCTURE]  # type: ignore[valid-type]
+Email = str
+
+
+def _unique_or_none(v):
+    return Unique.check(v) if v is not None else v
+
+
+class LivingLabFields(InputModel):
+    description: str = Field(default="", max_length=10000)
+    geometry: dict[str, Any] | None = None
+    themes: list[ThemeCode] = Field(default_factory=list, max_length=20)
+    infrastructure: list[Infrastructure] = Field(default_factory=list, max_length=20)
+    open_to_external: bool = True
+    regulatory_exemptions: list[str] = Field(default_factory=list, max_length=50)
+    contact_name: str | None = Field(default=None, max_length=200)
+    contact_email: Email | None = Field(default=None, max_length=200, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    status: LabStatus = "active"
+    website: Url | None = None
+
+    @field_validator("geometry")
+    @classmethod
+    def _geometry(cls, v):
+        return validate_geojson(v, ("Point", "Polygon", "MultiPolygon"))
+
+    _unique = field_validator("themes", "infrastructure")(_unique_or_none)
+
+
+class LivingLabIn(LivingLabFields):
+    name: str = Field(min_length=2, max_length=200)
+    city: CbsCode
+
+
+class LivingLabPatch(LivingLabFields):
+    name: str | None = Field(default=None, min_length=2, max_length=200)
+    city: CbsCode | None = None
+
+
+class LivingLabOut(OutputModel):
+    id: int
+    name: str
+    city: CityRef = Field(validation_alias="municipality")
+    description: str
+    geometry: dict[str, Any] | None
+    themes: list[ThemeRef]
+    infrastructure: list[str]
+    open_to_external: bool
+    regulatory_exemptions: list[str]
+    contact_name: str | None
+    contact_email: str | None
+    status: str
+    website: str | None
+    is_demo: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class KpiIn(InputModel):
+    name: str = Field(min_length=1, max_length=200)
+    unit: str = Field(min_length=1, max_length=40)
+    direction: Literal["higher", "lower"] = "higher"
+    baseline: float | None = None
+    target: float | None = None
+    measured: float | None = None
+
+
+class KpiOut(OutputModel):
+    id: int
+    name: str
+    unit: str
+    direction: str
+    baseline: float | None
+    target: float | None
+    measured: float | None
+
+
+class FundingSource(InputModel):
+    name: str = Field(min_length=1, max_length=200)
+    amount_eur: float | None = Field(default=None, ge=0)
+
+
+class PartnerIn(InputModel):
+    organisation_id: int
+    role: str = Field(default="partner", max_length=60)
+
+
+class PartnerOut(OutputModel):
+    organisation: OrganisationRef
+    role: str
+
+
+class ProjectFields(InputModel):
+    summary: str = Field(default="", max_length=20000)
+    living_lab_id: int | None = None
+    themes: list[ThemeCode] = Field(default_factory=list, max_length=20)
+    start_date: date | None = None
+    end_date: date | None = None
+    budget_eur: float | None = Field(default=None, ge=0)
+    funding_sources: list[FundingSource] = Field(default_factory=list, max_length=50)
+    partners: list[PartnerIn] = Field(default_factory=list, max_length=100)
+    kpis: list[KpiIn] = Field(default_factory=list, max_length=100)
+    lessons: list[str] = Field(default_factory=list, max_length=100)
+    links: list[Link] = Field(default_factory=list, max_length=50)
+
+    _unique = field_validator("themes")(_unique_or_none)
+
+    @model_validator(mode="after")
+    def _dates(self):
+        if self.start_date and self.end_date and self.end_date < self.start_date:
+            raise ValueError("end_date must not be before start_date")
+        return self
+
+
+class ProjectIn(ProjectFields):
+    title: str = Field(min_length=3, max_length=300)
+    city: CbsCode
+    status: ProjectStatus = "idea"
+
+
+class ProjectPatch(ProjectFields):
+    title: str | None = Field(default=None, min_length=3, max_length=300)
+    city: CbsCode | None = None
+    status: ProjectStatus | None = None
+
+
+class LabRef(OutputModel):
+    id: int
+    name: str
+
+
+class ProjectOut(OutputModel):
+    id: int
+    title: str
+    summary: str
+    city: CityRef = Field(validation_alias="municipality")
+    living_lab: LabRef | None
+    themes: list[ThemeRef]
+    status: str
+    start_date: date | None
+    end_date: date | None
+    budget_eur: float | None
+    funding_sources: list[dict[str, Any]]
+    partners: list[PartnerOut]
+    kpis: list[KpiOut]
+    lessons: list[str]
+    links: list[dict[str, Any]]
+    is_demo: bool
+    created_at: datetime
+    updated_at: datetime
+
+    @field_validator("lessons", mode="before")
+    @classmethod
+    def _lessons(cls, v):
+        return [getattr(lesson, "text", lesson) for lesson in v]
+
+
+class SolutionFields(InputModel):
+    description: str = Field(default="", max_length=20000)
+    themes: list[ThemeCode] = Field(default_factory=list, max_length=20)
+    origin_project_id: int | None = None
+    provider_organisation_id: int | None = None
+    maturity: Maturity = "pilot"
+
+    _unique = field_validator("themes")(_unique_or_none)
+
+
+class SolutionIn(SolutionFields):
+    name: str = Field(min_length=2, max_length=200)
+
+
+class SolutionPatch(SolutionFields):
+    name: str | None = Field(default=None, min_length=2, max_length=200)
+    maturity: Maturity | None = None
+
+
+class ProjectRef(OutputModel):
+    id: int
+    title: str
+
+
+class SolutionOut(OutputModel):
+    id: int
+    name: str
+    description: str
+    themes: list[ThemeRef]
+    origin_project: ProjectRef | None
+    provider_organisation_id: int | None
+    maturity: str
+    adoption_count: int = 0
+    is_demo: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class AdoptionFields(InputModel):
+    project_id: int | None = None
+    adopted_on: date | None = None
+    status: AdoptionStatus = "adopted"
+    outcome: str = Field(default="", max_length=10000)
+
+
+class AdoptionIn(AdoptionFields):
+    solution_id: int
+    city: CbsCode
+
+
+class AdoptionPatch(AdoptionFields):
+    status: AdoptionStatus | None = None
+    outcome: str | None = Field(default=None, max_length=10000)
+
+
+class SolutionRef(OutputModel):
+    id: int
+    name: str
+
+
+class AdoptionOut(OutputModel):
+    id: int
+    solution: SolutionRef
+    city: CityRef = Field(validation_alias="municipality")
+    project: ProjectRef | None
+    adopted_on: date | None
+    status: str
+    outcome: str
+    is_demo: bool
+    created_at: datetime
+    updated_at: datetime

@@ -1,0 +1,354 @@
+"""Business rules for living labs, projects, solutions and adoptions.
+
+Every write is one unit of work: references are resolved and validated first,
+the search index is updated in the same transaction, and then it commits once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import Session
+
+from stadslab.core.errors import Conflict, NotFound, ValidationFailed, field_error
+from stadslab.core.listing import ListParams, RegistryFilters, apply_sort, like_pattern, paginate
+from stadslab.core.unit_of_work import commit
+from stadslab.network.service import (
+    check_status_filter,
+    check_theme_filter,
+    city_codes_for_filter,
+    resolve_city,
+    resolve_organisations,
+    resolve_themes,
+)
+from stadslab.search import indexer
+
+from .models import (
+    ADOPTION_STATUSES,
+    LAB_STATUSES,
+    PROJECT_STATUSES,
+    PROJECT_TRANSITIONS,
+    Adoption,
+    Kpi,
+    Lesson,
+    LivingLab,
+    Project,
+    ProjectPartner,
+    Solution,
+    lab_themes,
+    project_themes,
+    solution_themes,
+)
+from .schemas import (
+    AdoptionIn,
+    AdoptionPatch,
+    LivingLabIn,
+    LivingLabPatch,
+    ProjectIn,
+    ProjectPatch,
+    SolutionIn,
+    SolutionPatch,
+)
+
+
+def _filtered(session: Session, stmt: Select, filters: RegistryFilters, *, city_col=None, theme_link=None,
+              status_col=None, statuses=(), text_cols=(), updated_col=None) -> Select:
+    """Applies the common registry filters to a list query."""
+    if filters.city and city_col is not None:
+        stmt = stmt.where(city_col.in_(city_codes_for_filter(session, filters.city)))
+    if filters.theme and theme_link is not None:
+        table, fk = theme_link
+        stmt = stmt.where(fk.in_(select(table.c[list(table.c.keys())[0]]).where(
+            table.c.theme_code.in_(check_theme_filter(session, filters.theme)))))
+    if filters.status and status_col is not None:
+        stmt = stmt.where(status_col.in_(check_status_filter(filters.status, statuses)))
+    if filters.q and text_cols:
+        pat = like_pattern(filters.q)
+        stmt = stmt.where(or_(*(c.ilike(pat, escape="\\") for c in text_cols)))
+    if filters.modified_since and updated_col is not None:
+        stmt = stmt.where(updated_col >= filters.modified_since)
+    return stmt
+
+
+def _get(session: Session, model, obj_id: int, label: str):
+    obj = session.get(model, obj_id)
+    if obj is None:
+        raise NotFound(f"No {label} with id {obj_id}")
+    return obj
+
+
+def _ref(session: Session, model, obj_id: int | None, field: str, label: str):
+    if obj_id is None:
+        return None
+    obj = session.get(model, obj_id)
+    if obj is None:
+        raise ValidationFailed(f"{field}: unknown {label} id {obj_id}",
+                               errors=[field_error(["body", field], f"unknown {label} id {obj_id}")])
+    return obj
+
+
+# --- living labs ----------------------------------------------------------------------------
+
+
+def list_living_labs(session: Session, filters: RegistryFilters, params: ListParams,
+                     infrastructure: list[str] | None = None,
+                     open_to_external: bool | None = None) -> tuple[list[LivingLab], int]:
+    stmt = _filtered(session, select(LivingLab), filters, city_col=LivingLab.municipality_code,
+                     theme_link=(lab_themes, LivingLab.id), status_col=LivingLab.status, statuses=LAB_STATUSES,
+                     text_cols=(LivingLab.name, LivingLab.description), updated_col=LivingLab.updated_at)
+    if open_to_external is not None:
+        stmt = stmt.where(LivingLab.open_to_external == open_to_external)
+    rows_filter = infrastructure or []
+    stmt = apply_sort(stmt, params.sort, {"name": LivingLab.name, "created_at": LivingLab.created_at,
+                                          "updated_at": LivingLab.updated_at}, LivingLab.id, "name")
+    if rows_filter:
+        # JSON array membership differs per dialect; labs are few, so filter ids in Python.
+        wanted = set(rows_filter)
+        ids = [i for i, infra in session.execute(stmt.with_only_columns(LivingLab.id, LivingLab.infrastructure))
+               if wanted <= set(infra or [])]
+        stmt = stmt.where(LivingLab.id.in_(ids))
+    return paginate(session, stmt, params)
+
+
+def get_living_lab(session: Session, lab_id: int) -> LivingLab:
+    return _get(session, LivingLab, lab_id, "living lab")
+
+
+def _apply_lab(session: Session, lab: LivingLab, data: dict[str, Any]) -> None:
+    if "city" in data:
+        lab.municipality_code = resolve_city(session, data.pop("city")).code
+    if "themes" in data:
+        lab.themes = resolve_themes(session, data.pop("themes"))
+    for key, value in data.items():
+        setattr(lab, key, value)
+
+
+def create_living_lab(session: Session, data: LivingLabIn, *, is_demo: bool = False) -> LivingLab:
+    lab = LivingLab(is_demo=is_demo)
+    _apply_lab(session, lab, data.model_dump())
+    session.add(lab)
+    session.flush()
+    indexer.index_object(session, lab)
+    commit(session, f"Living lab {data.name!r} cannot be created")
+    return lab
+
+
+def update_living_lab(session: Session, lab_id: int, data: LivingLabPatch | LivingLabIn) -> LivingLab:
+    lab = get_living_lab(session, lab_id)
+    _apply_lab(session, lab, data.model_dump(exclude_unset=isinstance(data, LivingLabPatch)))
+    session.flush()
+    indexer.index_object(session, lab)
+    commit(session, "Living lab cannot be updated")
+    return lab
+
+
+def delete_living_lab(session: Session, lab_id: int) -> None:
+    lab = get_living_lab(session, lab_id)
+    indexer.remove(session, "living_lab", lab.id)
+    session.delete(lab)
+    commit(session, "Living lab cannot be deleted")
+
+
+# --- projects -------------------------------------------------------------------------------
+
+PROJECT_SORTS = {"title": Project.title, "start_date": Project.start_date, "status": Project.status,
+                 "budget_eur": Project.budget_eur, "created_at": Project.created_at,
+                 "updated_at": Project.updated_at}
+
+
+def list_projects(session: Session, filters: RegistryFilters, params: ListParams,
+                  living_lab_id: int | None = None) -> tuple[list[Project], int]:
+    stmt = _filtered(session, select(Project), filters, city_col=Project.municipality_code,
+                     theme_link=(project_themes, Project.id), status_col=Project.status,
+                     statuses=PROJECT_STATUSES, text_cols=(Project.title, Project.summary),
+                     updated_col=Project.updated_at)
+    if living_lab_id is not None:
+        stmt = stmt.where(Project.living_lab_id == living_lab_id)
+    stmt = apply_sort(stmt, params.sort, PROJECT_SORTS, Project.id, "title")
+    return paginate(session, stmt, params)
+
+
+def get_project(session: Session, project_id: int) -> Project:
+    return _get(session, Project, project_id, "project")
+
+
+def _apply_project(session: Session, p: Project, data: dict[str, Any]) -> None:
+    if "city" in data:
+        p.municipality_code = resolve_city(session, data.pop("city")).code
+    if "living_lab_id" in data:
+        lab = _ref(session, LivingLab, data.pop("living_lab_id"), "living_lab_id", "living lab")
+        p.living_lab_id = lab.id if lab else None
+    if "themes" in data:
+        p.themes = resolve_themes(session, data.pop("themes"))
+    if "status" in data:
+        new = data.pop("status")
+        if p.status is not None and new != p.status and new not in PROJECT_TRANSITIONS[p.status]:
+            allowed = ", ".join(sorted(PROJECT_TRANSITIONS[p.status])) or "none"
+            raise Conflict(f"status: a project cannot move from {p.status!r} to {new!r} (allowed: {allowed})",
+                           errors=[field_error(["body", "status"], f"cannot move from {p.status} to {new}")])
+        p.status = new
+    if "partners" in data:
+        partners = data.pop("partners")
+        orgs = resolve_organisations(session, [x["organisation_id"] for x in partners], "partners")
+        if len({o.id for o in orgs}) != len(orgs):
+            raise ValidationFailed("partners: an organisation is listed twice",
+                                   errors=[field_error(["body", "partners"], "duplicate organisation")])
+        p.partners = [ProjectPartner(organisation_id=o.id, role=x["role"]) for o, x in zip(orgs, partners)]
+    if "kpis" in data:
+        p.kpis = [Kpi(position=i, **k) for i, k in enumerate(data.pop("kpis"))]
+    if "lessons" in data:
+        p.lessons = [Lesson(position=i, text=t) for i, t in enumerate(data.pop("lessons")) if t.strip()]
+    for key, value in data.items():
+        setattr(p, key, value)
+    if p.start_date and p.end_date and p.end_date < p.start_date:
+        raise ValidationFailed("end_date must not be before start_date",
+                               errors=[field_error(["body", "end_date"], "before start_date")])
+
+
+def create_project(session: Session, data: ProjectIn, *, is_demo: bool = False) -> Project:
+    p = Project(is_demo=is_demo, status=None)
+    _apply_project(session, p, data.model_dump())
+    session.add(p)
+    session.flush()
+    indexer.index_object(session, p)
+    commit(session, f"Project {data.title!r} cannot be created")
+    return p
+
+
+def update_project(session: Session, project_id: int, data: ProjectPatch | ProjectIn) -> Project:
+    p = get_project(session, project_id)
+    _apply_project(session, p, data.model_dump(exclude_unset=isinstance(data, ProjectPatch)))
+    session.flush()
+    indexer.index_object(session, p)
+    commit(session, "Project cannot be updated")
+    return p
+
+
+def delete_project(session: Session, project_id: int) -> None:
+    p = get_project(session, project_id)
+    indexer.remove(session, "project", p.id)
+    for lesson in p.lessons:
+        indexer.remove(session, "lesson", lesson.id)
+    session.delete(p)
+    commit(session, "Project cannot be deleted")
+
+
+# --- solutions ------------------------------------------------------------------------------
+
+
+def list_solutions(session: Session, filters: RegistryFilters, params: ListParams) -> tuple[list[Solution], int]:
+    stmt = _filtered(session, select(Solution), filters, theme_link=(solution_themes, Solution.id),
+                     status_col=Solution.maturity, statuses=("pilot", "proven", "mature"),
+                     text_cols=(Solution.name, Solution.description), updated_col=Solution.updated_at)
+    if filters.city:
+        codes = city_codes_for_filter(session, filters.city)
+        stmt = stmt.where(Solution.id.in_(select(Adoption.solution_id).where(Adoption.municipality_code.in_(codes))))
+    adoption_count = (select(func.count(Adoption.id)).where(Adoption.solution_id == Solution.id)
+                      .correlate(Solution).scalar_subquery())
+    stmt = apply_sort(stmt, params.sort, {"name": Solution.name, "adoptions": adoption_count,
+                                          "created_at": Solution.created_at, "updated_at": Solution.updated_at},
+                      Solution.id, "name")
+    return paginate(session, stmt, params)
+
+
+def get_solution(session: Session, solution_id: int) -> Solution:
+    return _get(session, Solution, solution_id, "solution")
+
+
+def _apply_solution(session: Session, s: Solution, data: dict[str, Any]) -> None:
+    from stadslab.network.models import Organisation
+
+    if "themes" in data:
+        s.themes = resolve_themes(session, data.pop("themes"))
+    if "origin_project_id" in data:
+        _ref(session, Project, data["origin_project_id"], "origin_project_id", "project")
+    if "provider_organisation_id" in data:
+        _ref(session, Organisation, data["provider_organisation_id"], "provider_organisation_id", "organisation")
+    for key, value in data.items():
+        setattr(s, key, value)
+
+
+def create_solution(session: Session, data: SolutionIn, *, is_demo: bool = False) -> Solution:
+    s = Solution(is_demo=is_demo)
+    _apply_solution(session, s, data.model_dump())
+    session.add(s)
+    session.flush()
+    indexer.index_object(session, s)
+    commit(session, f"Solution {data.name!r} cannot be created")
+    return s
+
+
+def update_solution(session: Session, solution_id: int, data: SolutionPatch | SolutionIn) -> Solution:
+    s = get_solution(session, solution_id)
+    _apply_solution(session, s, data.model_dump(exclude_unset=isinstance(data, SolutionPatch)))
+    session.flush()
+    indexer.index_object(session, s)
+    commit(session, "Solution cannot be updated")
+    return s
+
+
+def delete_solution(session: Session, solution_id: int) -> None:
+    s = get_solution(session, solution_id)
+    if s.adoptions:
+        raise Conflict(f"Solution {s.id} has {len(s.adoptions)} adoption(s); delete those first")
+    indexer.remove(session, "solution", s.id)
+    session.delete(s)
+    commit(session, "Solution cannot be deleted")
+
+
+# --- adoptions ------------------------------------------------------------------------------
+
+
+def list_adoptions(session: Session, filters: RegistryFilters, params: ListParams,
+                   solution_id: int | None = None) -> tuple[list[Adoption], int]:
+    stmt = _filtered(session, select(Adoption), filters, city_col=Adoption.municipality_code,
+                     status_col=Adoption.status, statuses=ADOPTION_STATUSES, text_cols=(Adoption.outcome,),
+                     updated_col=Adoption.updated_at)
+    if filters.theme:
+        stmt = stmt.where(Adoption.solution_id.in_(select(solution_themes.c.solution_id).where(
+            solution_themes.c.theme_code.in_(check_theme_filter(session, filters.theme)))))
+    if solution_id is not None:
+        stmt = stmt.where(Adoption.solution_id == solution_id)
+    stmt = apply_sort(stmt, params.sort, {"adopted_on": Adoption.adopted_on, "created_at": Adoption.created_at,
+                                          "updated_at": Adoption.updated_at}, Adoption.id, "adopted_on")
+    return paginate(session, stmt, params)
+
+
+def get_adoption(session: Session, adoption_id: int) -> Adoption:
+    return _get(session, Adoption, adoption_id, "adoption")
+
+
+def _apply_adoption(session: Session, a: Adoption, data: dict[str, Any]) -> None:
+    if "solution_id" in data:
+        _ref(session, Solution, data["solution_id"], "solution_id", "solution")
+    if "city" in data:
+        a.municipality_code = resolve_city(session, data.pop("city")).code
+    if "project_id" in data:
+        _ref(session, Project, data["project_id"], "project_id", "project")
+    for key, value in data.items():
+        setattr(a, key, value)
+
+
+def create_adoption(session: Session, data: AdoptionIn, *, is_demo: bool = False) -> Adoption:
+    exists = session.scalar(select(Adoption.id).where(Adoption.solution_id == data.solution_id,
+                                                      Adoption.municipality_code == data.city))
+    if exists:
+        raise Conflict(f"{data.city} already has an adoption of solution {data.solution_id} (adoption {exists})")
+    a = Adoption(is_demo=is_demo)
+    _apply_adoption(session, a, data.model_dump())
+    session.add(a)
+    commit(session, "Adoption cannot be created")
+    return a
+
+
+def update_adoption(session: Session, adoption_id: int, data: AdoptionPatch | AdoptionIn) -> Adoption:
+    a = get_adoption(session, adoption_id)
+    _apply_adoption(session, a, data.model_dump(exclude_unset=isinstance(data, AdoptionPatch)))
+    commit(session, "Adoption cannot be updated")
+    return a
+
+
+def delete_adoption(session: Session, adoption_id: int) -> None:
+    session.delete(get_adoption(session, adoption_id))
+    commit(session, "Adoption cannot be deleted")

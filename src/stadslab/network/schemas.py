@@ -1,0 +1,135 @@
+"""API shapes of the network registry."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import Field, field_validator
+
+from stadslab.core.schemas import CbsCode, InputModel, OutputModel, ThemeCode, Unique, Url
+
+OrganisationKind = Literal["municipality", "company", "knowledge_institution", "government", "other"]
+
+
+class Centroid(OutputModel):
+    lat: float
+    lon: float
+
+
+class MunicipalityOut(OutputModel):
+    code: str
+    name: str
+    province: str
+    population: int
+    land_area_km2: float
+    density: float | None
+    networks: list[str]
+    centroid: Centroid
+
+
+class SpecialisationOut(OutputModel):
+    theme: str
+    label_nl: str
+    label_en: str
+    partners: list[str]
+
+
+class MunicipalityDetail(MunicipalityOut):
+    outline: dict[str, Any] | None = None
+    specialisations: list[SpecialisationOut] = []
+
+
+class ThemeOut(OutputModel):
+    code: str
+    name_nl: str
+    name_en: str
+    description_nl: str
+    description_en: str
+
+
+class CityRef(OutputModel):
+    code: str
+    name: str
+
+
+class ThemeRef(OutputModel):
+    code: str
+    name_nl: str
+    name_en: str
+
+
+class OrganisationIn(InputModel):
+    name: str = Field(min_length=2, max_length=200)
+    kind: OrganisationKind
+    city: CbsCode | None = None
+    website: Url | None = None
+    description: str = Field(default="", max_length=5000)
+
+
+class OrganisationPatch(InputModel):
+    name: str | None = Field(default=None, min_length=2, max_length=200)
+    kind: OrganisationKind | None = None
+    city: CbsCode | None = None
+    website: Url | None = None
+    description: str | None = Field(default=None, max_length=5000)
+
+
+class OrganisationOut(OutputModel):
+    id: int
+    name: str
+    kind: str
+    city: str | None = Field(validation_alias="municipality_code")
+    website: str | None
+    description: str
+    is_demo: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class OrganisationRef(OutputModel):
+    id: int
+    name: str
+    kind: str
+
+
+class CoalitionIn(InputModel):
+    title: str = Field(min_length=3, max_length=300)
+    question: str = Field(default="", max_length=2000)
+    description: str = Field(default="", max_length=10000)
+    lead_city: CbsCode
+    cities: list[CbsCode] = Field(default_factory=list, max_length=400)
+    organisations: list[int] = Field(default_factory=list, max_length=500)
+    themes: list[ThemeCode] = Field(default_factory=list, max_length=20)
+    status: Literal["active", "closed"] = "active"
+
+    _unique = field_validator("cities", "organisations", "themes")(Unique.check)
+
+
+class CoalitionPatch(InputModel):
+    title: str | None = Field(default=None, min_length=3, max_length=300)
+    question: str | None = Field(default=None, max_length=2000)
+    description: str | None = Field(default=None, max_length=10000)
+    lead_city: CbsCode | None = None
+    cities: list[CbsCode] | None = Field(default=None, max_length=400)
+    organisations: list[int] | None = Field(default=None, max_length=500)
+    themes: list[ThemeCode] | None = Field(default=None, max_length=20)
+    status: Literal["active", "closed"] | None = None
+
+    _unique = field_validator("cities", "organisations", "themes")(
+        lambda v: Unique.check(v) if v is not None else v)
+
+
+class CoalitionOut(OutputModel):
+    id: int
+    title: str
+    question: str
+    description: str
+    lead_city: str = Field(validation_alias="lead_municipality_code")
+    cities: list[CityRef]
+    organisations: list[OrganisationRef]
+    themes: list[ThemeRef]
+    status: str
+    is_demo: bool
+    created_at: datetime
+    updated_at: datetime
