@@ -45,7 +45,7 @@ def _main(version: bool = typer.Option(False, "--version", help="Show the versio
 
 
 @db_app.command("upgrade")
-def db_upgrade(revision: str = typer.Argument("head", help="Target revision")) -> None:
+def db_upgrade(revision: str = typer.Argument("heads", help="Target revision")) -> None:
     """Bring the database schema up to date (Alembic migrations)."""
     from stadslab.core.migrate import upgrade
 

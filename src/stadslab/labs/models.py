@@ -59,6 +59,9 @@ class LivingLab(Timestamped, Base):
     contact_email: Mapped[str | None] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(20), default="active", index=True)
     website: Mapped[str | None] = mapped_column(String(300))
+    #: The organisation whose editors may change this item (governance).
+    owner_organisation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisations.id", ondelete="SET NULL"), index=True)
     is_demo: Mapped[bool] = mapped_column(Boolean, default=False)
 
     municipality: Mapped[Municipality] = relationship(lazy="joined")
@@ -90,6 +93,9 @@ class Project(Timestamped, Base):
     budget_eur: Mapped[float | None] = mapped_column(Float)
     funding_sources: Mapped[list] = mapped_column(JSON, default=list)
     links: Mapped[list] = mapped_column(JSON, default=list)
+    #: The organisation whose editors may change this item (governance).
+    owner_organisation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisations.id", ondelete="SET NULL"), index=True)
     is_demo: Mapped[bool] = mapped_column(Boolean, default=False)
 
     municipality: Mapped[Municipality] = relationship(lazy="joined")
@@ -143,6 +149,9 @@ class Solution(Timestamped, Base):
     provider_organisation_id: Mapped[int | None] = mapped_column(
         ForeignKey("organisations.id", ondelete="SET NULL"))
     maturity: Mapped[str] = mapped_column(String(20), default="pilot")
+    #: The organisation whose editors may change this item (governance).
+    owner_organisation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisations.id", ondelete="SET NULL"), index=True)
     is_demo: Mapped[bool] = mapped_column(Boolean, default=False)
 
     themes: Mapped[list[Theme]] = relationship(secondary=solution_themes, lazy="selectin")
@@ -164,6 +173,9 @@ class Adoption(Timestamped, Base):
     adopted_on: Mapped[date | None] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(20), default="adopted", index=True)
     outcome: Mapped[str] = mapped_column(Text, default="")
+    #: The organisation whose editors may change this item (governance).
+    owner_organisation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisations.id", ondelete="SET NULL"), index=True)
     is_demo: Mapped[bool] = mapped_column(Boolean, default=False)
 
     solution: Mapped[Solution] = relationship(back_populates="adoptions", lazy="joined")

@@ -25,6 +25,7 @@ def _unique_or_none(v):
 
 
 class LivingLabFields(InputModel):
+    owner_organisation_id: int | None = None
     description: str = Field(default="", max_length=10000)
     geometry: dict[str, Any] | None = None
     themes: list[ThemeCode] = Field(default_factory=list, max_length=20)
@@ -68,6 +69,7 @@ class LivingLabOut(OutputModel):
     contact_email: str | None
     status: str
     website: str | None
+    owner_organisation_id: int | None
     is_demo: bool
     created_at: datetime
     updated_at: datetime
@@ -108,6 +110,7 @@ class PartnerOut(OutputModel):
 
 
 class ProjectFields(InputModel):
+    owner_organisation_id: int | None = None
     summary: str = Field(default="", max_length=20000)
     living_lab_id: int | None = None
     themes: list[ThemeCode] = Field(default_factory=list, max_length=20)
@@ -162,6 +165,7 @@ class ProjectOut(OutputModel):
     kpis: list[KpiOut]
     lessons: list[str]
     links: list[dict[str, Any]]
+    owner_organisation_id: int | None
     is_demo: bool
     created_at: datetime
     updated_at: datetime
@@ -173,6 +177,7 @@ class ProjectOut(OutputModel):
 
 
 class SolutionFields(InputModel):
+    owner_organisation_id: int | None = None
     description: str = Field(default="", max_length=20000)
     themes: list[ThemeCode] = Field(default_factory=list, max_length=20)
     origin_project_id: int | None = None
@@ -205,12 +210,14 @@ class SolutionOut(OutputModel):
     provider_organisation_id: int | None
     maturity: str
     adoption_count: int = 0
+    owner_organisation_id: int | None
     is_demo: bool
     created_at: datetime
     updated_at: datetime
 
 
 class AdoptionFields(InputModel):
+    owner_organisation_id: int | None = None
     project_id: int | None = None
     adopted_on: date | None = None
     status: AdoptionStatus = "adopted"
@@ -240,6 +247,7 @@ class AdoptionOut(OutputModel):
     adopted_on: date | None
     status: str
     outcome: str
+    owner_organisation_id: int | None
     is_demo: bool
     created_at: datetime
     updated_at: datetime

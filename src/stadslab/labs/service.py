@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from stadslab.core.errors import Conflict, NotFound, ValidationFailed, field_error
 from stadslab.core.listing import ListParams, RegistryFilters, apply_sort, like_pattern, paginate
 from stadslab.core.unit_of_work import commit
+from stadslab.network.models import Organisation
 from stadslab.network.service import (
     check_status_filter,
     check_theme_filter,
@@ -78,6 +79,11 @@ def _get(session: Session, model, obj_id: int, label: str):
     return obj
 
 
+def _check_owner(session: Session, data: dict[str, Any]) -> None:
+    if data.get("owner_organisation_id") is not None:
+        _ref(session, Organisation, data["owner_organisation_id"], "owner_organisation_id", "organisation")
+
+
 def _ref(session: Session, model, obj_id: int | None, field: str, label: str):
     if obj_id is None:
         return None
@@ -116,6 +122,7 @@ def get_living_lab(session: Session, lab_id: int) -> LivingLab:
 
 
 def _apply_lab(session: Session, lab: LivingLab, data: dict[str, Any]) -> None:
+    _check_owner(session, data)
     if "city" in data:
         lab.municipality_code = resolve_city(session, data.pop("city")).code
     if "themes" in data:
@@ -174,6 +181,7 @@ def get_project(session: Session, project_id: int) -> Project:
 
 
 def _apply_project(session: Session, p: Project, data: dict[str, Any]) -> None:
+    _check_owner(session, data)
     if "city" in data:
         p.municipality_code = resolve_city(session, data.pop("city")).code
     if "living_lab_id" in data:
@@ -257,8 +265,7 @@ def get_solution(session: Session, solution_id: int) -> Solution:
 
 
 def _apply_solution(session: Session, s: Solution, data: dict[str, Any]) -> None:
-    from stadslab.network.models import Organisation
-
+    _check_owner(session, data)
     if "themes" in data:
         s.themes = resolve_themes(session, data.pop("themes"))
     if "origin_project_id" in data:
@@ -320,6 +327,7 @@ def get_adoption(session: Session, adoption_id: int) -> Adoption:
 
 
 def _apply_adoption(session: Session, a: Adoption, data: dict[str, Any]) -> None:
+    _check_owner(session, data)
     if "solution_id" in data:
         _ref(session, Solution, data["solution_id"], "solution_id", "solution")
     if "city" in data:

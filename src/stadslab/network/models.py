@@ -116,6 +116,9 @@ class Coalition(Timestamped, Base):
     description: Mapped[str] = mapped_column(Text, default="")
     lead_municipality_code: Mapped[str] = mapped_column(ForeignKey("municipalities.code"), index=True)
     status: Mapped[str] = mapped_column(String(20), default="active", index=True)
+    #: The organisation whose editors may change this item (governance).
+    owner_organisation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisations.id", ondelete="SET NULL"), index=True)
     is_demo: Mapped[bool] = mapped_column(Boolean, default=False)
 
     cities: Mapped[list[Municipality]] = relationship(secondary=coalition_cities, lazy="selectin")

@@ -94,6 +94,7 @@ class OrganisationRef(OutputModel):
 
 
 class CoalitionIn(InputModel):
+    owner_organisation_id: int | None = None
     title: str = Field(min_length=3, max_length=300)
     question: str = Field(default="", max_length=2000)
     description: str = Field(default="", max_length=10000)
@@ -107,6 +108,7 @@ class CoalitionIn(InputModel):
 
 
 class CoalitionPatch(InputModel):
+    owner_organisation_id: int | None = None
     title: str | None = Field(default=None, min_length=3, max_length=300)
     question: str | None = Field(default=None, max_length=2000)
     description: str | None = Field(default=None, max_length=10000)
@@ -130,6 +132,7 @@ class CoalitionOut(OutputModel):
     organisations: list[OrganisationRef]
     themes: list[ThemeRef]
     status: str
+    owner_organisation_id: int | None
     is_demo: bool
     created_at: datetime
     updated_at: datetime

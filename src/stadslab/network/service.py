@@ -237,6 +237,8 @@ def get_coalition(session: Session, coalition_id: int) -> Coalition:
 
 
 def _apply_coalition(session: Session, c: Coalition, data: dict) -> None:
+    if data.get("owner_organisation_id") is not None:
+        resolve_organisations(session, [data["owner_organisation_id"]], "owner_organisation_id")
     if "lead_city" in data:
         c.lead_municipality_code = resolve_city(session, data.pop("lead_city"), "lead_city").code
     if "cities" in data:

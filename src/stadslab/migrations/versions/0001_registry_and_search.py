@@ -80,50 +80,6 @@ def upgrade() -> None:
     with op.batch_alter_table('city_specialisations', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_city_specialisations_municipality_code'), ['municipality_code'], unique=False)
 
-    op.create_table('coalitions',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('title', sa.String(length=300), nullable=False),
-    sa.Column('question', sa.Text(), nullable=False),
-    sa.Column('description', sa.Text(), nullable=False),
-    sa.Column('lead_municipality_code', sa.String(length=6), nullable=False),
-    sa.Column('status', sa.String(length=20), nullable=False),
-    sa.Column('is_demo', sa.Boolean(), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['lead_municipality_code'], ['municipalities.code'], name=op.f('fk_coalitions_lead_municipality_code_municipalities')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_coalitions')),
-    sa.UniqueConstraint('title', name=op.f('uq_coalitions_title'))
-    )
-    with op.batch_alter_table('coalitions', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_coalitions_lead_municipality_code'), ['lead_municipality_code'], unique=False)
-        batch_op.create_index(batch_op.f('ix_coalitions_status'), ['status'], unique=False)
-        batch_op.create_index(batch_op.f('ix_coalitions_updated_at'), ['updated_at'], unique=False)
-
-    op.create_table('living_labs',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('name', sa.String(length=200), nullable=False),
-    sa.Column('municipality_code', sa.String(length=6), nullable=False),
-    sa.Column('description', sa.Text(), nullable=False),
-    sa.Column('geometry', sa.JSON(), nullable=True),
-    sa.Column('infrastructure', sa.JSON(), nullable=False),
-    sa.Column('open_to_external', sa.Boolean(), nullable=False),
-    sa.Column('regulatory_exemptions', sa.JSON(), nullable=False),
-    sa.Column('contact_name', sa.String(length=200), nullable=True),
-    sa.Column('contact_email', sa.String(length=200), nullable=True),
-    sa.Column('status', sa.String(length=20), nullable=False),
-    sa.Column('website', sa.String(length=300), nullable=True),
-    sa.Column('is_demo', sa.Boolean(), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['municipality_code'], ['municipalities.code'], name=op.f('fk_living_labs_municipality_code_municipalities')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_living_labs')),
-    sa.UniqueConstraint('name', name=op.f('uq_living_labs_name'))
-    )
-    with op.batch_alter_table('living_labs', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_living_labs_municipality_code'), ['municipality_code'], unique=False)
-        batch_op.create_index(batch_op.f('ix_living_labs_status'), ['status'], unique=False)
-        batch_op.create_index(batch_op.f('ix_living_labs_updated_at'), ['updated_at'], unique=False)
-
     op.create_table('organisations',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=200), nullable=False),
@@ -142,6 +98,56 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_organisations_kind'), ['kind'], unique=False)
         batch_op.create_index(batch_op.f('ix_organisations_municipality_code'), ['municipality_code'], unique=False)
         batch_op.create_index(batch_op.f('ix_organisations_updated_at'), ['updated_at'], unique=False)
+
+    op.create_table('coalitions',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('title', sa.String(length=300), nullable=False),
+    sa.Column('question', sa.Text(), nullable=False),
+    sa.Column('description', sa.Text(), nullable=False),
+    sa.Column('lead_municipality_code', sa.String(length=6), nullable=False),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('owner_organisation_id', sa.Integer(), nullable=True),
+    sa.Column('is_demo', sa.Boolean(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['lead_municipality_code'], ['municipalities.code'], name=op.f('fk_coalitions_lead_municipality_code_municipalities')),
+    sa.ForeignKeyConstraint(['owner_organisation_id'], ['organisations.id'], name=op.f('fk_coalitions_owner_organisation_id_organisations'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_coalitions')),
+    sa.UniqueConstraint('title', name=op.f('uq_coalitions_title'))
+    )
+    with op.batch_alter_table('coalitions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_coalitions_owner_organisation_id'), ['owner_organisation_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_coalitions_lead_municipality_code'), ['lead_municipality_code'], unique=False)
+        batch_op.create_index(batch_op.f('ix_coalitions_status'), ['status'], unique=False)
+        batch_op.create_index(batch_op.f('ix_coalitions_updated_at'), ['updated_at'], unique=False)
+
+    op.create_table('living_labs',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=200), nullable=False),
+    sa.Column('municipality_code', sa.String(length=6), nullable=False),
+    sa.Column('description', sa.Text(), nullable=False),
+    sa.Column('geometry', sa.JSON(), nullable=True),
+    sa.Column('infrastructure', sa.JSON(), nullable=False),
+    sa.Column('open_to_external', sa.Boolean(), nullable=False),
+    sa.Column('regulatory_exemptions', sa.JSON(), nullable=False),
+    sa.Column('contact_name', sa.String(length=200), nullable=True),
+    sa.Column('contact_email', sa.String(length=200), nullable=True),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('website', sa.String(length=300), nullable=True),
+    sa.Column('owner_organisation_id', sa.Integer(), nullable=True),
+    sa.Column('is_demo', sa.Boolean(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['municipality_code'], ['municipalities.code'], name=op.f('fk_living_labs_municipality_code_municipalities')),
+    sa.ForeignKeyConstraint(['owner_organisation_id'], ['organisations.id'], name=op.f('fk_living_labs_owner_organisation_id_organisations'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_living_labs')),
+    sa.UniqueConstraint('name', name=op.f('uq_living_labs_name'))
+    )
+    with op.batch_alter_table('living_labs', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_living_labs_owner_organisation_id'), ['owner_organisation_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_living_labs_municipality_code'), ['municipality_code'], unique=False)
+        batch_op.create_index(batch_op.f('ix_living_labs_status'), ['status'], unique=False)
+        batch_op.create_index(batch_op.f('ix_living_labs_updated_at'), ['updated_at'], unique=False)
 
     op.create_table('coalition_cities',
     sa.Column('coalition_id', sa.Integer(), nullable=False),
@@ -183,14 +189,17 @@ def upgrade() -> None:
     sa.Column('budget_eur', sa.Float(), nullable=True),
     sa.Column('funding_sources', sa.JSON(), nullable=False),
     sa.Column('links', sa.JSON(), nullable=False),
+    sa.Column('owner_organisation_id', sa.Integer(), nullable=True),
     sa.Column('is_demo', sa.Boolean(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['living_lab_id'], ['living_labs.id'], name=op.f('fk_projects_living_lab_id_living_labs'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['municipality_code'], ['municipalities.code'], name=op.f('fk_projects_municipality_code_municipalities')),
+    sa.ForeignKeyConstraint(['owner_organisation_id'], ['organisations.id'], name=op.f('fk_projects_owner_organisation_id_organisations'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_projects'))
     )
     with op.batch_alter_table('projects', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_projects_owner_organisation_id'), ['owner_organisation_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_projects_living_lab_id'), ['living_lab_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_projects_municipality_code'), ['municipality_code'], unique=False)
         batch_op.create_index(batch_op.f('ix_projects_status'), ['status'], unique=False)
@@ -246,15 +255,18 @@ def upgrade() -> None:
     sa.Column('origin_project_id', sa.Integer(), nullable=True),
     sa.Column('provider_organisation_id', sa.Integer(), nullable=True),
     sa.Column('maturity', sa.String(length=20), nullable=False),
+    sa.Column('owner_organisation_id', sa.Integer(), nullable=True),
     sa.Column('is_demo', sa.Boolean(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['origin_project_id'], ['projects.id'], name=op.f('fk_solutions_origin_project_id_projects'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['provider_organisation_id'], ['organisations.id'], name=op.f('fk_solutions_provider_organisation_id_organisations'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['owner_organisation_id'], ['organisations.id'], name=op.f('fk_solutions_owner_organisation_id_organisations'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_solutions')),
     sa.UniqueConstraint('name', name=op.f('uq_solutions_name'))
     )
     with op.batch_alter_table('solutions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_solutions_owner_organisation_id'), ['owner_organisation_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_solutions_origin_project_id'), ['origin_project_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_solutions_updated_at'), ['updated_at'], unique=False)
 
@@ -266,16 +278,19 @@ def upgrade() -> None:
     sa.Column('adopted_on', sa.Date(), nullable=True),
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('outcome', sa.Text(), nullable=False),
+    sa.Column('owner_organisation_id', sa.Integer(), nullable=True),
     sa.Column('is_demo', sa.Boolean(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['municipality_code'], ['municipalities.code'], name=op.f('fk_adoptions_municipality_code_municipalities')),
     sa.ForeignKeyConstraint(['project_id'], ['projects.id'], name=op.f('fk_adoptions_project_id_projects'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['solution_id'], ['solutions.id'], name=op.f('fk_adoptions_solution_id_solutions'), ondelete='RESTRICT'),
+    sa.ForeignKeyConstraint(['owner_organisation_id'], ['organisations.id'], name=op.f('fk_adoptions_owner_organisation_id_organisations'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_adoptions')),
     sa.UniqueConstraint('solution_id', 'municipality_code', name=op.f('uq_adoptions_solution_id'))
     )
     with op.batch_alter_table('adoptions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_adoptions_owner_organisation_id'), ['owner_organisation_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_adoptions_municipality_code'), ['municipality_code'], unique=False)
         batch_op.create_index(batch_op.f('ix_adoptions_project_id'), ['project_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_adoptions_solution_id'), ['solution_id'], unique=False)
@@ -353,12 +368,6 @@ def downgrade() -> None:
     op.drop_table('coalition_themes')
     op.drop_table('coalition_organisations')
     op.drop_table('coalition_cities')
-    with op.batch_alter_table('organisations', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_organisations_updated_at'))
-        batch_op.drop_index(batch_op.f('ix_organisations_municipality_code'))
-        batch_op.drop_index(batch_op.f('ix_organisations_kind'))
-
-    op.drop_table('organisations')
     with op.batch_alter_table('living_labs', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_living_labs_updated_at'))
         batch_op.drop_index(batch_op.f('ix_living_labs_status'))
@@ -371,6 +380,12 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_coalitions_lead_municipality_code'))
 
     op.drop_table('coalitions')
+    with op.batch_alter_table('organisations', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_organisations_updated_at'))
+        batch_op.drop_index(batch_op.f('ix_organisations_municipality_code'))
+        batch_op.drop_index(batch_op.f('ix_organisations_kind'))
+
+    op.drop_table('organisations')
     with op.batch_alter_table('city_specialisations', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_city_specialisations_municipality_code'))
 
