@@ -1,16 +1,23 @@
-"""Server-rendered web interface."""
+"""Server-rendered web interface: mounted last by ``create_app`` through ``mount_web``.
+
+Pages call the registry and search services in-process with their own session
+(never over HTTP). Everything works without JavaScript; the scripts in
+``static/js`` only enhance (map, chart, facet auto-submit).
+"""
 
 from __future__ import annotations
 
 from fastapi import FastAPI
-from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
 
-PLACEHOLDER = """<!doctype html><html lang="nl"><head><meta charset="utf-8"><title>Stadslab</title></head>
-<body><main><h1>Stadslab</h1><p><a href="/api/docs">API-documentatie</a> ·
-<a href="/api/v1/search?q=fiets">Zoeken</a></p></main></body></html>"""
+from .errors import install_html_errors
+from .pages import router as pages_router
+from .profiles import router as profiles_router
+from .rendering import STATIC_DIR
 
 
 def mount_web(app: FastAPI) -> None:
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def home() -> str:
-        return PLACEHOLDER
+    app.mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=True), name="static")
+    app.include_router(pages_router)
+    app.include_router(profiles_router)
+    install_html_errors(app)

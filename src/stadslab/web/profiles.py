@@ -1,0 +1,123 @@
+"""Profile pages of the registry: cities, living labs, projects, solutions.
+
+Each page reads through the registry services (``stadslab.labs.service``,
+``stadslab.network.service``) so that what a person sees is what the API says.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+
+from stadslab.core.errors import NotFound
+from stadslab.core.listing import ListParams, RegistryFilters
+
+from . import queries
+from .i18n import language_of
+from .pages import _map_payload, _session
+from .rendering import render
+
+router = APIRouter(include_in_schema=False)
+
+LIST_PAGE_SIZE = 50
+
+
+def _filters(city: list[str] | None = None, status: list[str] | None = None) -> RegistryFilters:
+    return RegistryFilters(city=city or [], theme=[], status=status or [], q=None, modified_since=None)
+
+
+def _all(lister, session, filters: RegistryFilters, **kwargs) -> list:
+    rows, _total = lister(session, filters, ListParams(limit=500, offset=0, sort=None), **kwargs)
+    return rows
+
+
+def _id(raw: str) -> int:
+    """Path ids are parsed here so that /labs/abc is a friendly 404, not a validation error."""
+    if not raw.isdigit() or len(raw) > 12:
+        raise NotFound(f"No item with id {raw!r}")
+    return int(raw)
+
+
+def _map_context(request: Request, national_map: queries.NationalMap, lang: str) -> dict:
+    settings = request.app.state.settings
+    return {"map": national_map, "map_json": _map_payload(national_map, lang),
+            "tile_url": settings.map_tile_url or "", "tile_attribution": settings.map_tile_attribution}
+
+
+@router.get("/steden/{code}", response_class=HTMLResponse)
+def city_profile(request: Request, code: str):
+    from stadslab.labs import service as labs
+    from stadslab.network import service as network
+
+    lang = language_of(request)
+    with _session(request) as session:
+        city = network.get_municipality(session, code)
+        specialisations = network.specialisations_of(session, city.code)
+        lab_list = _all(labs.list_living_labs, session, _filters(city=[city.code]))
+        projects = _all(labs.list_projects, session, _filters(city=[city.code]))
+        adoptions = _all(labs.list_adoptions, session, _filters(city=[city.code]))
+        national_map = queries.national_map(session, [city.code])
+        demo = queries.has_demo_content(session)
+    return render(request, "city.html", {
+        "city": city, "specialisations": specialisations, "labs": lab_list, "projects": projects,
+        "adoptions": adoptions, "demo_notice": demo, **_map_context(request, national_map, lang),
+    }, lang=lang)
+
+
+@router.get("/labs", response_class=HTMLResponse)
+def lab_list(request: Request):
+    from stadslab.labs import service as labs
+
+    try:
+        page = max(1, int(request.query_params.get("page", "1")))
+    except ValueError:
+        page = 1
+    with _session(request) as session:
+        rows, total = labs.list_living_labs(session, _filters(),
+                                            ListParams(limit=LIST_PAGE_SIZE, offset=(page - 1) * LIST_PAGE_SIZE,
+                                                       sort=None))
+        demo = queries.has_demo_content(session)
+    pages = max(1, (total + LIST_PAGE_SIZE - 1) // LIST_PAGE_SIZE)
+    return render(request, "labs.html", {
+        "labs": rows, "total": total, "page": page, "pages": pages, "demo_notice": demo,
+        "previous": f"/labs?page={page - 1}" if page > 1 else None,
+        "next": f"/labs?page={page + 1}" if page < pages else None,
+    })
+
+
+@router.get("/labs/{lab_id}", response_class=HTMLResponse)
+def lab_profile(request: Request, lab_id: str):
+    from stadslab.labs import service as labs
+
+    lang = language_of(request)
+    with _session(request) as session:
+        lab = labs.get_living_lab(session, _id(lab_id))
+        projects = _all(labs.list_projects, session, _filters(), living_lab_id=lab.id)
+        national_map = queries.national_map(session, [lab.municipality_code])
+        national_map.labs = [m for m in national_map.labs if m.id == lab.id]
+    return render(request, "lab.html", {"lab": lab, "projects": projects, "demo_notice": lab.is_demo,
+                                         **_map_context(request, national_map, lang)}, lang=lang)
+
+
+@router.get("/projecten/{project_id}", response_class=HTMLResponse)
+def project_profile(request: Request, project_id: str):
+    from stadslab.labs import service as labs
+    from stadslab.labs.models import Solution
+    from sqlalchemy import select
+
+    with _session(request) as session:
+        project = labs.get_project(session, _id(project_id))
+        solutions = list(session.scalars(select(Solution).where(Solution.origin_project_id == project.id)
+                                         .order_by(Solution.name)))
+        return render(request, "project.html", {"project": project, "solutions": solutions,
+                                                 "demo_notice": project.is_demo})
+
+
+@router.get("/oplossingen/{solution_id}", response_class=HTMLResponse)
+def solution_profile(request: Request, solution_id: str):
+    from stadslab.labs import service as labs
+
+    with _session(request) as session:
+        solution = labs.get_solution(session, _id(solution_id))
+        return render(request, "solution.html", {"solution": solution, "adoptions": list(solution.adoptions),
+                                                  "demo_notice": solution.is_demo})

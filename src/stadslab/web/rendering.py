@@ -1,0 +1,138 @@
+"""Jinja2 rendering: one environment per language, security headers, static URLs.
+
+One environment per language keeps gettext simple and thread-safe: the
+translations are installed once and never swapped while a page renders.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from urllib.parse import urlencode, urlsplit
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from stadslab import __version__
+from stadslab.core.config import Settings
+
+from . import i18n, vocabulary
+
+STATIC_DIR = Path(str(resources.files("stadslab.web") / "static"))
+
+
+def _vendor_versions() -> dict[str, str]:
+    manifest = STATIC_DIR / "vendor" / "manifest.json"
+    try:
+        return json.loads(manifest.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+@lru_cache(maxsize=1)
+def asset_version() -> str:
+    """Cache-busting token: changes with our version and with any vendor package version."""
+    vendor = _vendor_versions()
+    digest = hashlib.sha256(json.dumps(vendor, sort_keys=True).encode()).hexdigest()[:8]
+    return f"{__version__}-{digest}"
+
+
+def static_url(path: str) -> str:
+    return f"/static/{path}?v={asset_version()}"
+
+
+def vendor_available() -> bool:
+    return (STATIC_DIR / "vendor" / "manifest.json").is_file()
+
+
+@lru_cache(maxsize=len(i18n.LANGUAGES))
+def environment(lang: str) -> Environment:
+    env = Environment(
+        loader=PackageLoader("stadslab.web", "templates"),
+        autoescape=select_autoescape(["html", "xml"]),
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.install_gettext_translations(i18n.translations(lang), newstyle=True)
+    env.filters["date"] = lambda value, fmt="long": i18n.format_date(value, lang, fmt)
+    env.filters["number"] = lambda value, digits=None: i18n.format_number(value, lang, digits)
+    env.filters["status"] = lambda code: vocabulary.status_label(code, lang)
+    env.filters["tone"] = vocabulary.status_tone
+    env.filters["theme"] = lambda theme: vocabulary.theme_name(theme, lang)
+    env.filters["typename"] = lambda code: vocabulary.type_label(code, lang)
+    env.globals.update(lang=lang, static_url=static_url, autonyms=i18n.AUTONYMS,
+                       languages=i18n.LANGUAGES, version=__version__)
+    return env
+
+
+def tile_origin(settings: Settings) -> str | None:
+    if not settings.map_tile_url:
+        return None
+    parts = urlsplit(settings.map_tile_url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else None
+
+
+def security_headers(settings: Settings) -> dict[str, str]:
+    """A strict policy: our own scripts and styles only, no inline code, tiles from one origin."""
+    img = "'self' data:"
+    origin = tile_origin(settings)
+    if origin:
+        img += f" {origin}"
+    csp = "; ".join([
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        f"img-src {img}",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ])
+    return {
+        "Content-Security-Policy": csp,
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "strict-origin-when-cross-origin",
+        "X-Frame-Options": "DENY",
+        "Permissions-Policy": "geolocation=(), camera=(), microphone=()",
+    }
+
+
+def language_switch(request: Request, lang: str) -> list[dict[str, str]]:
+    """Links to this same page in the other languages (``?lang=`` on the current query)."""
+    out = []
+    for other in i18n.LANGUAGES:
+        if other == lang:
+            continue
+        params = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"]
+        params.append(("lang", other))
+        out.append({"lang": other, "label": i18n.AUTONYMS[other],
+                    "href": f"{request.url.path}?{urlencode(params)}"})
+    return out
+
+
+def render(request: Request, template: str, context: dict | None = None, *, status_code: int = 200,
+           lang: str | None = None) -> HTMLResponse:
+    lang = lang or i18n.language_of(request)
+    settings: Settings = request.app.state.settings
+    ctx = {
+        "request": request,
+        "path": request.url.path,
+        "language_switch": language_switch(request, lang),
+        "vendor_available": vendor_available(),
+        "demo_notice": False,
+    }
+    ctx.update(context or {})
+    html = environment(lang).get_template(template).render(ctx)
+    response = HTMLResponse(html, status_code=status_code, headers=security_headers(settings))
+    response.headers["Content-Language"] = lang
+    response.headers["Vary"] = "Cookie, Accept"
+    if request.query_params.get("lang") in i18n.LANGUAGES:
+        response.set_cookie(i18n.COOKIE, lang, max_age=365 * 24 * 3600, httponly=True, samesite="lax")
+    return response

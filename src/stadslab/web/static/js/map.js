@@ -1,0 +1,93 @@
+/*
+ * Progressive enhancement: turns a [data-map] element into a Leaflet map.
+ * The page already lists the same cities and labs in a table, so the map is
+ * an extra. Without background tiles (blocked, offline, or none configured)
+ * the outlines and points still show on a plain background.
+ */
+(function () {
+  "use strict";
+  if (!window.L) { return; }
+
+  function escapeHtml(text) {
+    return String(text).replace(/[&<>"']/g, function (c) {
+      return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c];
+    });
+  }
+
+  function popup(props, labels) {
+    var html = "<strong>" + escapeHtml(props.name) + "</strong>";
+    if (props.kind === "lab") {
+      html += "<br>" + escapeHtml(labels.lab) + " · " + escapeHtml(props.city);
+    } else {
+      html += "<br>" + escapeHtml(labels.labs) + ": " + props.labs + " · " + escapeHtml(labels.projects) + ": " + props.projects;
+    }
+    html += '<br><a href="' + escapeHtml(props.url) + '">' + escapeHtml(labels.open) + "</a>";
+    return html;
+  }
+
+  function draw(container) {
+    var source = document.getElementById(container.getAttribute("data-map"));
+    if (!source) { return; }
+    var data = JSON.parse(source.textContent);
+    var labels = data.labels || {};
+    container.hidden = false;
+    var map = L.map(container, { scrollWheelZoom: false, zoomSnap: 0.25 });
+    map.setView([52.2, 5.3], 7);
+
+    var tiles = container.getAttribute("data-tiles");
+    if (tiles) {
+      var failed = false;
+      var layer = L.tileLayer(tiles, { maxZoom: 19, attribution: container.getAttribute("data-attribution") || "" });
+      layer.on("tileerror", function () {
+        if (failed) { return; }
+        failed = true;
+        container.classList.add("stadslab-map--no-tiles");
+        var note = L.control({ position: "bottomleft" });
+        note.onAdd = function () {
+          var div = L.DomUtil.create("div", "stadslab-map__notice");
+          div.textContent = labels.tiles_failed || "";
+          return div;
+        };
+        note.addTo(map);
+      });
+      layer.addTo(map);
+    }
+
+    var outlines = L.geoJSON(data, {
+      filter: function (f) { return f.properties.kind === "city"; },
+      style: { color: "#0b4f6c", weight: 2, fillColor: "#0b4f6c", fillOpacity: 0.12 },
+      onEachFeature: function (f, lyr) {
+        lyr.bindTooltip(escapeHtml(f.properties.name), { sticky: true });
+        lyr.bindPopup(popup(f.properties, labels));
+      }
+    }).addTo(map);
+
+    var points = L.geoJSON(data, {
+      filter: function (f) { return f.properties.kind === "lab" || f.properties.kind === "city-point"; },
+      pointToLayer: function (f, latlng) {
+        var lab = f.properties.kind === "lab";
+        return L.circleMarker(latlng, {
+          radius: lab ? 7 : 4, weight: 2, color: lab ? "#073a50" : "#0b4f6c",
+          fillColor: lab ? "#ffc93c" : "#ffffff", fillOpacity: 1, className: lab ? "stadslab-marker-lab" : "stadslab-marker-city"
+        });
+      },
+      onEachFeature: function (f, lyr) {
+        lyr.bindTooltip(escapeHtml(f.properties.name));
+        lyr.bindPopup(popup(f.properties, labels));
+      }
+    }).addTo(map);
+
+    var bounds = outlines.getBounds();
+    if (points.getLayers().length) { bounds.extend(points.getBounds()); }
+    if (bounds.isValid()) { map.fitBounds(bounds, { padding: [20, 20], maxZoom: 13 }); }
+    container.setAttribute("data-map-ready", "true");
+  }
+
+  function init() {
+    var containers = document.querySelectorAll("[data-map]");
+    for (var i = 0; i < containers.length; i++) {
+      try { draw(containers[i]); } catch (err) { containers[i].hidden = true; }
+    }
+  }
+  if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", init); } else { init(); }
+})();
