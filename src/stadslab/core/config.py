@@ -41,6 +41,21 @@ class Settings(BaseSettings):
     #: Set to an empty string to show maps without background tiles.
     map_tile_url: str = "https://service.pdok.nl/brt/achtergrondkaart/wmts/v2_0/standaard/EPSG:3857/{z}/{x}/{y}.png"
     map_tile_attribution: str = "Kaartgegevens &copy; Kadaster / PDOK"
+    #: MQTT (SensorThings MQTT extension, see docs/sensorthings.md "MQTT"). Topics are
+    #: ``<mqtt_topic_prefix>/<STA path>``; several server workers share the create
+    #: subscriptions through the MQTT 5 shared-subscription group ``mqtt_shared_group``.
+    mqtt_topic_prefix: str = "v1.1"
+    mqtt_shared_group: str = "stadslab"
+    mqtt_qos: int = Field(default=1, ge=0, le=2)
+    #: Accept Observation creates published by clients (OGC 18-088 §14.2.2).
+    mqtt_accept_creates: bool = True
+    #: ``$select`` topics the server serves, e.g. ``Observations?$select=result,phenomenonTime``
+    #: (an external broker cannot tell the server which ones clients subscribed to).
+    mqtt_select_topics: list[str] = Field(default_factory=list)
+    #: Learn ``$select`` topics from Mosquitto's ``$SYS/broker/log/M/subscribe`` (needs
+    #: ``log_dest topic`` and ``log_type subscribe`` in mosquitto.conf).
+    mqtt_learn_select_topics: bool = False
+    mqtt_learned_topics_max: int = Field(default=200, ge=0)
 
 
 @lru_cache(maxsize=1)
