@@ -42,7 +42,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     from stadslab.labs.routes import router as labs_router
     from stadslab.network.routes import router as network_router
     from stadslab.search.routes import router as search_router
-    from stadslab.sensorthings.routes import router as sta_router
+    from stadslab.sensorthings.routes import register_router, router as sta_router
     from stadslab.web.routes import mount_web
 
     app.include_router(core_router, prefix="/api/v1")
@@ -50,5 +50,6 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.include_router(labs_router, prefix="/api/v1")
     app.include_router(search_router, prefix="/api/v1")
     app.include_router(sta_router, prefix="/sta/v1.1")
+    app.include_router(register_router, prefix="/api/v1")
     mount_web(app)
     return app

@@ -19,6 +19,7 @@ from sqlalchemy import (JSON, BigInteger, Boolean, Column, Date, DateTime, Float
 from sqlalchemy.orm import Mapped, mapped_column
 
 from stadslab.core.database import Base
+from stadslab.labs import models as _labs  # noqa: F401  (living_labs, organisations: FK targets)
 
 #: Observation ids grow fast; BIGINT on PostgreSQL, INTEGER (rowid alias) on SQLite.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
@@ -27,6 +28,9 @@ LEGAL_GROUNDS = ("publieke taak", "gerechtvaardigd belang", "wettelijke verplich
                  "uitvoering overeenkomst", "vitale belangen")
 ACCESS_CLASSES = ("open", "network", "restricted")
 PLACEMENTS = ("fixed", "mobile")
+#: SQLite reuses the rowid of a deleted last row; a reused id would make an old
+#: selfLink point at a different entity, so ids are never handed out twice.
+NO_ID_REUSE = {"sqlite_autoincrement": True}
 
 thing_locations = Table(
     "sta_thing_locations", Base.metadata,
@@ -57,6 +61,7 @@ multi_datastream_observed_properties = Table(
 
 class Thing(Base):
     __tablename__ = "sta_things"
+    __table_args__ = (NO_ID_REUSE,)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(255))
@@ -71,6 +76,7 @@ class Thing(Base):
         ForeignKey("organisations.id", ondelete="SET NULL"), index=True)
     owner_name: Mapped[str | None] = mapped_column(String(255))
     sensor_type: Mapped[str | None] = mapped_column(String(120), index=True)
+    purpose: Mapped[str | None] = mapped_column(Text)
     processes_personal_data: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false(), index=True)
     legal_ground: Mapped[str | None] = mapped_column(String(40))
     placement: Mapped[str | None] = mapped_column(String(10))
@@ -82,6 +88,7 @@ class Thing(Base):
 
 class Location(Base):
     __tablename__ = "sta_locations"
+    __table_args__ = (NO_ID_REUSE,)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(255))
@@ -97,6 +104,7 @@ class Location(Base):
 
 class HistoricalLocation(Base):
     __tablename__ = "sta_historical_locations"
+    __table_args__ = (NO_ID_REUSE,)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     thing_id: Mapped[int] = mapped_column(ForeignKey("sta_things.id", ondelete="CASCADE"), index=True)
@@ -105,6 +113,7 @@ class HistoricalLocation(Base):
 
 class Sensor(Base):
     __tablename__ = "sta_sensors"
+    __table_args__ = (NO_ID_REUSE,)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(255))
@@ -116,6 +125,7 @@ class Sensor(Base):
 
 class ObservedProperty(Base):
     __tablename__ = "sta_observed_properties"
+    __table_args__ = (NO_ID_REUSE,)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(255))
@@ -136,6 +146,7 @@ class _StreamSummary:
 
 class Datastream(_StreamSummary, Base):
     __tablename__ = "sta_datastreams"
+    __table_args__ = (NO_ID_REUSE,)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(255))
@@ -151,6 +162,7 @@ class Datastream(_StreamSummary, Base):
 
 class MultiDatastream(_StreamSummary, Base):
     __tablename__ = "sta_multi_datastreams"
+    __table_args__ = (NO_ID_REUSE,)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(255))
@@ -165,6 +177,7 @@ class MultiDatastream(_StreamSummary, Base):
 
 class FeatureOfInterest(Base):
     __tablename__ = "sta_features_of_interest"
+    __table_args__ = (NO_ID_REUSE,)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(255))
@@ -180,6 +193,7 @@ class Observation(Base):
         Index("ix_sta_observations_datastream_time", "datastream_id", "phenomenon_time_start"),
         Index("ix_sta_observations_multi_datastream_time", "multi_datastream_id",
               "phenomenon_time_start"),
+        NO_ID_REUSE,
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -200,5 +214,3 @@ class Observation(Base):
     valid_time_end: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     parameters: Mapped[dict | None] = mapped_column(JSON)
 
-
-STA_TABLES = [t for t in Base.metadata.sorted_tables if t.name.startswith("sta_")]

@@ -1,5 +1,70 @@
-"""OGC SensorThings API 1.1, mounted at /sta/v1.1 (being built)."""
+"""HTTP layer of the SensorThings hub (mounted at /sta/v1.1) and the public sensor register.
 
-from fastapi import APIRouter
+Thin by design: the STA URL grammar does not fit route templates, so one
+catch-all route hands method, path, query and body to ``dispatch.handle``.
+"""
+
+from __future__ import annotations
+
+import orjson
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from stadslab.core.database import get_session
+from stadslab.core.errors import StadslabError
+
+from . import batch
+from .dispatch import StaResponse, handle, parse_body
+from .register import register_router  # noqa: F401  (re-exported for app.py)
+from .serialize import links_for
 
 router = APIRouter(tags=["sensorthings"])
+
+
+class UnsupportedMediaType(StadslabError):
+    status = 415
+    title = "Unsupported media type"
+
+
+def _links(request: Request):
+    settings = request.app.state.settings
+    return links_for(request.headers, str(request.base_url), settings.external_base_url)
+
+
+def _respond(resp: StaResponse) -> Response:
+    if resp.text is not None:
+        return Response(resp.text, status_code=resp.status, media_type="text/plain; charset=utf-8",
+                        headers=resp.headers)
+    if resp.body is None:
+        return Response(status_code=resp.status, headers=resp.headers)
+    return Response(orjson.dumps(resp.body), status_code=resp.status, media_type="application/json",
+                    headers=resp.headers)
+
+
+@router.get("", include_in_schema=False)
+@router.get("/", summary="SensorThings service root")
+def root(request: Request, session: Session = Depends(get_session)) -> Response:
+    return _respond(handle(session, request.app.state.settings, _links(request), "GET", "", []))
+
+
+@router.post("/$batch", summary="JSON batch request (OData 4.01 JSON format)")
+async def batch_request(request: Request, session: Session = Depends(get_session)) -> Response:
+    ctype = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
+    if ctype not in ("application/json", ""):
+        raise UnsupportedMediaType(f"$batch accepts application/json (JSON batch), not {ctype[:60]}")
+    body = parse_body(await request.body())
+    result = await run_in_threadpool(batch.handle, session, request.app.state.settings, _links(request), body)
+    return _respond(StaResponse(200, result))
+
+
+@router.api_route("/{path:path}", methods=["GET", "POST", "PATCH", "PUT", "DELETE"],
+                  summary="SensorThings API resources (OGC 18-088)")
+async def resource(path: str, request: Request, session: Session = Depends(get_session)) -> Response:
+    body = await request.body() if request.method in ("POST", "PATCH", "PUT") else None
+    resp = await run_in_threadpool(
+        handle, session, request.app.state.settings, _links(request), request.method, path,
+        list(request.query_params.multi_items()), body,
+        content_type=request.headers.get("content-type", "application/json"))
+    return _respond(resp)

@@ -24,7 +24,7 @@ def upgrade() -> None:
     sa.Column('feature', sa.JSON(), nullable=False),
     sa.Column('properties', sa.JSON(), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_sta_features_of_interest'))
-    )
+    , sqlite_autoincrement=True)
     op.create_table('sta_observed_properties',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=255), nullable=False),
@@ -32,7 +32,7 @@ def upgrade() -> None:
     sa.Column('description', sa.Text(), nullable=False),
     sa.Column('properties', sa.JSON(), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_sta_observed_properties'))
-    )
+    , sqlite_autoincrement=True)
     op.create_table('sta_sensors',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=255), nullable=False),
@@ -41,7 +41,7 @@ def upgrade() -> None:
     sa.Column('metadata', sa.Text(), nullable=False),
     sa.Column('properties', sa.JSON(), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_sta_sensors'))
-    )
+    , sqlite_autoincrement=True)
     op.create_table('sta_locations',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=255), nullable=False),
@@ -52,7 +52,7 @@ def upgrade() -> None:
     sa.Column('generated_foi_id', sa.Integer(), nullable=True),
     sa.ForeignKeyConstraint(['generated_foi_id'], ['sta_features_of_interest.id'], name=op.f('fk_sta_locations_generated_foi_id_sta_features_of_interest'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_sta_locations'))
-    )
+    , sqlite_autoincrement=True)
     op.create_table('sta_things',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=255), nullable=False),
@@ -63,6 +63,7 @@ def upgrade() -> None:
     sa.Column('owner_organisation_id', sa.Integer(), nullable=True),
     sa.Column('owner_name', sa.String(length=255), nullable=True),
     sa.Column('sensor_type', sa.String(length=120), nullable=True),
+    sa.Column('purpose', sa.Text(), nullable=True),
     sa.Column('processes_personal_data', sa.Boolean(), server_default=sa.false(), nullable=False),
     sa.Column('legal_ground', sa.String(length=40), nullable=True),
     sa.Column('placement', sa.String(length=10), nullable=True),
@@ -72,7 +73,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['living_lab_id'], ['living_labs.id'], name=op.f('fk_sta_things_living_lab_id_living_labs'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['owner_organisation_id'], ['organisations.id'], name=op.f('fk_sta_things_owner_organisation_id_organisations'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_sta_things'))
-    )
+    , sqlite_autoincrement=True)
     with op.batch_alter_table('sta_things', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_sta_things_access_class'), ['access_class'], unique=False)
         batch_op.create_index(batch_op.f('ix_sta_things_living_lab_id'), ['living_lab_id'], unique=False)
@@ -99,7 +100,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['sensor_id'], ['sta_sensors.id'], name=op.f('fk_sta_datastreams_sensor_id_sta_sensors'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['thing_id'], ['sta_things.id'], name=op.f('fk_sta_datastreams_thing_id_sta_things'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_sta_datastreams'))
-    )
+    , sqlite_autoincrement=True)
     with op.batch_alter_table('sta_datastreams', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_sta_datastreams_observed_property_id'), ['observed_property_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_sta_datastreams_sensor_id'), ['sensor_id'], unique=False)
@@ -111,7 +112,7 @@ def upgrade() -> None:
     sa.Column('time', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['thing_id'], ['sta_things.id'], name=op.f('fk_sta_historical_locations_thing_id_sta_things'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_sta_historical_locations'))
-    )
+    , sqlite_autoincrement=True)
     with op.batch_alter_table('sta_historical_locations', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_sta_historical_locations_thing_id'), ['thing_id'], unique=False)
 
@@ -133,7 +134,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['sensor_id'], ['sta_sensors.id'], name=op.f('fk_sta_multi_datastreams_sensor_id_sta_sensors'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['thing_id'], ['sta_things.id'], name=op.f('fk_sta_multi_datastreams_thing_id_sta_things'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_sta_multi_datastreams'))
-    )
+    , sqlite_autoincrement=True)
     with op.batch_alter_table('sta_multi_datastreams', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_sta_multi_datastreams_sensor_id'), ['sensor_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_sta_multi_datastreams_thing_id'), ['thing_id'], unique=False)
@@ -188,7 +189,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['feature_of_interest_id'], ['sta_features_of_interest.id'], name=op.f('fk_sta_observations_feature_of_interest_id_sta_features_of_interest'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['multi_datastream_id'], ['sta_multi_datastreams.id'], name=op.f('fk_sta_observations_multi_datastream_id_sta_multi_datastreams'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_sta_observations'))
-    )
+    , sqlite_autoincrement=True)
     with op.batch_alter_table('sta_observations', schema=None) as batch_op:
         batch_op.create_index('ix_sta_observations_datastream_time', ['datastream_id', 'phenomenon_time_start'], unique=False)
         batch_op.create_index(batch_op.f('ix_sta_observations_feature_of_interest_id'), ['feature_of_interest_id'], unique=False)

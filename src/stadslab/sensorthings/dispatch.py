@@ -1,0 +1,134 @@
+"""One STA request (method, path, query, body) → one response, independent of the web framework.
+
+The HTTP routes and the ``$batch`` endpoint both call ``handle``, so a request
+inside a batch behaves exactly like the same request sent on its own.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from stadslab.core.config import Settings
+from stadslab.core.errors import BadRequest, StadslabError
+
+from . import aggregate, dataarray, service
+from .query import parse_options
+from .read import ReadContext, read_collection, read_entity, read_property, read_refs, ref_json, resolve
+from .serialize import Links, collection_json
+from .urls import parse_path
+
+JSON_PATCH = "application/json-patch+json"
+
+
+class MethodNotAllowed(StadslabError):
+    status = 405
+    title = "Method not allowed"
+
+
+@dataclass
+class StaResponse:
+    status: int
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+    text: str | None = None  # for $value
+
+
+def query_dict(pairs: list[tuple[str, str]], *, extra_allowed: tuple[str, ...] = ()) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for key, value in pairs:
+        if not key.startswith("$") and key not in extra_allowed:
+            continue  # non-$ parameters are not STA options; clients add e.g. cache busters
+        if key in out:
+            raise BadRequest(f"{key}: given more than once",
+                             errors=[{"loc": ["query", key], "field": key, "msg": "given more than once"}])
+        out[key] = value
+    return out
+
+
+def parse_body(raw: bytes | Any, *, already_parsed: bool = False) -> Any:
+    if already_parsed:
+        return raw
+    if not raw:
+        raise BadRequest("A JSON body is required", errors=[{"loc": ["body"], "field": "body", "msg": "empty"}])
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        pos = getattr(exc, "pos", None)
+        msg = f"Malformed JSON: {getattr(exc, 'msg', str(exc))}" + (f" at character {pos}" if pos is not None else "")
+        raise BadRequest(msg, errors=[{"loc": ["body"], "field": "body", "msg": msg}]) from None
+
+
+def handle(session: Session, settings: Settings, links: Links, method: str, path: str,
+           query: list[tuple[str, str]], body: Any = None, *, content_type: str = "application/json",
+           commit: bool = True, body_parsed: bool = False) -> StaResponse:
+    method = method.upper()
+    path = path.strip("/")
+    ctx = ReadContext(session, links, settings)
+    if path == "":
+        if method != "GET":
+            raise MethodNotAllowed("The service root is read-only")
+        return StaResponse(200, service.service_root(links))
+    if path == "CreateObservations":
+        if method != "POST":
+            raise MethodNotAllowed("CreateObservations accepts POST only")
+        result = dataarray.create(session, parse_body(body, already_parsed=body_parsed), links, commit=commit)
+        return StaResponse(201, result)
+    if method == "GET":
+        return _get(ctx, path, query)
+    rp = parse_path(path)
+    if rp.ref or rp.prop or rp.aggregate:
+        raise MethodNotAllowed(f"{method} is not supported on {path[:100]}")
+    if method == "POST":
+        data = parse_body(body, already_parsed=body_parsed)
+        et, new_id = service.create(session, rp, data, commit=commit)
+        return StaResponse(201, _entity(ctx, et, new_id), {"Location": links.entity(et, new_id)})
+    if method in ("PATCH", "PUT"):
+        data = parse_body(body, already_parsed=body_parsed)
+        if method == "PATCH" and content_type.split(";")[0].strip().lower() == JSON_PATCH:
+            et, id_ = service.json_patch(session, rp, data, commit=commit)
+        else:
+            et, id_ = service.update(session, rp, data, replace=method == "PUT", commit=commit)
+        return StaResponse(200, _entity(ctx, et, id_))
+    if method == "DELETE":
+        service.delete(session, rp, commit=commit)
+        return StaResponse(200, None)
+    raise MethodNotAllowed(f"{method} is not supported")
+
+
+def _entity(ctx: ReadContext, et, id_: int) -> dict:
+    from .read import Resolved
+    from .query import Options
+    return read_entity(ctx, Resolved(et, id_), Options(et))
+
+
+def _get(ctx: ReadContext, path: str, query: list[tuple[str, str]]) -> StaResponse:
+    rp = parse_path(path)
+    if rp.aggregate:
+        raw = query_dict(query, extra_allowed=aggregate.PARAMS)
+        return StaResponse(200, aggregate.read(ctx, rp, raw))
+    raw = query_dict(query)
+    max_top = ctx.settings.sta_page_size_max
+    res = resolve(ctx.session, rp)
+    if rp.prop:
+        value = read_property(ctx, res, rp.prop)
+        if rp.value:
+            if value is None:
+                return StaResponse(204)
+            text = value if isinstance(value, str) else json.dumps(value)
+            return StaResponse(200, text=text)
+        return StaResponse(200, {rp.prop: value})
+    opts = parse_options(raw, res.entity, max_top=max_top)
+    if rp.ref:
+        if res.id is not None:
+            return StaResponse(200, ref_json(ctx.links, res.entity, res.id))
+        return StaResponse(200, read_refs(ctx, res, opts, path))
+    if res.id is not None:
+        return StaResponse(200, read_entity(ctx, res, opts))
+    if opts.result_format == "dataArray":
+        return StaResponse(200, dataarray.read(ctx, res, opts, path))
+    items, _rows, count, next_link = read_collection(ctx, res, opts, path)
+    return StaResponse(200, collection_json(items, count, next_link))

@@ -1,0 +1,177 @@
+"""Integrity rules of the STA data model that the server maintains itself (OGC 18-088 §10.2).
+
+* A Thing that gets a new Location gets a HistoricalLocation (time = now).
+* An Observation without FeatureOfInterest gets one made from its Thing's
+  Location; it is reused while the Thing stays put and renewed when the Thing
+  moves (new Location) or its Location's geometry changes.
+* Datastreams and MultiDatastreams carry phenomenonTime, resultTime and
+  observedArea summarised from their Observations.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from shapely.geometry import mapping
+from shapely.ops import unary_union
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from stadslab.core.database import utcnow
+from stadslab.core.errors import BadRequest, field_error
+
+from . import models as m
+from .values import as_utc, geometry_of
+
+T = m.Thing.__table__
+L = m.Location.__table__
+HL = m.HistoricalLocation.__table__
+DS = m.Datastream.__table__
+MDS = m.MultiDatastream.__table__
+FOI = m.FeatureOfInterest.__table__
+OBS = m.Observation.__table__
+STREAMS = {"Datastream": (DS, "datastream_id"), "MultiDatastream": (MDS, "multi_datastream_id")}
+
+
+def bad(loc: list, msg: str) -> BadRequest:
+    where = ".".join(str(p) for p in loc) or "body"
+    return BadRequest(f"{where}: {msg}", errors=[field_error(loc or ["body"], msg)])
+
+
+def set_thing_locations(session: Session, thing_id: int, location_ids: list[int], *, replace: bool) -> None:
+    """Give a Thing (new) Locations and record the move as a HistoricalLocation."""
+    current = set(session.scalars(select(m.thing_locations.c.location_id)
+                                  .where(m.thing_locations.c.thing_id == thing_id)))
+    wanted = list(dict.fromkeys(location_ids))
+    if replace and current == set(wanted):
+        return
+    if replace and current:
+        session.execute(delete(m.thing_locations).where(m.thing_locations.c.thing_id == thing_id))
+        current = set()
+    new = [lid for lid in wanted if lid not in current]
+    if not new:
+        return
+    session.execute(insert(m.thing_locations), [{"thing_id": thing_id, "location_id": lid} for lid in new])
+    now_locations = sorted(current | set(new))
+    hl_id = session.execute(insert(HL).values(thing_id=thing_id, time=utcnow()).returning(HL.c.id)).scalar_one()
+    session.execute(insert(m.historical_location_locations),
+                    [{"historical_location_id": hl_id, "location_id": lid} for lid in now_locations])
+
+
+def stream_thing(session: Session, kind: str, stream_id: int) -> int:
+    table, _ = STREAMS[kind]
+    return session.scalar(select(table.c.thing_id).where(table.c.id == stream_id))
+
+
+def generated_foi(session: Session, thing_id: int, loc: list, cache: dict[int, int] | None = None) -> int:
+    """The FeatureOfInterest for Observations of a Thing that came without one."""
+    if cache is not None and thing_id in cache:
+        return cache[thing_id]
+    row = session.execute(
+        select(L.c.id, L.c.name, L.c.description, L.c.location, L.c.generated_foi_id)
+        .join(m.thing_locations, m.thing_locations.c.location_id == L.c.id)
+        .where(m.thing_locations.c.thing_id == thing_id).order_by(L.c.id.desc()).limit(1)).first()
+    if row is None:
+        raise bad(loc, "required: the Thing of this Datastream has no Location to derive a "
+                       "FeatureOfInterest from; give a FeatureOfInterest")
+    foi_id = row.generated_foi_id
+    if foi_id is None:
+        foi_id = session.execute(insert(FOI).values(
+            name=row.name, description=row.description, encoding_type="application/geo+json",
+            feature=row.location, properties=None).returning(FOI.c.id)).scalar_one()
+        session.execute(update(L).where(L.c.id == row.id).values(generated_foi_id=foi_id))
+    if cache is not None:
+        cache[thing_id] = foi_id
+    return foi_id
+
+
+def _minmax(a, b, pick):
+    a, b = as_utc(a), as_utc(b)
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return pick(a, b)
+
+
+def extend_stream(session: Session, kind: str, stream_id: int, rows: list[dict[str, Any]]) -> None:
+    """Fold newly inserted Observations into the stream's summary (cheap: no scan)."""
+    if not rows:
+        return
+    table, _ = STREAMS[kind]
+    cur = session.execute(select(table.c.phenomenon_time_start, table.c.phenomenon_time_end,
+                                 table.c.result_time_start, table.c.result_time_end, table.c.observed_area)
+                          .where(table.c.id == stream_id)).first()
+    p_start = min(r["phenomenon_time_start"] for r in rows)
+    p_end = max(r["phenomenon_time_end"] or r["phenomenon_time_start"] for r in rows)
+    r_times = [r["result_time"] for r in rows if r.get("result_time") is not None]
+    values = {
+        "phenomenon_time_start": _minmax(cur.phenomenon_time_start, p_start, min),
+        "phenomenon_time_end": _minmax(cur.phenomenon_time_end, p_end, max),
+        "result_time_start": _minmax(cur.result_time_start, min(r_times) if r_times else None, min),
+        "result_time_end": _minmax(cur.result_time_end, max(r_times) if r_times else None, max),
+    }
+    foi_ids = {r["feature_of_interest_id"] for r in rows}
+    area = _area(session, foi_ids, cur.observed_area)
+    if area is not None:
+        values["observed_area"] = area
+    session.execute(update(table).where(table.c.id == stream_id).values(**values))
+
+
+def _area(session: Session, foi_ids: set[int], current: dict | None) -> dict | None:
+    geoms = [geometry_of(f) for f in session.scalars(select(FOI.c.feature).where(FOI.c.id.in_(foi_ids)))]
+    if current:
+        geoms.append(geometry_of(current))
+    geoms = [g for g in geoms if g is not None]
+    if not geoms:
+        return None
+    hull = unary_union(geoms).convex_hull if len(geoms) > 1 else geoms[0]
+    if current and hull.equals(geometry_of(current)):
+        return None
+    return mapping(hull)
+
+
+def recompute_stream(session: Session, kind: str, stream_id: int) -> None:
+    """Full recomputation after Observations were changed or removed."""
+    table, fk = STREAMS[kind]
+    agg = session.execute(select(
+        func.min(OBS.c.phenomenon_time_start),
+        func.max(func.coalesce(OBS.c.phenomenon_time_end, OBS.c.phenomenon_time_start)),
+        func.min(OBS.c.result_time), func.max(OBS.c.result_time)).where(OBS.c[fk] == stream_id)).first()
+    foi_ids = set(session.scalars(select(OBS.c.feature_of_interest_id).where(OBS.c[fk] == stream_id).distinct()))
+    area = _area(session, foi_ids, None) if foi_ids else None
+    session.execute(update(table).where(table.c.id == stream_id).values(
+        phenomenon_time_start=as_utc(agg[0]), phenomenon_time_end=as_utc(agg[1]),
+        result_time_start=as_utc(agg[2]), result_time_end=as_utc(agg[3]), observed_area=area))
+
+
+def streams_of_observations(session: Session, condition) -> set[tuple[str, int]]:
+    out: set[tuple[str, int]] = set()
+    for ds, mds in session.execute(select(OBS.c.datastream_id, OBS.c.multi_datastream_id)
+                                   .where(condition).distinct()):
+        if ds is not None:
+            out.add(("Datastream", ds))
+        if mds is not None:
+            out.add(("MultiDatastream", mds))
+    return out
+
+
+def multi_datastream_width(session: Session, mds_id: int) -> int:
+    return session.scalar(select(func.count()).select_from(m.multi_datastream_observed_properties)
+                          .where(m.multi_datastream_observed_properties.c.multi_datastream_id == mds_id)) or 0
+
+
+def delete_multi_datastreams_of(session: Session, observed_property_id: int) -> None:
+    """A MultiDatastream without one of its ObservedProperties is meaningless: it goes too."""
+    link = m.multi_datastream_observed_properties
+    ids = list(session.scalars(select(link.c.multi_datastream_id)
+                               .where(link.c.observed_property_id == observed_property_id)))
+    if ids:
+        session.execute(delete(MDS).where(MDS.c.id.in_(ids)))
+
+
+def now() -> datetime:
+    return utcnow()
+
+

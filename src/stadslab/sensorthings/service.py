@@ -1,0 +1,160 @@
+"""Use cases of the hub: the service root document and writes addressed by a resource path.
+
+Each write function runs in the caller's session and commits only when asked
+(``commit=True``, the default); ``$batch`` passes ``commit=False`` and wraps
+change sets in savepoints instead.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jsonpatch
+from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.orm import Session
+
+from stadslab.core.errors import BadRequest, Conflict, StadslabError
+
+from . import filtering
+from .entities import BY_SET, EntityType
+from .read import resolve
+from .serialize import Links, property_value
+from .urls import ResourcePath
+from .write import Writer
+
+SPEC = "http://www.opengis.net/spec/iot_sensing/1.1/req/"
+AGGREGATE_CONFORMANCE = "urn:stadslab:sta:1.1:aggregate"
+
+
+def conformance() -> list[str]:
+    classes = [SPEC + "datamodel", SPEC + "resource-path/resource-path-to-entities"]
+    if filtering.available():
+        classes.append(SPEC + "request-data")
+    classes += [SPEC + "create-update-delete", SPEC + "multi-datastream", SPEC + "data-array/data-array",
+                SPEC + "batch-request/batch-request",
+                "http://docs.oasis-open.org/odata/odata-json-format/v4.01/odata-json-format-v4.01.html",
+                "https://datatracker.ietf.org/doc/html/rfc6902", AGGREGATE_CONFORMANCE]
+    return classes
+
+
+def service_root(links: Links) -> dict:
+    return {
+        "value": [{"name": name, "url": links.path(name)} for name in BY_SET],
+        "serverSettings": {
+            "conformance": conformance(),
+            AGGREGATE_CONFORMANCE: {"url": links.path("Datastreams({id})/Observations/$aggregate"),
+                                    "parameters": ["interval", "from", "to"]},
+        },
+    }
+
+
+def _unit_of_work(session: Session, commit: bool, fn):
+    """Run a write; map database constraint errors to 4xx; commit or roll back as one unit."""
+    try:
+        result = fn()
+        if commit:
+            session.commit()
+        else:
+            session.flush()
+        return result
+    except StadslabError:
+        if commit:
+            session.rollback()
+        raise
+    except IntegrityError as exc:
+        if commit:
+            session.rollback()
+        raise Conflict("The change violates a data constraint (a referenced entity is missing or in use)",
+                       errors=[{"loc": ["body"], "field": "body", "msg": str(exc.orig)[:200]}]) from None
+    except DataError as exc:
+        if commit:
+            session.rollback()
+        raise BadRequest("A value does not fit its field",
+                         errors=[{"loc": ["body"], "field": "body", "msg": str(exc.orig)[:200]}]) from None
+
+
+def create(session: Session, rp: ResourcePath, body: Any, *, commit: bool = True) -> tuple[EntityType, int]:
+    if not rp.is_collection or rp.ref or rp.aggregate:
+        raise BadRequest("POST must address an entity set, e.g. Things or Things(1)/Datastreams",
+                         errors=[{"loc": ["path"], "field": "path", "msg": "not a collection"}])
+
+    def run():
+        writer = Writer(session)
+        res = resolve(session, rp)
+        preset: dict[str, Any] = {}
+        skip = None
+        if res.parent is not None:
+            parent_et, parent_id, nav = res.parent
+            from .entities import reverse_nav
+            back = reverse_nav(parent_et, nav)
+            skip = back.name if back else None
+            if nav.kind == "in":
+                preset[nav.fk] = parent_id
+        new_id = writer.create(res.entity, body, [], preset=preset, skip_nav=skip)
+        if res.parent is not None and res.parent[2].kind == "link":
+            parent_et, parent_id, nav = res.parent
+            writer.add_links(parent_et, nav, parent_id, [new_id], [])
+        writer.finish()
+        return res.entity, new_id
+
+    return _unit_of_work(session, commit, run)
+
+
+def _single(session: Session, rp: ResourcePath, verb: str):
+    if rp.is_collection or rp.ref or rp.prop or rp.aggregate:
+        raise BadRequest(f"{verb} must address one entity, e.g. Things(1)",
+                         errors=[{"loc": ["path"], "field": "path", "msg": "not a single entity"}])
+    return resolve(session, rp)
+
+
+def update(session: Session, rp: ResourcePath, body: Any, *, replace: bool = False,
+           commit: bool = True) -> tuple[EntityType, int]:
+    def run():
+        res = _single(session, rp, "PUT" if replace else "PATCH")
+        writer = Writer(session)
+        writer.update(res.entity, res.id, body, replace=replace)
+        writer.finish()
+        return res.entity, res.id
+
+    return _unit_of_work(session, commit, run)
+
+
+def json_patch(session: Session, rp: ResourcePath, operations: Any, *, commit: bool = True,
+               ) -> tuple[EntityType, int]:
+    """RFC 6902 JSON Patch over the entity's writable properties (e.g. /properties/owner)."""
+    def run():
+        res = _single(session, rp, "PATCH")
+        et = res.entity
+        if not isinstance(operations, list):
+            raise BadRequest("A JSON Patch document is an array of operations",
+                             errors=[{"loc": ["body"], "field": "body", "msg": "expected an array"}])
+        row = session.execute(et.table.select().where(et.table.c.id == res.id)).first()
+        doc = {name: property_value(p, row._mapping) for name, p in et.props.items() if not p.read_only}
+        try:
+            patched = jsonpatch.apply_patch(doc, operations)
+        except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException, TypeError, ValueError) as exc:
+            raise BadRequest(f"JSON Patch cannot be applied: {exc}",
+                             errors=[{"loc": ["body"], "field": "body", "msg": str(exc)}]) from None
+        if not isinstance(patched, dict):
+            raise BadRequest("JSON Patch must leave an object")
+        changed = {k: v for k, v in patched.items() if k not in doc or doc[k] != v}
+        removed = [k for k in doc if k not in patched]
+        for k in removed:
+            changed[k] = None
+        writer = Writer(session)
+        if changed:
+            writer.update(et, res.id, changed)
+        writer.finish()
+        return et, res.id
+
+    return _unit_of_work(session, commit, run)
+
+
+def delete(session: Session, rp: ResourcePath, *, commit: bool = True) -> None:
+    def run():
+        res = _single(session, rp, "DELETE")
+        writer = Writer(session)
+        writer.delete(res.entity, res.id)
+        writer.finish()
+
+    _unit_of_work(session, commit, run)
