@@ -110,6 +110,19 @@ def demo(host: str = typer.Option("127.0.0.1", help="Interface to bind"),
         _serve(host, port, workers)
 
 
+def _snippet_text(snippet: str):
+    """Turns the HTML snippet (escaped text with <mark> around hits) into highlighted terminal text."""
+    import html
+    import re
+
+    from rich.text import Text
+
+    text = Text()
+    for i, part in enumerate(re.split(r"</?mark>", snippet)):
+        text.append(html.unescape(part), style="bold yellow" if i % 2 else None)
+    return text
+
+
 @app.command()
 def search(query: str = typer.Argument(..., help="What to look for"),
            limit: int = typer.Option(10, min=1, max=100),
@@ -131,8 +144,7 @@ def search(query: str = typer.Argument(..., help="What to look for"),
     for col in ("type", "id", "title", "city", "snippet"):
         table.add_column(col)
     for item in res.items:
-        snippet = item.snippet.replace("<mark>", "[bold yellow]").replace("</mark>", "[/bold yellow]")
-        table.add_row(item.type, str(item.id), item.title, item.city_code or "", snippet)
+        table.add_row(item.type, str(item.id), item.title, item.city_code or "", _snippet_text(item.snippet))
     Console().print(table)
     db.dispose()
 
