@@ -1,0 +1,92 @@
+"""The hub's implementation of the ``filter`` package's ``FilterResolver`` for the STA tables.
+
+Properties map to columns as described in ``entities``; to-one navigation
+(``Datastream/Thing/name``) becomes a correlated scalar subquery and
+``any()`` over a to-many path becomes a correlated ``EXISTS``. Every hop uses a
+fresh table alias, so paths that revisit a table stay correct.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement, exists, select
+
+from .entities import ENTITY_TYPES, EntityType, Nav
+from .filter.resolver import PredicateBuilder, ResolvedValue, ValueKind
+
+_KINDS = {"text": ValueKind.STRING, "instant": ValueKind.DATETIME, "geojson": ValueKind.GEOMETRY}
+
+
+def relation(source, nav: Nav, target) -> ColumnElement[bool]:
+    """Join condition between a source alias and a target alias along ``nav``."""
+    if nav.kind == "in":
+        return target.c[nav.fk] == source.c.id
+    if nav.kind == "out":
+        return target.c.id == source.c[nav.fk]
+    link = nav.link.alias()
+    return target.c.id.in_(select(link.c[nav.link_target]).where(link.c[nav.link_source] == source.c.id))
+
+
+class StaFilterResolver:
+    def __init__(self, entity: EntityType, table=None, dialect: str = "sqlite"):
+        self.entity = entity
+        self.table = table if table is not None else entity.table
+        self.dialect = dialect
+
+    def resolve_property(self, path: tuple[str | int, ...]) -> ResolvedValue | None:
+        if not path or not isinstance(path[0], str):
+            return None
+        head, rest = path[0], path[1:]
+        t = self.table
+        if head in ("id", "@iot.id") and not rest:
+            return ResolvedValue(t.c.id, ValueKind.NUMBER)
+        prop = self.entity.props.get(head)
+        if prop is not None:
+            cols = [t.c[c] for c in prop.columns]
+            if prop.kind in ("json", "any"):
+                return ResolvedValue(cols[0], ValueKind.JSON, json_path=tuple(rest))
+            if prop.kind == "result":
+                if rest:
+                    return ResolvedValue(cols[0], ValueKind.JSON, json_path=tuple(rest))
+                return ResolvedValue(cols[0], ValueKind.JSON, json_path=(), number=t.c.result_number,
+                                     string=t.c.result_string)
+            if rest:
+                return None
+            if prop.kind in ("interval", "time"):
+                return ResolvedValue(cols[0], ValueKind.INTERVAL, end=cols[1])
+            return ResolvedValue(cols[0], _KINDS[prop.kind])
+        nav = self.entity.navs.get(head)
+        if nav is None or nav.many or not rest:
+            return None
+        target_et = ENTITY_TYPES[nav.target]
+        alias = target_et.table.alias()
+        inner = StaFilterResolver(target_et, alias, self.dialect).resolve_property(tuple(rest))
+        if inner is None:
+            return None
+        cond = relation(t, nav, alias)
+
+        def lift(expr):
+            return None if expr is None else select(expr).where(cond).limit(1).scalar_subquery()
+
+        return ResolvedValue(lift(inner.expr), inner.kind, end=lift(inner.end), json_path=inner.json_path,
+                             number=lift(inner.number), string=lift(inner.string))
+
+    def resolve_any(self, path: tuple[str, ...], variable: str,
+                    build_predicate: PredicateBuilder) -> ColumnElement[bool] | None:
+        et, current = self.entity, self.table
+        conditions = []
+        froms = []
+        many = False
+        for name in path:
+            nav = et.navs.get(name) if isinstance(name, str) else None
+            if nav is None:
+                return None
+            target_et = ENTITY_TYPES[nav.target]
+            alias = target_et.table.alias()
+            conditions.append(relation(current, nav, alias))
+            froms.append(alias)
+            many = many or nav.many
+            et, current = target_et, alias
+        if not many:
+            return None
+        predicate = build_predicate(StaFilterResolver(et, current, self.dialect))
+        return exists(select(current.c.id).select_from(*froms).where(*conditions, predicate))
