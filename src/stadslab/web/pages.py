@@ -6,6 +6,7 @@ import json
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
+from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -36,8 +37,8 @@ def _map_payload(national_map: queries.NationalMap, lang: str) -> str:
         "city": gettext("City"), "open": gettext("Open profile"),
         "tiles_failed": gettext("Background map unavailable; showing outlines and points only."),
     }), separators=(",", ":"), ensure_ascii=False)
-    # Never let data close the script element early.
-    return text.replace("</", "<\\/")
+    # Markup characters are escaped so that data can never end or alter the script element.
+    return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -107,7 +108,7 @@ def search_page(request: Request):
         page = max(1, int(params.get("page", "1")))
     except ValueError:
         page = 1
-    field_error = problem = None
+    field_error = problem = note = None
     result_items: list = []
     total = 0
     facets: dict = {}
@@ -126,6 +127,8 @@ def search_page(request: Request):
                 total = _get(result, "total", 0)
                 facets = _get(result, "facets", {}) or {}
                 result_items = [_search_item(item, lang) for item in _get(result, "items", [])]
+                if _get(result, "note"):
+                    note = gettext("Only very common words were entered; add a more specific word.")
             except StadslabError as exc:
                 problem = exc.detail
         groups = _facet_options(session, facets, chosen, lang)
@@ -134,21 +137,32 @@ def search_page(request: Request):
     return render(request, "search.html", {
         "q": params.get("q", ""), "submitted": submitted, "field_error": field_error, "problem": problem,
         "items": result_items, "total": total, "groups": groups, "page": page, "pages": pages,
-        "page_links": _page_links(request, page, pages), "demo_notice": demo,
+        "page_links": _page_links(request, page, pages), "demo_notice": demo, "note": note,
     }, status_code=200, lang=lang)
 
 
-def _search_item(item, lang: str) -> dict:
-    from markupsafe import Markup
+#: Where a search hit lives in the web interface (the service returns API URLs).
+WEB_URLS = {"project": "/projecten/{id}", "living_lab": "/labs/{id}", "solution": "/oplossingen/{id}"}
 
+
+def _web_url(item) -> str:
+    kind, item_id = _get(item, "type", ""), _get(item, "id")
+    if kind in WEB_URLS:
+        return WEB_URLS[kind].format(id=item_id)
+    if kind == "lesson" and _get(item, "project_id"):
+        return f"/projecten/{_get(item, 'project_id')}#les-{item_id}"
+    return _get(item, "url") or "#"
+
+
+def _search_item(item, lang: str) -> dict:
     kind = _get(item, "type", "")
+    # The search service escapes the text and only adds <mark>: safe to insert as HTML.
+    title_html = _get(item, "title_html")
     return {
         "type": kind, "type_label": type_label(kind, lang), "id": _get(item, "id"),
-        "title": _get(item, "title", ""),
-        # The search service escapes the text and only adds <mark>: safe to insert as HTML.
+        "title": Markup(title_html) if title_html else _get(item, "title", ""),
         "snippet": Markup(_get(item, "snippet", "") or ""),
-        "status": _get(item, "status"), "status_label": status_label(_get(item, "status"), lang),
-        "url": _get(item, "url") or "#", "city_code": _get(item, "city_code"),
+        "status": _get(item, "status"), "url": _web_url(item), "city_code": _get(item, "city_code"),
     }
 
 
