@@ -1,0 +1,40 @@
+"""API shapes of search results."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class SearchItemOut(BaseModel):
+    type: str = Field(description="project, living_lab, solution, coalition or lesson")
+    id: int
+    title: str
+    title_html: str = Field(description="HTML-escaped title; matched words in <mark>")
+    snippet: str = Field(description="HTML-escaped excerpt; matched words in <mark>")
+    city_code: str | None
+    status: str | None
+    themes: list[str]
+    score: float = Field(description="Relevance; higher is better. Comparable within one result list only")
+    url: str
+    project_id: int | None = Field(None, description="For lessons: the project they belong to")
+
+
+class FacetValue(BaseModel):
+    value: str
+    label: str
+    count: int
+
+
+class SearchResponse(BaseModel):
+    query: str
+    terms: list[str] = Field(description="Words and quoted phrases searched for, after dropping stopwords")
+    total: int
+    limit: int
+    offset: int
+    items: list[SearchItemOut]
+    facets: dict[str, list[FacetValue]] = Field(
+        description="Counts over the whole match set per type, theme, city and status; "
+                    "each facet applies every filter except its own")
+    note: str | None = None
+    next: str | None = None
+    previous: str | None = None

@@ -1,0 +1,182 @@
+"""Searching the knowledge base: validation, ranking, facets and snippets.
+
+``search`` is the one entry point for the API, the web pages and the CLI. The
+query is analysed in Python (``search.text``); the database only ever sees our
+own tokens as a bound parameter. Facets count the whole match set in SQL,
+each under every filter except its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import get_args
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from stadslab.core.errors import ValidationFailed, field_error
+from stadslab.labs.models import LAB_STATUSES, PROJECT_STATUSES, Lesson
+from stadslab.labs.schemas import Maturity
+from stadslab.network.models import Municipality, Theme
+from stadslab.search import snippets
+from stadslab.search.backends import Filters, backend_for
+from stadslab.search.models import DOC_TYPES, SearchDocument
+from stadslab.search.text import ParsedQuery, parse_query
+
+MAX_QUERY_LENGTH = 500
+MAX_TERMS = 32
+MAX_LIMIT = 100
+MAX_OFFSET = 10_000
+MAX_FILTER_VALUES = 50
+LANGUAGES = ("nl", "en")
+#: Statuses of every document type (solutions report their maturity as status).
+STATUSES = tuple(dict.fromkeys([*PROJECT_STATUSES, *LAB_STATUSES, "active", "closed", *get_args(Maturity)]))
+TYPE_LABELS = {
+    "nl": {"project": "Project", "living_lab": "Living lab", "solution": "Oplossing", "coalition": "Coalitie",
+           "lesson": "Les"},
+    "en": {"project": "Project", "living_lab": "Living lab", "solution": "Solution", "coalition": "Coalition",
+           "lesson": "Lesson"},
+}
+_URL = {"project": "/api/v1/projects/{id}", "living_lab": "/api/v1/living-labs/{id}",
+        "solution": "/api/v1/solutions/{id}", "coalition": "/api/v1/coalitions/{id}"}
+
+
+@dataclass
+class SearchItem:
+    type: str
+    id: int
+    title: str
+    #: Escaped title with hits in <mark>.
+    title_html: str
+    #: Escaped excerpt of the body with hits in <mark>.
+    snippet: str
+    city_code: str | None
+    status: str | None
+    themes: list[str]
+    score: float
+    url: str
+    #: For lessons: the project they belong to.
+    project_id: int | None = None
+
+
+@dataclass
+class SearchResults:
+    query: str
+    #: The words and "phrases" actually searched for (after dropping stopwords).
+    terms: list[str]
+    total: int
+    limit: int
+    offset: int
+    items: list[SearchItem] = field(default_factory=list)
+    #: facet → value → count, most frequent first; keys: type, theme, city, status.
+    facets: dict[str, dict[str, int]] = field(default_factory=dict)
+    #: facet → value → human label in the requested language.
+    facet_labels: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: Set when nothing could be searched for, to tell the user why there are no results.
+    note: str | None = None
+
+
+def _fail(loc: str, msg: str) -> ValidationFailed:
+    return ValidationFailed(f"{loc}: {msg}", errors=[field_error(["query", loc], msg)])
+
+
+def _values(name: str, values, allowed, *, normalise=str.strip) -> tuple[str, ...]:
+    out = tuple(dict.fromkeys(normalise(str(v)) for v in (values or ()) if str(v).strip()))
+    if len(out) > MAX_FILTER_VALUES:
+        raise _fail(name, f"at most {MAX_FILTER_VALUES} values")
+    unknown = [v for v in out if v not in allowed]
+    if unknown:
+        shown = ", ".join(sorted(allowed)) if len(allowed) <= 20 else "see /api/v1/" + (
+            "municipalities" if name == "city" else "themes")
+        raise _fail(name, f"unknown value {unknown[0][:60]!r}; allowed: {shown}")
+    return out
+
+
+def validate_query(query: str | None) -> ParsedQuery:
+    if query is None or not query.strip():
+        raise _fail("q", "enter one or more words to search for")
+    if len(query) > MAX_QUERY_LENGTH:
+        raise _fail("q", f"at most {MAX_QUERY_LENGTH} characters (got {len(query)})")
+    parsed = parse_query(query)
+    if parsed.size > MAX_TERMS:
+        raise _fail("q", f"at most {MAX_TERMS} different words")
+    return parsed
+
+
+def search(session: Session, query: str, *, types=None, themes=None, cities=None, statuses=None,
+           limit: int = 20, offset: int = 0, lang: str = "nl") -> SearchResults:
+    parsed = validate_query(query)
+    if lang not in LANGUAGES:
+        raise _fail("lang", f"unknown language {lang!r}; allowed: {', '.join(LANGUAGES)}")
+    if not 1 <= limit <= MAX_LIMIT:
+        raise _fail("limit", f"must be between 1 and {MAX_LIMIT}")
+    if not 0 <= offset <= MAX_OFFSET:
+        raise _fail("offset", f"must be between 0 and {MAX_OFFSET}")
+    theme_names = {code: (nl, en) for code, nl, en in session.execute(select(Theme.code, Theme.name_nl, Theme.name_en))}
+    filters = Filters(
+        types=_values("type", types, DOC_TYPES),
+        themes=_values("theme", themes, theme_names),
+        cities=_values("city", cities, _known_cities(session, cities), normalise=lambda v: v.strip().upper()),
+        statuses=_values("status", statuses, STATUSES, normalise=lambda v: v.strip().lower()),
+    )
+    results = SearchResults(query=query, terms=parsed.describe(), total=0, limit=limit, offset=offset,
+                            facets={"type": {}, "theme": {}, "city": {}, "status": {}})
+    if parsed.empty:
+        results.note = "No searchable words: the query has only punctuation or very common words."
+        results.facet_labels = _labels(session, results.facets, theme_names, lang)
+        return results
+
+    raw = backend_for(session).search(session, parsed, filters, limit=limit, offset=offset)
+    results.total = raw.total
+    results.facets = raw.facets
+    results.items = _items(session, raw.hits, parsed)
+    results.facet_labels = _labels(session, raw.facets, theme_names, lang)
+    return results
+
+
+def _known_cities(session: Session, cities) -> set[str]:
+    wanted = {str(c).strip().upper() for c in (cities or ()) if str(c).strip()}
+    if not wanted or len(wanted) > MAX_FILTER_VALUES:
+        return wanted
+    return set(session.scalars(select(Municipality.code).where(Municipality.code.in_(wanted))))
+
+
+def _items(session: Session, hits: list[tuple[int, float]], parsed: ParsedQuery) -> list[SearchItem]:
+    if not hits:
+        return []
+    D = SearchDocument.__table__
+    rows = {r.id: r for r in session.execute(
+        select(D.c.id, D.c.doc_type, D.c.doc_id, D.c.title, D.c.body, D.c.city_code, D.c.status, D.c.themes)
+        .where(D.c.id.in_([h[0] for h in hits])))}
+    lesson_ids = [r.doc_id for r in rows.values() if r.doc_type == "lesson"]
+    parents = dict(session.execute(select(Lesson.id, Lesson.project_id).where(Lesson.id.in_(lesson_ids)))
+                   .all()) if lesson_ids else {}
+    forms = parsed.highlight_forms()
+    items = []
+    for doc_id, score in hits:
+        r = rows.get(doc_id)
+        if r is None:
+            continue
+        project_id = parents.get(r.doc_id) if r.doc_type == "lesson" else None
+        if r.doc_type == "lesson":
+            url = f"/api/v1/projects/{project_id}#lesson-{r.doc_id}" if project_id else ""
+        else:
+            url = _URL[r.doc_type].format(id=r.doc_id)
+        items.append(SearchItem(
+            type=r.doc_type, id=r.doc_id, title=r.title, title_html=snippets.highlight(r.title, forms),
+            snippet=snippets.snippet(r.body, forms), city_code=r.city_code, status=r.status,
+            themes=(r.themes or "").split(), score=round(score, 6), url=url, project_id=project_id))
+    return items
+
+
+def _labels(session: Session, facets: dict[str, dict[str, int]], theme_names: dict, lang: str) -> dict:
+    pick = 0 if lang == "nl" else 1
+    cities = set(facets.get("city", {}))
+    city_names = dict(session.execute(select(Municipality.code, Municipality.name)
+                                      .where(Municipality.code.in_(cities))).all()) if cities else {}
+    return {
+        "type": {v: TYPE_LABELS[lang].get(v, v) for v in facets.get("type", {})},
+        "theme": {v: theme_names[v][pick] if v in theme_names else v for v in facets.get("theme", {})},
+        "city": {v: city_names.get(v, v) for v in facets.get("city", {})},
+        "status": {v: v for v in facets.get("status", {})},
+    }
