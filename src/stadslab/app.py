@@ -20,7 +20,11 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        from stadslab.sensorthings.mqtt.runtime import start_mqtt, stop_mqtt
+
+        start_mqtt(app)  # no-op unless STADSLAB_MQTT_URL is set
         yield
+        stop_mqtt(app)
         if own_db:
             db.dispose()
 

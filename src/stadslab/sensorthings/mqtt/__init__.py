@@ -1,0 +1,9 @@
+"""SensorThings API MQTT extension (OGC 18-088 §14): notifications and creates over MQTT.
+
+See docs/sensorthings.md, section "MQTT", for the topics and the design choices.
+"""
+
+from .bus import BusMessage, MessageBus, NullBus, make_bus
+from .changes import ChangeFeed, EntityChange, record
+
+__all__ = ["BusMessage", "ChangeFeed", "EntityChange", "MessageBus", "NullBus", "make_bus", "record"]

@@ -1,0 +1,137 @@
+"""Publishing committed entity changes on the STA MQTT topics.
+
+Changes arrive from ``ChangeFeed`` right after a commit, on whatever thread
+committed (an HTTP request, the MQTT create handler, a LoRaWAN webhook). They
+are queued and published by one background thread so that a slow or absent
+broker never slows a write down; the entity is read back from the database so
+that the payload is exactly what ``GET`` returns (``entity_json`` with
+selfLinks), including server-computed values.
+
+Every notification carries the MQTT 5 user property ``NOTIFICATION_MARKER``:
+creates arrive on the same topics that notifications are published on (the
+standard wants it so), and the marker is how a server worker recognises a
+notification, its own or another worker's, and does not store it again.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections import defaultdict
+
+import orjson
+from sqlalchemy import select
+
+from stadslab.core.database import Database
+
+from ..entities import ENTITY_TYPES
+from ..serialize import Links, entity_json, property_value
+from .bus import MessageBus
+from .changes import EntityChange
+from .topics import SelectTopics, join, notification_paths
+
+log = logging.getLogger("stadslab.mqtt")
+
+NOTIFICATION_MARKER = "stadslab-notification"
+_STOP = object()
+_CHUNK = 500
+
+
+class Notifier:
+    def __init__(self, db: Database, bus: MessageBus, *, prefix: str, links: Links, qos: int = 1,
+                 selects: SelectTopics | None = None, queue_size: int = 10_000, origin: str = "server"):
+        self.db = db
+        self.bus = bus
+        self.prefix = prefix
+        self.links = links
+        self.qos = qos
+        self.selects = selects or SelectTopics()
+        self.marker = {NOTIFICATION_MARKER: origin}
+        self._queue: queue.Queue = queue.Queue(maxsize=queue_size)
+        self._thread: threading.Thread | None = None
+        self._idle = threading.Condition()
+        self._busy = 0
+        self.published = 0
+        self.dropped_batches = 0
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="sta-mqtt-notifier", daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Publish what is queued, then end the thread."""
+        if self._thread is not None:
+            self._queue.put(_STOP)
+            self._thread.join(timeout)
+            self._thread = None
+
+    def submit(self, changes: list[EntityChange]) -> None:
+        """Called after a commit; never blocks the committing thread."""
+        with self._idle:
+            self._busy += 1
+        try:
+            self._queue.put_nowait(changes)
+        except queue.Full:
+            self._done()
+            self.dropped_batches += 1
+            log.warning("MQTT notification queue full; %d change(s) not announced", len(changes))
+
+    def drain(self, timeout: float = 10.0) -> bool:
+        """Wait until every submitted change has been published (tests, shutdown)."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._busy == 0, timeout)
+
+    def _done(self) -> None:
+        with self._idle:
+            self._busy -= 1
+            self._idle.notify_all()
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is _STOP:
+                return
+            try:
+                self.publish_changes(item)
+            except Exception:  # noqa: BLE001 - keep the notifier alive whatever one batch does
+                log.exception("announcing %d entity change(s) over MQTT failed", len(item))
+            finally:
+                self._done()
+
+    # ------------------------------------------------------------------ publishing
+    def publish_changes(self, changes: list[EntityChange]) -> None:
+        by_type: dict[str, dict[int, EntityChange]] = defaultdict(dict)
+        for change in changes:
+            if change.entity in ENTITY_TYPES:
+                by_type[change.entity][change.id] = change
+        with self.db.session() as session:
+            for name, wanted in by_type.items():
+                et = ENTITY_TYPES[name]
+                ids = sorted(wanted)
+                for start in range(0, len(ids), _CHUNK):
+                    chunk = ids[start:start + _CHUNK]
+                    rows = session.execute(select(et.table).where(et.table.c.id.in_(chunk)))
+                    for row in rows:
+                        mapping = row._mapping
+                        self._publish_entity(session, et, mapping, wanted[mapping["id"]])
+
+    def _publish_entity(self, session, et, row, change: EntityChange) -> None:
+        body = orjson.dumps(entity_json(et, row, self.links, None))
+        for path in notification_paths(session, et, row):
+            self._send(path, body)
+            for topic in self.selects.for_path(path):
+                self._send(topic.raw, orjson.dumps(entity_json(et, row, self.links, list(topic.select))))
+        if change.kind == "update":
+            names = change.properties if change.properties is not None else et.props.keys()
+            for name in names:
+                prop = et.props.get(name)
+                if prop is not None:
+                    value = property_value(prop, row)
+                    self._send(f"{et.set_name}({row['id']})/{name}", orjson.dumps({name: value}))
+
+    def _send(self, path: str, payload: bytes) -> None:
+        self.bus.publish(join(self.prefix, path), payload, self.qos, self.marker)
+        self.published += 1

@@ -1,0 +1,184 @@
+"""``MessageBus`` on paho-mqtt 2.x, speaking MQTT 5.
+
+Why MQTT 5: shared subscriptions (``$share/<group>/...``) let several server
+workers split the create messages between them, user properties mark the
+server's own notifications, and subscription identifiers tell which of our
+subscriptions a message arrived for, so a message matching two of them is never
+handled twice by the wrong handler.
+
+Reconnects are paho's: ``loop_start`` retries the first connection and every
+lost one with a back-off (1 s doubling to 30 s); on each (re)connect every
+subscription is made again, because sessions start clean.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import socket
+import threading
+import uuid
+from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
+
+from .bus import BusMessage, Handler
+
+log = logging.getLogger("stadslab.mqtt")
+
+_SCHEMES = {"mqtt": ("tcp", False, 1883), "tcp": ("tcp", False, 1883),
+            "mqtts": ("tcp", True, 8883), "ssl": ("tcp", True, 8883),
+            "ws": ("websockets", False, 80), "wss": ("websockets", True, 443)}
+
+
+@dataclass
+class _Subscription:
+    ident: int  # MQTT 5 subscription identifier
+    topic: str  # the filter without any $share prefix
+    handler: Handler
+    group: str | None
+    qos: int
+
+    @property
+    def wire_topic(self) -> str:
+        return f"$share/{self.group}/{self.topic}" if self.group else self.topic
+
+
+class PahoBus:
+    def __init__(self, url: str, *, client_id_prefix: str = "stadslab", keepalive: int = 30,
+                 subscribe_qos: int = 1):
+        parts = urlsplit(url)
+        if parts.scheme not in _SCHEMES:
+            raise ValueError(f"unsupported MQTT URL scheme '{parts.scheme}'; use one of {', '.join(_SCHEMES)}")
+        transport, tls, default_port = _SCHEMES[parts.scheme]
+        self.host = parts.hostname or "localhost"
+        self.port = parts.port or default_port
+        self.keepalive = keepalive
+        self.subscribe_qos = subscribe_qos
+        self.client_id = f"{client_id_prefix}-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self._client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id,
+                                   protocol=mqtt.MQTTv5, transport=transport)
+        if transport == "websockets" and parts.path:
+            self._client.ws_set_options(path=parts.path)
+        if parts.username:
+            self._client.username_pw_set(unquote(parts.username),
+                                         unquote(parts.password) if parts.password else None)
+        if tls:
+            self._client.tls_set()
+        self._client.reconnect_delay_set(min_delay=1, max_delay=30)
+        self._client.on_connect = self._on_connect
+        self._client.on_disconnect = self._on_disconnect
+        self._client.on_subscribe = self._on_subscribe
+        self._client.on_message = self._on_message
+        self._lock = threading.Lock()
+        self._subs: dict[int, _Subscription] = {}
+        self._ids = itertools.count(1)
+        self._pending: set[int] = set()
+        self._ready = threading.Condition(self._lock)
+        self._started = False
+        self.dropped = 0  # publishes dropped while disconnected
+
+    # ------------------------------------------------------------------ interface
+    @property
+    def connected(self) -> bool:
+        return self._client.is_connected()
+
+    def publish(self, topic: str, payload: bytes | str, qos: int = 0,
+                user_properties: dict[str, str] | None = None) -> None:
+        if not self.connected:
+            # Notifications are live events: queueing them unboundedly while the
+            # broker is away would only grow memory and deliver stale news later.
+            self.dropped += 1
+            return
+        props = None
+        if user_properties:
+            props = Properties(PacketTypes.PUBLISH)
+            props.UserProperty = list(user_properties.items())
+        info = self._client.publish(topic, payload, qos=qos, properties=props)
+        if info.rc != mqtt.MQTT_ERR_SUCCESS:
+            self.dropped += 1
+            log.debug("publish to %s not sent: %s", topic, mqtt.error_string(info.rc))
+
+    def subscribe(self, topic: str, handler: Handler, shared_group: str | None = None,
+                  qos: int | None = None) -> None:
+        with self._lock:
+            sub = _Subscription(next(self._ids), topic, handler, shared_group,
+                                self.subscribe_qos if qos is None else qos)
+            self._subs[sub.ident] = sub
+            if self._client.is_connected():
+                self._send_subscribe(sub)
+
+    def start(self) -> None:
+        if self._started:
+            return
+        self._started = True
+        self._client.connect_async(self.host, self.port, keepalive=self.keepalive, clean_start=True)
+        self._client.loop_start()
+
+    def stop(self) -> None:
+        if not self._started:
+            return
+        self._started = False
+        try:
+            self._client.disconnect()
+        finally:
+            self._client.loop_stop()
+
+    def wait_ready(self, timeout: float = 10.0) -> bool:
+        """Wait until connected and every subscription is acknowledged (tests, startup checks)."""
+        with self._ready:
+            return self._ready.wait_for(lambda: self._client.is_connected() and not self._pending, timeout)
+
+    # ------------------------------------------------------------------ paho callbacks
+    def _send_subscribe(self, sub: _Subscription) -> None:
+        props = Properties(PacketTypes.SUBSCRIBE)
+        props.SubscriptionIdentifier = sub.ident
+        rc, mid = self._client.subscribe(sub.wire_topic, options=SubscribeOptions(qos=sub.qos),
+                                         properties=props)
+        if rc == mqtt.MQTT_ERR_SUCCESS and mid is not None:
+            self._pending.add(mid)
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            log.warning("MQTT broker %s:%s refused the connection: %s", self.host, self.port, reason_code)
+            return
+        log.info("connected to MQTT broker %s:%s", self.host, self.port)
+        with self._lock:
+            self._pending.clear()
+            for sub in self._subs.values():
+                self._send_subscribe(sub)
+            self._ready.notify_all()
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        if self._started:
+            log.warning("lost the MQTT broker %s:%s (%s); reconnecting", self.host, self.port, reason_code)
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
+        for rc in reason_codes:
+            if rc.is_failure:
+                log.error("MQTT broker refused a subscription: %s", rc)
+        with self._lock:
+            self._pending.discard(mid)
+            self._ready.notify_all()
+
+    def _on_message(self, client, userdata, msg: mqtt.MQTTMessage) -> None:
+        props = getattr(msg, "properties", None)
+        user_props = dict(getattr(props, "UserProperty", None) or [])
+        idents = getattr(props, "SubscriptionIdentifier", None) or []
+        message = BusMessage(msg.topic, msg.payload, msg.qos, user_props, bool(msg.retain))
+        with self._lock:
+            if idents:
+                targets = [self._subs[i] for i in idents if i in self._subs]
+            else:  # a broker without subscription identifiers: match the filters
+                targets = [s for s in self._subs.values() if mqtt.topic_matches_sub(s.topic, msg.topic)]
+        for sub in targets:
+            try:
+                sub.handler(message)
+            except Exception:  # noqa: BLE001 - one bad message must not stop the network loop
+                log.exception("MQTT handler for %s failed on a message to %s", sub.topic, msg.topic[:200])

@@ -1,0 +1,135 @@
+"""Wiring of the MQTT extension into one server process.
+
+``MqttRuntime`` owns the bus, the notifier, the change feed and the create
+handler of one process. ``start_mqtt``/``stop_mqtt`` are the FastAPI lifespan
+hooks; without ``STADSLAB_MQTT_URL`` the runtime holds a ``NullBus`` and does
+nothing at all, so the HTTP API works on its own.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import Counter
+
+from fastapi import FastAPI
+
+from stadslab.core.config import Settings
+from stadslab.core.database import Database
+
+from ..serialize import STA_PREFIX, Links
+from .bus import BusMessage, MessageBus, NullBus, make_bus
+from .changes import ChangeFeed
+from .ingest import ObservationCreates
+from .notify import Notifier
+from .topics import SelectTopics, strip_prefix
+
+log = logging.getLogger("stadslab.mqtt")
+
+#: Mosquitto publishes its log here with ``log_dest topic`` (+ ``log_type subscribe``).
+SYS_SUBSCRIBE_LOG = "$SYS/broker/log/M/subscribe"
+SYS_UNSUBSCRIBE_LOG = "$SYS/broker/log/M/unsubscribe"
+_LOG_TIME = re.compile(r"^\d+:\s+")
+
+
+def links_for_settings(settings: Settings) -> Links:
+    """SelfLinks in notifications: there is no request to take a host from, so the
+    configured external URL is used; without one the links are host-relative."""
+    base = (settings.external_base_url or "").rstrip("/")
+    return Links(base + STA_PREFIX)
+
+
+class MqttRuntime:
+    def __init__(self, settings: Settings, db: Database, bus: MessageBus | None = None):
+        self.settings = settings
+        self.db = db
+        self.bus = bus if bus is not None else make_bus(settings.mqtt_url)
+        self.prefix = settings.mqtt_topic_prefix.strip("/")
+        self.selects = SelectTopics(settings.mqtt_select_topics, settings.mqtt_learned_topics_max)
+        for text, why in self.selects.rejected:
+            log.warning("ignoring MQTT $select topic %r: %s", text[:100], why)
+        origin = getattr(self.bus, "client_id", "server")
+        self.notifier = Notifier(db, self.bus, prefix=self.prefix, links=links_for_settings(settings),
+                                 qos=settings.mqtt_qos, selects=self.selects, origin=origin)
+        self.feed = ChangeFeed(db, self.notifier.submit)
+        self.creates = ObservationCreates(db, self.prefix)
+        self._learned_counts: Counter[str] = Counter()
+        self.running = False
+
+    @property
+    def enabled(self) -> bool:
+        return not isinstance(self.bus, NullBus)
+
+    def start(self) -> None:
+        if self.running or not self.enabled:
+            return
+        self.notifier.start()
+        self.feed.install()
+        if self.settings.mqtt_accept_creates:
+            for topic in self.creates.filters():
+                self.bus.subscribe(topic, self.creates.handle, shared_group=self.settings.mqtt_shared_group)
+        if self.settings.mqtt_learn_select_topics:
+            self.bus.subscribe(SYS_SUBSCRIBE_LOG, self._on_subscribe_log)
+            self.bus.subscribe(SYS_UNSUBSCRIBE_LOG, self._on_unsubscribe_log)
+        self.bus.start()
+        self.running = True
+
+    def stop(self) -> None:
+        if not self.running:
+            return
+        self.running = False
+        self.feed.remove()
+        self.notifier.drain(timeout=5.0)
+        self.notifier.stop()
+        self.bus.stop()
+
+    def wait_ready(self, timeout: float = 10.0) -> bool:
+        wait = getattr(self.bus, "wait_ready", None)
+        return bool(wait and wait(timeout))
+
+    # ------------------------------------------------------------------ $select learning
+    def _topic_from_log(self, message: BusMessage) -> str | None:
+        """Mosquitto log lines: ``<time>: <client> <qos> <topic>`` / ``<time>: <client> <topic>``.
+
+        The topic is found by its prefix, not by splitting on spaces: client ids
+        and topics may both contain spaces.
+        """
+        text = _LOG_TIME.sub("", message.payload.decode("utf-8", "replace"), count=1)
+        at = text.find(f" {self.prefix}/")
+        if at < 0:
+            return None
+        path = strip_prefix(self.prefix, text[at + 1:].rstrip("\r\n"))
+        return path if path and "?" in path else None
+
+    def _on_subscribe_log(self, message: BusMessage) -> None:
+        path = self._topic_from_log(message)
+        if path is None:
+            return
+        self._learned_counts[path] += 1
+        if self.selects.learn(path):
+            log.info("serving MQTT $select topic %s/%s", self.prefix, path[:200])
+
+    def _on_unsubscribe_log(self, message: BusMessage) -> None:
+        path = self._topic_from_log(message)
+        if path is None or path not in self._learned_counts:
+            return
+        self._learned_counts[path] -= 1
+        if self._learned_counts[path] <= 0:
+            del self._learned_counts[path]
+            self.selects.forget(path)
+
+
+def start_mqtt(app: FastAPI) -> MqttRuntime:
+    """Lifespan start hook: ``app.state.mqtt`` is always set, enabled or not."""
+    runtime = MqttRuntime(app.state.settings, app.state.db)
+    app.state.mqtt = runtime
+    runtime.start()
+    if runtime.enabled:
+        log.info("SensorThings MQTT enabled: topics under '%s/'", runtime.prefix)
+    return runtime
+
+
+def stop_mqtt(app: FastAPI) -> None:
+    runtime: MqttRuntime | None = getattr(app.state, "mqtt", None)
+    if runtime is not None:
+        runtime.stop()

@@ -1,0 +1,128 @@
+"""Fixtures for the MQTT tests: a unique topic prefix per test, server runtimes, a listening client.
+
+Every test gets its own topic prefix and shared-subscription group, so parallel
+or repeated runs against the one Mosquitto never see each other's messages.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+
+import orjson
+import pytest
+
+from stadslab.core.config import Settings
+from stadslab.sensorthings import service
+from stadslab.sensorthings.mqtt.bus import BusMessage
+from stadslab.sensorthings.mqtt.paho_bus import PahoBus
+from stadslab.sensorthings.mqtt.runtime import MqttRuntime
+from stadslab.sensorthings.urls import parse_path
+from tests.sensorthings.helpers import datastream, location, thing
+
+WAIT = 15.0  # upper bound for the broker round trips; tests never assert on durations
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = WAIT) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return predicate()
+
+
+class Listener:
+    """A plain MQTT client as an STA subscriber would use it."""
+
+    def __init__(self, url: str):
+        self.bus = PahoBus(url, client_id_prefix="test-listener")
+        self.messages: list[BusMessage] = []
+        self._lock = threading.Lock()
+
+    def subscribe(self, *topics: str) -> Listener:
+        for topic in topics:
+            self.bus.subscribe(topic, self._collect)
+        return self
+
+    def _collect(self, message: BusMessage) -> None:
+        with self._lock:
+            self.messages.append(message)
+
+    def on(self, topic: str) -> list[BusMessage]:
+        with self._lock:
+            return [m for m in self.messages if m.topic == topic]
+
+    def json_on(self, topic: str) -> list[dict]:
+        return [orjson.loads(m.payload) for m in self.on(topic)]
+
+    def publish(self, topic: str, payload: bytes | str | dict, qos: int = 1) -> None:
+        if isinstance(payload, dict):
+            payload = orjson.dumps(payload)
+        self.bus.publish(topic, payload, qos)
+
+
+@pytest.fixture
+def prefix() -> str:
+    return f"test-{uuid.uuid4().hex[:10]}/v1.1"
+
+
+@pytest.fixture
+def mqtt_settings(settings: Settings, mqtt_url: str, prefix: str) -> Settings:
+    return settings.model_copy(update={
+        "mqtt_url": mqtt_url, "mqtt_topic_prefix": prefix, "mqtt_shared_group": f"g{uuid.uuid4().hex[:8]}",
+        "external_base_url": "http://testserver"})
+
+
+@pytest.fixture
+def start_runtime(db, mqtt_settings) -> Iterator[Callable[..., MqttRuntime]]:
+    """Starts server runtimes (one per simulated worker) and stops them after the test."""
+    started: list[MqttRuntime] = []
+
+    def start(**overrides) -> MqttRuntime:
+        rt = MqttRuntime(mqtt_settings.model_copy(update=overrides), db)
+        rt.start()
+        started.append(rt)
+        assert rt.wait_ready(WAIT), "server bus did not connect and subscribe"
+        return rt
+
+    yield start
+    for rt in started:
+        rt.stop()
+
+
+@pytest.fixture
+def listener(mqtt_url) -> Iterator[Callable[..., Listener]]:
+    made: list[Listener] = []
+
+    def make(*topics: str) -> Listener:
+        lst = Listener(mqtt_url).subscribe(*topics)
+        lst.bus.start()
+        made.append(lst)
+        assert lst.bus.wait_ready(WAIT), "test client did not connect and subscribe"
+        return lst
+
+    yield make
+    for lst in made:
+        lst.bus.stop()
+
+
+def make_datastream(db) -> int:
+    """A Thing with one Datastream, made through the STA service; returns the Datastream id."""
+    with db.session() as s:
+        _, thing_id = service.create(s, parse_path("Things"), thing(Locations=[location()], Datastreams=[datastream()]))
+        from stadslab.sensorthings.models import Datastream
+        return s.query(Datastream.id).filter(Datastream.thing_id == thing_id).scalar()
+
+
+def observation_count(db, datastream_id: int | None = None) -> int:
+    from sqlalchemy import func, select
+
+    from stadslab.sensorthings.models import Observation
+    with db.session() as s:
+        stmt = select(func.count()).select_from(Observation)
+        if datastream_id is not None:
+            stmt = stmt.where(Observation.datastream_id == datastream_id)
+        return s.scalar(stmt)

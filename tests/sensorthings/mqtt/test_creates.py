@@ -1,0 +1,106 @@
+"""Creating Observations by MQTT publish, against the real broker, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import logging
+
+import orjson
+import pytest
+from sqlalchemy import select
+
+from stadslab.sensorthings.models import Observation
+from stadslab.sensorthings.mqtt.notify import NOTIFICATION_MARKER
+
+from .conftest import make_datastream, observation_count, wait_until
+
+pytestmark = pytest.mark.mqtt
+
+
+def test_publish_to_datastream_observations_is_stored_and_announced(db, prefix, start_runtime, listener):
+    ds = make_datastream(db)
+    rt = start_runtime()
+    topic = f"{prefix}/Datastreams({ds})/Observations"
+    watcher = listener(topic)
+
+    watcher.publish(topic, {"result": 21.5, "phenomenonTime": "2024-05-01T10:00:00Z"})
+
+    assert wait_until(lambda: observation_count(db, ds) == 1)
+    with db.session() as s:
+        obs = s.execute(select(Observation)).scalar_one()
+    assert obs.result == 21.5 and obs.datastream_id == ds
+    # The subscriber sees the client's own publish and then the server's notification,
+    # which is marked and carries the stored entity with its id and selfLink.
+    assert wait_until(lambda: any(NOTIFICATION_MARKER in m.user_properties for m in watcher.on(topic)))
+    note = next(orjson.loads(m.payload) for m in watcher.on(topic) if NOTIFICATION_MARKER in m.user_properties)
+    assert note["@iot.id"] == obs.id
+    assert note["@iot.selfLink"] == f"http://testserver/sta/v1.1/Observations({obs.id})"
+    assert note["result"] == 21.5 and note["phenomenonTime"] == "2024-05-01T10:00:00Z"
+    assert rt.creates.stored == 1
+
+
+def test_publish_to_observations_with_datastream_in_body(db, prefix, start_runtime, listener):
+    ds = make_datastream(db)
+    start_runtime()
+    client = listener()
+    client.publish(f"{prefix}/Observations", {"result": 7, "Datastream": {"@iot.id": ds}})
+    assert wait_until(lambda: observation_count(db, ds) == 1)
+
+
+def test_own_notifications_are_not_stored_again(db, prefix, start_runtime, listener):
+    """The notification goes to the very topics the server listens on for creates."""
+    ds = make_datastream(db)
+    rt = start_runtime()
+    client = listener()
+    client.publish(f"{prefix}/Datastreams({ds})/Observations", {"result": 1})
+    # Notifications on Observations and Datastreams(ds)/Observations reach the server's
+    # create subscriptions; both must be recognised as the server's own and ignored.
+    assert wait_until(lambda: rt.creates.ignored >= 2)
+    assert rt.notifier.drain()
+    assert observation_count(db) == 1
+    assert rt.creates.stored == 1 and rt.creates.rejected == 0
+
+
+def test_two_workers_in_a_shared_group_store_a_burst_exactly_once(db, prefix, start_runtime, listener):
+    ds = make_datastream(db)
+    workers = [start_runtime(), start_runtime()]
+    client = listener()
+    n = 60
+    for i in range(n):
+        client.publish(f"{prefix}/Datastreams({ds})/Observations", {"result": i})
+
+    assert wait_until(lambda: sum(w.creates.stored for w in workers) >= n)
+    for w in workers:
+        assert w.notifier.drain()
+    with db.session() as s:
+        results = s.scalars(select(Observation.result).where(Observation.datastream_id == ds)).all()
+        ids = s.scalars(select(Observation.id)).all()
+    assert len(results) == n and sorted(results) == list(range(n))
+    assert len(set(ids)) == n
+    assert sum(w.creates.stored for w in workers) == n
+    assert all(w.creates.stored > 0 for w in workers), "the broker did not share the messages"
+
+
+def test_invalid_messages_are_logged_and_dropped(db, prefix, start_runtime, listener, caplog):
+    ds = make_datastream(db)
+    rt = start_runtime()
+    client = listener()
+    caplog.set_level(logging.WARNING, logger="stadslab.mqtt.ingest")
+    bad = [
+        (f"{prefix}/Observations", b"this is not json"),
+        (f"{prefix}/Observations", b"[1, 2, 3]"),
+        (f"{prefix}/Observations", orjson.dumps({"result": "PERSOONSGEGEVEN-42"})),  # no Datastream
+        (f"{prefix}/Datastreams(999999)/Observations", orjson.dumps({"result": 1})),
+        (f"{prefix}/Datastreams({ds})/Observations", orjson.dumps({"result": 1, "@iot.id": 5})),
+        (f"{prefix}/Datastreams({ds})/Observations", orjson.dumps({"result": 1, "colour": "red"})),
+        (f"{prefix}/Things(1)/Observations", orjson.dumps({"result": 1})),
+    ]
+    for topic, payload in bad:
+        client.publish(topic, payload)
+    assert wait_until(lambda: rt.creates.rejected == len(bad))
+    assert observation_count(db) == 0
+    # The subscriber survived: a good message afterwards is still stored.
+    client.publish(f"{prefix}/Datastreams({ds})/Observations", {"result": 3})
+    assert wait_until(lambda: observation_count(db) == 1)
+    assert rt.bus.connected
+    assert "PERSOONSGEGEVEN-42" not in caplog.text  # payloads are never logged
+    assert "Datastream" in caplog.text and "999999" in caplog.text  # but the reason is
