@@ -1,0 +1,99 @@
+"""DataArray extension (OGC 18-088 A.6): CreateObservations and $resultFormat=dataArray."""
+
+from __future__ import annotations
+
+from .helpers import COMPLEX, MEASUREMENT, STA, counts, get, new_thing, observed_property, post, sensor, thing
+
+
+def _create(client, body):
+    return client.post(f"{STA}/CreateObservations", json=body)
+
+
+def test_create_observations_returns_self_links_and_errors(client):
+    ids = new_thing(client, n_obs=0)
+    r = _create(client, [{"Datastream": {"@iot.id": ids["datastream"]},
+                          "components": ["phenomenonTime", "result", "resultTime"],
+                          "dataArray": [["2024-06-01T10:00:00Z", 20, "2024-06-01T10:00:05Z"],
+                                        ["not a time", 21, None],
+                                        ["2024-06-01T10:10:00Z", 22],
+                                        ["2024-06-01T10:20:00Z", 23, None]]}])
+    assert r.status_code == 201
+    links = r.json()
+    assert links[1] == "error" and links[2] == "error"
+    assert links[0].startswith(f"http://testserver{STA}/Observations(") and links[3].startswith("http://")
+    stored = get(client, f"Datastreams({ids['datastream']})/Observations", **{"$orderby": "phenomenonTime"})["value"]
+    assert [(o["result"], o["resultTime"]) for o in stored] == [(20, "2024-06-01T10:00:05Z"), (23, None)]
+    assert stored[0]["@iot.selfLink"] == links[0]
+    assert get(client, f"Datastreams({ids['datastream']})")["phenomenonTime"] == \
+        "2024-06-01T10:00:00Z/2024-06-01T10:20:00Z"
+
+
+def test_feature_of_interest_component_and_generated_feature(client):
+    ids = new_thing(client, n_obs=0)
+    foi = post(client, "FeaturesOfInterest", {"name": "kruispunt", "description": "d",
+                                              "encodingType": "application/geo+json",
+                                              "feature": {"type": "Point", "coordinates": [5, 52]}})
+    r = _create(client, [
+        {"Datastream": {"@iot.id": ids["datastream"]}, "components": ["phenomenonTime", "result", "FeatureOfInterest/id"],
+         "dataArray": [["2024-06-01T10:00:00Z", 1, foi["@iot.id"]], ["2024-06-01T11:00:00Z", 2, 99999]]},
+        {"Datastream": {"@iot.id": ids["datastream"]}, "components": ["result"], "dataArray": [[3], [4]]}])
+    assert r.status_code == 201
+    links = r.json()
+    assert links[1] == "error" and all(l.startswith("http") for l in (links[0], links[2], links[3]))
+    fois = {get(client, f"Observations({l.rsplit('(', 1)[1][:-1]})/FeatureOfInterest")["@iot.id"]
+            for l in (links[2], links[3])}
+    assert len(fois) == 1 and foi["@iot.id"] not in fois  # generated from the Thing's Location
+
+
+def test_structural_errors_create_nothing(client):
+    ids = new_thing(client, n_obs=0)
+    before = counts(client)
+    good = {"Datastream": {"@iot.id": ids["datastream"]}, "components": ["phenomenonTime", "result"],
+            "dataArray": [["2024-06-01T10:00:00Z", 1]]}
+    bad_bodies = [
+        ({**good, "components": ["phenomenonTime", "colour"]}, 400, "components"),
+        ({**good, "components": ["phenomenonTime"]}, 400, "result"),
+        ({**good, "Datastream": {"@iot.id": 424242}}, 404, "424242"),
+        ({**good, "dataArray": "1,2"}, 400, "dataArray"),
+        ({"components": ["result"], "dataArray": [[1]]}, 400, "Datastream"),
+    ]
+    for bad, status, word in bad_bodies:
+        r = _create(client, [good, bad])
+        assert r.status_code == status, (bad, r.text)
+        assert word in r.text
+    assert _create(client, {"not": "a list"}).status_code == 400
+    assert counts(client) == before
+
+
+def test_multi_datastream_rows(client):
+    t = post(client, "Things", thing(Locations=[{"name": "l", "description": "d", "encodingType": "application/geo+json",
+                                                 "location": {"type": "Point", "coordinates": [4, 52]}}]))
+    md = post(client, "MultiDatastreams", {
+        "name": "wind", "description": "d", "observationType": COMPLEX,
+        "unitOfMeasurements": [{"name": "m/s"}, {"name": "deg"}], "multiObservationDataTypes": [MEASUREMENT] * 2,
+        "Thing": {"@iot.id": t["@iot.id"]}, "Sensor": sensor(),
+        "ObservedProperties": [observed_property("v"), observed_property("r")]})
+    r = _create(client, [{"MultiDatastream": {"@iot.id": md["@iot.id"]}, "components": ["phenomenonTime", "result"],
+                          "dataArray": [["2024-01-01T00:00:00Z", [3, 180]], ["2024-01-01T00:01:00Z", [3]]]}])
+    assert r.status_code == 201
+    assert r.json()[1] == "error"
+    body = get(client, f"MultiDatastreams({md['@iot.id']})/Observations", **{"$resultFormat": "dataArray"})
+    assert body["value"][0]["MultiDatastream@iot.navigationLink"].endswith(f"MultiDatastreams({md['@iot.id']})")
+    assert body["value"][0]["dataArray"][0][-1] == [3, 180]
+
+
+def test_read_as_data_array_grouped_per_datastream(client):
+    a, b = new_thing(client, n_obs=2), new_thing(client, n_obs=3)
+    body = get(client, "Observations", **{"$resultFormat": "dataArray", "$select": "result,phenomenonTime",
+                                          "$count": "true"})
+    assert body["@iot.count"] == 5
+    groups = {g["Datastream@iot.navigationLink"].rsplit("(", 1)[1][:-1]: g for g in body["value"]}
+    assert set(groups) == {str(a["datastream"]), str(b["datastream"])}
+    g = groups[str(b["datastream"])]
+    assert g["components"] == ["result", "phenomenonTime"]
+    assert g["dataArray@iot.count"] == 3
+    assert g["dataArray"][0] == [10, "2024-05-01T10:00:00Z"]
+    paged = get(client, "Observations", **{"$resultFormat": "dataArray", "$top": "2"})
+    assert "@iot.nextLink" in paged and "dataArray" in paged["@iot.nextLink"]
+    r = client.get(f"{STA}/Things", params={"$resultFormat": "dataArray"})
+    assert r.status_code == 400
