@@ -37,10 +37,10 @@ class StaResponse:
     text: str | None = None  # for $value
 
 
-def query_dict(pairs: list[tuple[str, str]], *, extra_allowed: tuple[str, ...] = ()) -> dict[str, str]:
+def query_dict(pairs: list[tuple[str, str]], *, keep_all: bool = False) -> dict[str, str]:
     out: dict[str, str] = {}
     for key, value in pairs:
-        if not key.startswith("$") and key not in extra_allowed:
+        if not key.startswith("$") and not keep_all:
             continue  # non-$ parameters are not STA options; clients add e.g. cache busters
         if key in out:
             raise BadRequest(f"{key}: given more than once",
@@ -108,7 +108,7 @@ def _entity(ctx: ReadContext, et, id_: int) -> dict:
 def _get(ctx: ReadContext, path: str, query: list[tuple[str, str]]) -> StaResponse:
     rp = parse_path(path)
     if rp.aggregate:
-        raw = query_dict(query, extra_allowed=aggregate.PARAMS)
+        raw = query_dict(query, keep_all=True)
         return StaResponse(200, aggregate.read(ctx, rp, raw))
     raw = query_dict(query)
     max_top = ctx.settings.sta_page_size_max
