@@ -108,7 +108,8 @@ def test_search_form_validation_error_then_fixed(page, browser_session):
     assert field.input_value() == "   "
     # The field is described by the error, so a screen reader reads it on focus.
     assert "q-error" in field.get_attribute("aria-describedby")
-    assert page.evaluate("document.activeElement.id") == "q"
+    # Focus lands on the field to correct (autofocus is applied at the next rendering step).
+    page.wait_for_function("document.activeElement && document.activeElement.id === 'q'")
     screenshot(page, "search-validation-error")
     field.fill("straatverlichting")
     page.get_by_role("button", name="Zoeken", exact=True).click()
@@ -183,3 +184,17 @@ def test_small_screen_layout(new_page, browser_session):
     # No horizontal scrolling at phone width (WCAG 1.4.10 reflow).
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
     screenshot(page, "search-mobile")
+
+
+def test_axe_harness_reports_real_violations(new_page, live_server, axe_source):
+    """Guards the accessibility checks above: a page with known faults must be caught."""
+    page = new_page(bypass_csp=True)
+    page.goto("/toegankelijkheid")
+    page.evaluate("""() => {
+        const img = document.createElement('img'); img.src = '/static/img/favicon.svg';
+        document.querySelector('main').appendChild(img);
+        const input = document.createElement('input'); input.type = 'text';
+        document.querySelector('main').appendChild(input);
+    }""")
+    ids = {v["id"] for v in run_axe(page, axe_source)}
+    assert {"image-alt", "label"} <= ids
