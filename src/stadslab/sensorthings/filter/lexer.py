@@ -171,7 +171,7 @@ def _read_digits(text: str, i: int, negative: bool) -> Token:
 
 def _check_after(text: str, tok: Token) -> Token:
     end = tok.pos + len(tok.text)
-    if end < len(text) and (text[end].isalnum() or text[end] in "_.:"):
+    if end < len(text) and (text[end].isalnum() or text[end] in "_."):
         raise _fail(f"unexpected '{text[end]}' right after {tok.kind} {tok.text}", end)
     return tok
 

@@ -275,7 +275,7 @@ class _Parser:
             self.variables.pop()
         close = self.peek()
         if close.kind != L.RPAREN:
-            raise FilterSyntaxError(f"expected ')' to close {kind}( at column {open_tok.pos + 1}, "
+            raise FilterSyntaxError(f"expected ')' to close {kind}( at column {kw.pos + 1}, "
                                     f"found {close.describe()}", close.pos)
         self.advance()
         return A.Lambda(kind, collection, var_tok.text, predicate, pos=kw.pos), depth + 2

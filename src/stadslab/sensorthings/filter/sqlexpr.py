@@ -144,7 +144,8 @@ class SqliteDialect(SqlDialect):
         return func.strftime("%Y-%m-%d %H:%M:%f", expr, modifier).op("||")(literal_column("'000'"))
 
     def dt_diff_seconds(self, a, b):
-        return (func.julianday(a) - func.julianday(b)) * 86400.0
+        # julianday() is a double of days: round to the millisecond precision SQLite keeps.
+        return func.round((func.julianday(a) - func.julianday(b)) * 86400.0, 3)
 
     # strings
     def contains(self, a, b):
