@@ -162,3 +162,16 @@ def mqtt_url() -> str:
     if not url:
         require_service("STADSLAB_TEST_MQTT_URL not set")
     return url
+
+
+@pytest.fixture(autouse=True)
+def _audit_trail_cleanup(request):
+    """audit_events is append-only (triggers); empty it with the triggers lifted before ``db`` is emptied."""
+    if "db" not in request.fixturenames:
+        yield
+        return
+    database = request.getfixturevalue("db")
+    yield
+    from tests.governance.audit_helpers import purge_audit_trail
+
+    purge_audit_trail(database)

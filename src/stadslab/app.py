@@ -11,6 +11,7 @@ from stadslab.core.config import Settings, get_settings
 from stadslab.core.database import Database
 from stadslab.core.errors import install_error_handlers
 from stadslab.core.limits import BodySizeLimitMiddleware
+from stadslab.core.security import install_security
 
 
 def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
@@ -41,8 +42,10 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.db = db
     install_error_handlers(app)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    install_security(app, settings)
 
     from stadslab.core.routes import router as core_router
+    from stadslab.governance.routes import router as governance_router
     from stadslab.labs.routes import router as labs_router
     from stadslab.network.routes import router as network_router
     from stadslab.search.routes import router as search_router
@@ -53,6 +56,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.include_router(network_router, prefix="/api/v1")
     app.include_router(labs_router, prefix="/api/v1")
     app.include_router(search_router, prefix="/api/v1")
+    app.include_router(governance_router, prefix="/api/v1")
     app.include_router(sta_router, prefix="/sta/v1.1")
     app.include_router(register_router, prefix="/api/v1")
     mount_web(app)

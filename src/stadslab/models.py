@@ -1,9 +1,11 @@
 """Imports every capability's models so that ``Base.metadata`` is complete (Alembic, tests)."""
 
 from stadslab.core.database import Base
+from stadslab.governance import models as governance_models  # noqa: F401
 from stadslab.labs import models as labs_models  # noqa: F401
 from stadslab.network import models as network_models  # noqa: F401
 from stadslab.search import models as search_models  # noqa: F401
 from stadslab.sensorthings import models as sensorthings_models  # noqa: F401
+from stadslab.sensorthings.lorawan import models as lorawan_models  # noqa: F401
 
 __all__ = ["Base"]

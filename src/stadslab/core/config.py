@@ -41,6 +41,33 @@ class Settings(BaseSettings):
     #: Set to an empty string to show maps without background tiles.
     map_tile_url: str = "https://service.pdok.nl/brt/achtergrondkaart/wmts/v2_0/standaard/EPSG:3857/{z}/{x}/{y}.png"
     map_tile_attribution: str = "Kaartgegevens &copy; Kadaster / PDOK"
+    # --- governance and security (see docs/security.md) -------------------------------
+    #: Session and CSRF cookies carry the Secure flag; switch off only for local plain http.
+    cookie_secure: bool = True
+    session_ttl_hours: int = Field(default=12, ge=1)
+    #: Failed password logins before an account is locked, and for how long.
+    login_max_failures: int = Field(default=5, ge=1)
+    login_lockout_minutes: int = Field(default=15, ge=1)
+    #: Token buckets, per process (they multiply with the number of workers).
+    login_rate_per_ip_per_minute: int = Field(default=20, ge=1)
+    login_rate_per_account_per_minute: int = Field(default=10, ge=1)
+    #: Unsafe requests (POST/PUT/PATCH/DELETE) per client per minute; 0 switches the limit off.
+    write_rate_per_minute: int = Field(default=6000, ge=0)
+    #: Extra origins (scheme://host[:port]) allowed to send cookie-authenticated writes.
+    trusted_origins: list[str] = []
+    #: OpenID Connect login; off unless an issuer is configured.
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = None
+    #: Where the issuer sends the browser back; default: <this server>/api/v1/auth/oidc/callback.
+    oidc_redirect_url: str | None = None
+    oidc_scopes: str = "openid email profile"
+    #: Claims that carry the platform role (member/editor/admin) and the organisation (id or name).
+    oidc_role_claim: str = "stadslab_role"
+    oidc_organisation_claim: str = "stadslab_organisation"
+    oidc_default_role: Literal["member", "editor", "admin"] = "member"
+    #: Create an account on first OIDC login (otherwise only existing emails may log in).
+    oidc_create_users: bool = True
     #: MQTT (SensorThings MQTT extension, see docs/sensorthings.md "MQTT"). Topics are
     #: ``<mqtt_topic_prefix>/<STA path>``; several server workers share the create
     #: subscriptions through the MQTT 5 shared-subscription group ``mqtt_shared_group``.

@@ -1,0 +1,239 @@
+"""Who is asking, and may they? The authorization contract every capability calls.
+
+One request has one :class:`Principal`, resolved once by the FastAPI dependency
+:func:`get_principal` from a Bearer token (API clients) or a session cookie (the
+web). Capabilities never look at tokens, cookies or users themselves; they ask the
+policy helpers below, so that the rules live in one place and the authorization
+matrix test (tests/governance/test_authz_matrix.py) can check them all.
+
+Roles, from least to most: ``public`` (anonymous), ``member``, ``editor``, ``admin``.
+A role implies scopes (``ROLE_SCOPES``); an API token carries a subset of its owner's
+scopes, so a leaked token can do no more than it was minted for.
+
+Failures are deliberately uninformative: every credential problem (unknown,
+malformed, expired, revoked, disabled account, tampered cookie) is the same 401,
+and every permission problem is the same 403, so probing learns nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+from dataclasses import dataclass, field
+from typing import Iterable
+
+from fastapi import Request
+
+from .errors import Forbidden, Unauthorized
+
+log = logging.getLogger("stadslab.auth")
+
+ROLES = ("public", "member", "editor", "admin")
+ROLE_RANK = {role: rank for rank, role in enumerate(ROLES)}
+#: Roles a stored account can have ("public" is the anonymous role).
+ACCOUNT_ROLES = ("member", "editor", "admin")
+
+SCOPES = ("registry:write", "sta:write", "sta:read", "loket:write", "admin")
+ROLE_SCOPES: dict[str, frozenset[str]] = {
+    "public": frozenset(),
+    "member": frozenset({"sta:read"}),
+    "editor": frozenset({"registry:write", "sta:write", "sta:read", "loket:write"}),
+    "admin": frozenset(SCOPES),
+}
+
+ACCESS_CLASSES = ("open", "network", "restricted")
+
+#: The one message for every credential failure (no hint which part was wrong).
+AUTH_FAILED = "Authentication failed"
+AUTH_REQUIRED = "Authentication required"
+#: The one message for every permission failure.
+NOT_PERMITTED = "Not permitted for this account or token"
+WWW_AUTHENTICATE = {"WWW-Authenticate": 'Bearer realm="stadslab"'}
+
+SESSION_COOKIE = "stadslab_session"
+CSRF_COOKIE = "stadslab_csrf"
+CSRF_HEADER = "x-csrf-token"
+TOKEN_PREFIX = "stl_"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The caller of one request.
+
+    ``via`` is ``session`` (web cookie), ``token`` (API token), ``anonymous`` or
+    ``system`` (the command line, which acts as a platform administrator).
+    """
+
+    user_id: int | None
+    organisation_id: int | None
+    role: str
+    scopes: frozenset[str] = field(default_factory=frozenset)
+    via: str = "anonymous"
+    token_id: int | None = None
+    #: Development setting ``anonymous_writes``: an anonymous caller may write anything.
+    anonymous_writes: bool = False
+
+    @property
+    def is_anonymous(self) -> bool:
+        return self.via == "anonymous"
+
+    @property
+    def is_admin(self) -> bool:
+        """An administrator acting with the ``admin`` scope (a narrower admin token is not)."""
+        return self.role == "admin" and "admin" in self.scopes
+
+    def has_scope(self, scope: str) -> bool:
+        return scope in self.scopes or "admin" in self.scopes
+
+
+ANONYMOUS = Principal(user_id=None, organisation_id=None, role="public", via="anonymous")
+SYSTEM = Principal(user_id=None, organisation_id=None, role="admin", scopes=ROLE_SCOPES["admin"],
+                   via="system")
+
+
+def auth_failed() -> Unauthorized:
+    return Unauthorized(AUTH_FAILED, headers=WWW_AUTHENTICATE)
+
+
+def get_principal(request: Request) -> Principal:
+    """FastAPI dependency: the caller, from ``Authorization: Bearer`` or the session cookie.
+
+    No credentials give the anonymous principal; bad credentials give 401. The result
+    is cached on the request so several dependencies resolve it once.
+    """
+    cached = getattr(request.state, "principal", None)
+    if cached is not None:
+        return cached
+    from stadslab.governance.authn import authenticate_request  # lazy: core must not import capabilities
+
+    principal = authenticate_request(request)
+    if principal.is_anonymous and request.app.state.settings.anonymous_writes:
+        principal = Principal(user_id=None, organisation_id=None, role="public", via="anonymous",
+                              anonymous_writes=True)
+    request.state.principal = principal
+    return principal
+
+
+# --- policy helpers ----------------------------------------------------------------------------
+
+def require_authenticated(p: Principal) -> Principal:
+    if p.is_anonymous:
+        raise Unauthorized(AUTH_REQUIRED, headers=WWW_AUTHENTICATE)
+    return p
+
+
+def require_role(p: Principal, role: str) -> Principal:
+    """At least ``role``: 401 when anonymous, 403 when the role is lower."""
+    if role not in ROLE_RANK:
+        raise ValueError(f"unknown role {role!r}")
+    if ROLE_RANK[role] > 0:
+        require_authenticated(p)
+    if ROLE_RANK[p.role] < ROLE_RANK[role] or (role == "admin" and not p.is_admin):
+        raise Forbidden(NOT_PERMITTED)
+    return p
+
+
+def require_scope(p: Principal, scope: str) -> Principal:
+    require_authenticated(p)
+    if not p.has_scope(scope):
+        raise Forbidden(NOT_PERMITTED)
+    return p
+
+
+def can_read_access_class(p: Principal, access_class: str, allowed_org_ids: Iterable[int | None] = ()) -> bool:
+    """May ``p`` read data of this SensorThings access class?
+
+    ``open``: everybody. ``network``: any authenticated account or token with
+    ``sta:read``. ``restricted``: admins, and ``sta:read`` callers of one of
+    ``allowed_org_ids`` (normally the owner organisation). Unknown classes: nobody.
+    """
+    if access_class == "open":
+        return True
+    if access_class not in ACCESS_CLASSES or p.is_anonymous or not p.has_scope("sta:read"):
+        return False
+    if access_class == "network" or p.role == "admin":
+        return True
+    return p.organisation_id is not None and p.organisation_id in set(allowed_org_ids)
+
+
+def readable_access_classes_clause(p: Principal, access_class_col, owner_org_col):
+    """SQL filter with the same rule as :func:`can_read_access_class`, for list queries.
+
+    ``owner_org_col`` is the column whose organisation may read ``restricted`` rows.
+    """
+    from sqlalchemy import and_, false, or_, true
+
+    if p.role == "admin" and p.has_scope("sta:read"):
+        return true()
+    allowed = [access_class_col == "open"]
+    if not p.is_anonymous and p.has_scope("sta:read"):
+        allowed.append(access_class_col == "network")
+        if p.organisation_id is not None:
+            allowed.append(and_(access_class_col == "restricted", owner_org_col == p.organisation_id))
+    return or_(*allowed) if allowed else false()
+
+
+def authorize_write(p: Principal, owner_organisation_id: int | None, scope: str) -> Principal:
+    """May ``p`` create/change/delete content owned by ``owner_organisation_id``?
+
+    admin: anything (with the scope, which session admins always have). editor: content
+    of the own organisation, with the scope. member/public: 403. anonymous: 401, unless
+    the development setting ``anonymous_writes`` is on. For creation, pass the owner the
+    new item will get. Content without an owner organisation is admin-only.
+    """
+    if scope not in SCOPES:
+        raise ValueError(f"unknown scope {scope!r}")
+    if p.is_anonymous:
+        if p.anonymous_writes:
+            return p
+        raise Unauthorized(AUTH_REQUIRED, headers=WWW_AUTHENTICATE)
+    if not p.has_scope(scope):
+        raise Forbidden(NOT_PERMITTED)
+    if p.role == "admin":
+        return p
+    if p.role == "editor" and owner_organisation_id is not None and owner_organisation_id == p.organisation_id:
+        return p
+    raise Forbidden(NOT_PERMITTED)
+
+
+def may_write(p: Principal, owner_organisation_id: int | None, scope: str) -> bool:
+    """Non-raising :func:`authorize_write`, e.g. to show or hide edit buttons."""
+    try:
+        authorize_write(p, owner_organisation_id, scope)
+    except (Unauthorized, Forbidden):
+        return False
+    return True
+
+
+# --- cookie and CSRF primitives (shared by governance and core.security) -------------------------
+
+def _serializer(secret_key: str):
+    from itsdangerous import URLSafeSerializer
+
+    return URLSafeSerializer(secret_key, salt="stadslab-session")
+
+
+def sign_session_id(secret_key: str, session_id: str) -> str:
+    return _serializer(secret_key).dumps(session_id)
+
+
+def unsign_session_id(secret_key: str, cookie_value: str) -> str | None:
+    """The session id in a cookie, or None when the signature does not match."""
+    from itsdangerous import BadSignature
+
+    try:
+        value = _serializer(secret_key).loads(cookie_value)
+    except BadSignature:
+        return None
+    return value if isinstance(value, str) else None
+
+
+def csrf_token_for(secret_key: str, session_id: str) -> str:
+    """The CSRF token bound to one session (double submit: cookie + header must both carry it)."""
+    return hmac.new(secret_key.encode(), b"csrf:" + session_id.encode(), hashlib.sha256).hexdigest()
+
+
+def hash_secret(secret: str) -> str:
+    """SHA-256 of a high-entropy secret (API token, session id): what the database stores."""
+    return hashlib.sha256(secret.encode()).hexdigest()

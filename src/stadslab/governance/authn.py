@@ -1,0 +1,143 @@
+"""Turning a request's credentials into a Principal: API tokens and web sessions.
+
+Tokens look like ``stl_<43 url-safe characters>`` (256 random bits); the database
+keeps only their SHA-256. Web sessions are server-side rows; the cookie holds a
+random session id signed with the secret key (a tampered cookie fails the
+signature, an unknown or expired id finds no row). Either failure is the same 401.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta, timezone
+
+from fastapi import Request, Response
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from stadslab.core.auth import (ANONYMOUS, CSRF_COOKIE, ROLE_SCOPES, SESSION_COOKIE, TOKEN_PREFIX, Principal,
+                                auth_failed, csrf_token_for, hash_secret, sign_session_id, unsign_session_id)
+from stadslab.core.database import utcnow
+
+from .models import ApiToken, User, UserSession
+
+#: last_used_at is refreshed at most this often, so reads do not become writes.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def aware(dt: datetime | None) -> datetime | None:
+    """SQLite returns naive datetimes; everything stored is UTC."""
+    if dt is not None and dt.tzinfo is None:
+        return dt.replace(tzinfo=timezone.utc)
+    return dt
+
+
+def new_token_secret() -> str:
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def principal_for_user(user: User, via: str, token: ApiToken | None = None) -> Principal:
+    scopes = ROLE_SCOPES.get(user.role, frozenset())
+    if token is not None:
+        scopes = scopes & frozenset(token.scopes or ())
+    return Principal(user_id=user.id, organisation_id=user.organisation_id, role=user.role, scopes=scopes,
+                     via=via, token_id=token.id if token else None)
+
+
+def principal_for_token(session: Session, secret: str, now: datetime | None = None) -> Principal | None:
+    """The principal of an API token, or None when it is unknown, expired, revoked or its owner inactive."""
+    now = now or utcnow()
+    if not secret.startswith(TOKEN_PREFIX) or len(secret) > 200:
+        return None
+    token = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_secret(secret)))
+    if token is None or token.revoked_at is not None:
+        return None
+    if token.expires_at is not None and aware(token.expires_at) <= now:
+        return None
+    if token.user_id is not None:
+        user = session.get(User, token.user_id)
+        if user is None or not user.active:
+            return None
+        principal = principal_for_user(user, "token", token)
+    else:
+        principal = Principal(user_id=None, organisation_id=token.organisation_id, role="editor",
+                              scopes=ROLE_SCOPES["editor"] & frozenset(token.scopes or ()), via="token",
+                              token_id=token.id)
+    last = aware(token.last_used_at)
+    if last is None or now - last >= LAST_USED_RESOLUTION:
+        token.last_used_at = now
+        session.commit()
+    return principal
+
+
+def principal_for_session_id(session: Session, session_id: str, now: datetime | None = None) -> Principal | None:
+    now = now or utcnow()
+    row = session.scalar(select(UserSession).where(UserSession.session_hash == hash_secret(session_id)))
+    if row is None or aware(row.expires_at) <= now:
+        return None
+    user = session.get(User, row.user_id)
+    if user is None or not user.active:
+        return None
+    return principal_for_user(user, "session")
+
+
+def authenticate_request(request: Request) -> Principal:
+    """Bearer token first, then the session cookie, else anonymous. Bad credentials: 401."""
+    settings = request.app.state.settings
+    header = request.headers.get("authorization")
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if header is None and cookie is None:
+        return ANONYMOUS
+    with request.app.state.db.session() as session:
+        if header is not None:
+            scheme, _, secret = header.partition(" ")
+            principal = principal_for_token(session, secret.strip()) if scheme.lower() == "bearer" else None
+        else:
+            session_id = unsign_session_id(settings.secret_key, cookie)
+            principal = principal_for_session_id(session, session_id) if session_id else None
+    if principal is None:
+        exc = auth_failed()
+        if header is None:  # a stale or forged cookie: tell the browser to drop it
+            exc.headers["Set-Cookie"] = f"{SESSION_COOKIE}=; Max-Age=0; Path=/; HttpOnly; SameSite=Lax"
+        raise exc
+    return principal
+
+
+# --- web sessions -----------------------------------------------------------------------------
+
+def start_session(session: Session, user: User, ttl: timedelta, method: str = "password") -> str:
+    """Create a server-side session (not committed) and return its secret id."""
+    session_id = secrets.token_urlsafe(32)
+    session.add(UserSession(session_hash=hash_secret(session_id), user_id=user.id, method=method,
+                            expires_at=utcnow() + ttl))
+    session.flush()
+    return session_id
+
+
+def end_session(session: Session, session_id: str) -> None:
+    session.execute(delete(UserSession).where(UserSession.session_hash == hash_secret(session_id)))
+
+
+def end_all_sessions(session: Session, user_id: int) -> None:
+    session.execute(delete(UserSession).where(UserSession.user_id == user_id))
+
+
+def set_session_cookies(response: Response, settings, session_id: str) -> str:
+    """Set the HttpOnly session cookie and the script-readable CSRF cookie; returns the CSRF token."""
+    csrf = csrf_token_for(settings.secret_key, session_id)
+    max_age = settings.session_ttl_hours * 3600
+    response.set_cookie(SESSION_COOKIE, sign_session_id(settings.secret_key, session_id), max_age=max_age,
+                        path="/", secure=settings.cookie_secure, httponly=True, samesite="lax")
+    response.set_cookie(CSRF_COOKIE, csrf, max_age=max_age, path="/", secure=settings.cookie_secure,
+                        httponly=False, samesite="lax")
+    return csrf
+
+
+def clear_session_cookies(response: Response, settings) -> None:
+    for name, http_only in ((SESSION_COOKIE, True), (CSRF_COOKIE, False)):
+        response.delete_cookie(name, path="/", secure=settings.cookie_secure, httponly=http_only, samesite="lax")
+
+
+def session_id_from_request(request: Request) -> str | None:
+    cookie = request.cookies.get(SESSION_COOKIE)
+    return unsign_session_id(request.app.state.settings.secret_key, cookie) if cookie else None

@@ -1,0 +1,166 @@
+"""Accounts, credentials, the audit trail and the loket (requests to the national government).
+
+Secrets are never stored: API tokens and session ids are kept as SHA-256 hashes
+of high-entropy random values, passwords as argon2id hashes.
+
+The audit trail is append-only and hash-chained. Its rows name actors by a
+pseudonym (``audit_actors``), not by user id, so that erasing a person (AVG art. 17)
+unlinks their events by deleting the mapping row, without touching the chain.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (JSON, BigInteger, Boolean, Date, DateTime, ForeignKey, Integer, String, Text,
+                        UniqueConstraint)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from stadslab.core.database import Base, Timestamped, utcnow
+
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class User(Timestamped, Base):
+    __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("oidc_issuer", "oidc_subject"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: Stored lower-cased, so uniqueness is case-insensitive.
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200), default="")
+    #: argon2id; None for accounts that only log in through OpenID Connect.
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id", ondelete="SET NULL"),
+                                                        index=True)
+    role: Mapped[str] = mapped_column(String(10), default="member", index=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    oidc_issuer: Mapped[str | None] = mapped_column(String(300))
+    oidc_subject: Mapped[str | None] = mapped_column(String(255))
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    #: The visible start of the secret (``stl_AbCd``), to recognise a token in lists.
+    prefix: Mapped[str] = mapped_column(String(16))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    #: A token belongs to a user or, for machine clients (sensor gateways), to an organisation.
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"),
+                                                        index=True)
+    scopes: Mapped[list] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class UserSession(Base):
+    """A server-side web session: logout and account changes end it at once."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    session_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    method: Mapped[str] = mapped_column(String(10), default="password")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class AuditActor(Base):
+    """Pseudonym of a user in the audit trail; deleting the row unlinks the person."""
+
+    __tablename__ = "audit_actors"
+
+    pseudonym: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), unique=True)
+
+
+class AuditChainHead(Base):
+    """The last link of the chain. Writers lock this row, which serialises them."""
+
+    __tablename__ = "audit_chain_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigId, default=0)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditEvent(Base):
+    __tablename__ = "audit_events"
+
+    seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    #: user | token | anonymous | system
+    actor_type: Mapped[str] = mapped_column(String(10))
+    #: The user's pseudonym (audit_actors); None for anonymous/system/organisation tokens.
+    actor_ref: Mapped[str | None] = mapped_column(String(32), index=True)
+    actor_token_id: Mapped[int | None] = mapped_column(Integer)
+    organisation_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    action: Mapped[str] = mapped_column(String(60), index=True)
+    entity_type: Mapped[str] = mapped_column(String(60), index=True)
+    entity_id: Mapped[str | None] = mapped_column(String(100), index=True)
+    before: Mapped[dict | None] = mapped_column(JSON)
+    after: Mapped[dict | None] = mapped_column(JSON)
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+LOKET_TYPES = ("experiment", "funding", "cooperation", "knowledge")
+LOKET_TOPICS = ("mobility", "privacy", "digital", "energy", "climate", "housing", "health", "safety", "other")
+LOKET_STATUSES = ("submitted", "in_review", "decided", "closed")
+LOKET_DECISIONS = ("granted", "rejected")
+
+
+class LoketRequest(Timestamped, Base):
+    __tablename__ = "loket_requests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    type: Mapped[str] = mapped_column(String(20), index=True)
+    topic: Mapped[str] = mapped_column(String(20), index=True)
+    title: Mapped[str] = mapped_column(String(300))
+    description: Mapped[str] = mapped_column(Text, default="")
+    #: For an experiment: which rule the city asks room to deviate from.
+    regulation: Mapped[str | None] = mapped_column(String(300))
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), index=True)
+    living_lab_id: Mapped[int | None] = mapped_column(ForeignKey("living_labs.id", ondelete="SET NULL"),
+                                                      index=True)
+    submitted_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"),
+                                                             index=True)
+    #: Contact person for this request (personal data: cleared on erasure).
+    contact_name: Mapped[str | None] = mapped_column(String(200))
+    contact_email: Mapped[str | None] = mapped_column(String(254))
+    routed_to: Mapped[str] = mapped_column(String(40), index=True)
+    consult: Mapped[list] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(12), default="submitted", index=True)
+    decision: Mapped[str | None] = mapped_column(String(10), index=True)
+    decision_note: Mapped[str | None] = mapped_column(Text)
+    submitted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    decision_due: Mapped[date] = mapped_column(Date, index=True)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reminded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    comments: Mapped[list[LoketComment]] = relationship(back_populates="request", cascade="all, delete-orphan",
+                                                        order_by="LoketComment.id", lazy="selectin")
+
+
+class LoketComment(Base):
+    __tablename__ = "loket_comments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("loket_requests.id", ondelete="CASCADE"), index=True)
+    author_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    request: Mapped[LoketRequest] = relationship(back_populates="comments")
