@@ -50,6 +50,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     from stadslab.network.routes import router as network_router
     from stadslab.search.routes import router as search_router
     from stadslab.sensorthings.routes import register_router, router as sta_router
+    from stadslab.sensorthings.lorawan.routes import lorawan_router
     from stadslab.web.routes import mount_web
 
     app.include_router(core_router, prefix="/api/v1")
@@ -59,5 +60,6 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.include_router(governance_router, prefix="/api/v1")
     app.include_router(sta_router, prefix="/sta/v1.1")
     app.include_router(register_router, prefix="/api/v1")
+    app.include_router(lorawan_router, prefix="/api/v1")
     mount_web(app)
     return app
