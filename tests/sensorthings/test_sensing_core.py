@@ -17,7 +17,7 @@ def test_service_root_lists_sets_and_conformance(client):
     assert {v["url"] for v in body["value"]} == {f"http://testserver{STA}/{s}" for s in SETS}
     conf = body["serverSettings"]["conformance"]
     base = "http://www.opengis.net/spec/iot_sensing/1.1/req/"
-    for cls in ("datamodel", "resource-path/resource-path-to-entities", "create-update-delete",
+    for cls in ("datamodel", "resource-path/resource-path-to-entities", "request-data", "create-update-delete",
                 "data-array/data-array", "batch-request/batch-request", "multi-datastream"):
         assert base + cls in conf
     assert not any("mqtt" in c for c in conf), "MQTT is not implemented by the hub core"

@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.orm import Session
 
 from stadslab.core.config import Settings
@@ -78,7 +79,13 @@ def handle(session: Session, settings: Settings, links: Links, method: str, path
         result = dataarray.create(session, parse_body(body, already_parsed=body_parsed), links, commit=commit)
         return StaResponse(201, result)
     if method == "GET":
-        return _get(ctx, path, query)
+        try:
+            return _get(ctx, path, query)
+        except ProgrammingError as exc:
+            if "st_" in str(exc.orig).lower() and "does not exist" in str(exc.orig):
+                session.rollback()
+                raise BadRequest("$filter: spatial functions need PostGIS, which this database lacks") from None
+            raise
     rp = parse_path(path)
     if rp.ref or rp.prop or rp.aggregate:
         raise MethodNotAllowed(f"{method} is not supported on {path[:100]}")

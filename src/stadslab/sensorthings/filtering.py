@@ -1,13 +1,14 @@
 """``$filter`` for the hub: adapts the ``sensorthings.filter`` package to these models.
 
-The parser and compiler live in ``stadslab.sensorthings.filter`` (built
-separately); this module is the only place that knows how to reach it, so the
-read path stays the same whether or not filtering is available.
+The parser and compiler live in ``stadslab.sensorthings.filter``; this module
+supplies the resolver for the STA tables and reports errors with the place of
+the filter in the request (``$filter`` or ``$expand/Datastreams/$filter``).
 """
 
 from __future__ import annotations
 
 from sqlalchemy import ColumnElement
+from sqlalchemy.orm import Session
 
 from stadslab.core.errors import BadRequest
 
@@ -16,15 +17,39 @@ from .entities import EntityType
 
 def available() -> bool:
     try:
-        from . import filter as _filter  # noqa: F401
+        from .filter import compile_filter  # noqa: F401
     except ImportError:
         return False
-    return hasattr(_filter, "compile_filter") or hasattr(_filter, "parse")
+    return True
 
 
-def compile_filter(entity: EntityType, text: str, where: str) -> ColumnElement:
+def _sqlite_functions(session: Session) -> None:
+    """The compiler's SQLite functions (spatial, Unicode case) on this connection.
+
+    Registering is idempotent and cheap; doing it here keeps the engine set-up in
+    ``core`` free of STA knowledge (``install_sqlite_functions`` does it per engine).
+    """
+    from .filter import register_sqlite_functions
+    register_sqlite_functions(session.connection().connection.dbapi_connection)
+
+
+def compile_filter(session: Session, entity: EntityType, text: str, where: str) -> ColumnElement:
     if not available():
-        raise BadRequest(f"{where}: $filter is not available on this server yet",
+        raise BadRequest(f"{where}: $filter is not available on this server",
                          errors=[{"loc": ["query", *where.split("/")], "field": where,
-                                  "msg": "$filter is not implemented yet"}])
-    raise BadRequest(f"{where}: $filter is not wired up yet")
+                                  "msg": "$filter is not implemented"}])
+    from .filter import FilterError
+    from .filter import compile_filter as compile_
+    from .filter_resolver import StaFilterResolver
+
+    dialect = session.get_bind().dialect.name
+    if dialect == "sqlite":
+        _sqlite_functions(session)
+    try:
+        return compile_(text, StaFilterResolver(entity, entity.table, dialect))
+    except FilterError as exc:
+        if where == "$filter":
+            raise
+        detail = exc.detail.replace("$filter", where, 1)
+        raise BadRequest(detail, errors=[{"loc": ["query", *where.split("/")], "field": where,
+                                          "msg": detail.split(": ", 1)[-1]}]) from None

@@ -113,7 +113,7 @@ def base_query(ctx: ReadContext, et: EntityType, opts: Options, condition: Colum
     if condition is not None:
         stmt = stmt.where(condition)
     if opts.filter:
-        stmt = stmt.where(filtering.compile_filter(et, opts.filter, where))
+        stmt = stmt.where(filtering.compile_filter(ctx.session, et, opts.filter, where))
     return stmt
 
 
@@ -148,7 +148,7 @@ def _next_link(url: str, opts: Options, top: int, skip: int) -> str:
 def read_entity(ctx: ReadContext, res: Resolved, opts: Options) -> dict:
     stmt = select(res.entity.table).where(res.entity.table.c.id == res.id)
     if opts.filter:  # a filter on a single entity: 404 when it does not match
-        stmt = stmt.where(filtering.compile_filter(res.entity, opts.filter, "$filter"))
+        stmt = stmt.where(filtering.compile_filter(ctx.session, res.entity, opts.filter, "$filter"))
     row = ctx.session.execute(stmt).first()
     if row is None:
         raise NotFound(f"{res.entity.set_name}({res.id}) does not exist")
@@ -206,7 +206,7 @@ def _expand_many(ctx, et: EntityType, nav: Nav, target: EntityType, rows, items,
     where = f"$expand/{nav.name}/$filter"
     stmt = stmt.where(parent_key.in_(ids))
     if opts.filter:
-        stmt = stmt.where(filtering.compile_filter(target, opts.filter, where))
+        stmt = stmt.where(filtering.compile_filter(ctx.session, target, opts.filter, where))
     top = page_size(ctx, opts)
     rn = func.row_number().over(partition_by=parent_key, order_by=order_columns(target, opts, nav))
     sub = stmt.add_columns(rn.label("_rn")).subquery()
