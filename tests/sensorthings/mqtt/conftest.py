@@ -126,3 +126,57 @@ def observation_count(db, datastream_id: int | None = None) -> int:
         if datastream_id is not None:
             stmt = stmt.where(Observation.datastream_id == datastream_id)
         return s.scalar(stmt)
+
+
+class PrivateBroker:
+    """A Mosquitto of our own on a free loopback port, for tests that stop the broker or
+    need ``log_dest topic`` (which the shared broker does not have)."""
+
+    def __init__(self, workdir):
+        import shutil
+        import socket
+
+        self.binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        self.conf = workdir / "mosquitto.conf"
+        self.conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+                             "log_dest topic\nlog_type subscribe\nlog_type unsubscribe\n")
+        self.proc = None
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        import socket
+        import subprocess
+
+        self.proc = subprocess.Popen([self.binary, "-c", str(self.conf)], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+
+        def listening() -> bool:
+            with socket.socket() as sock:
+                return sock.connect_ex(("127.0.0.1", self.port)) == 0
+        assert wait_until(listening), "private mosquitto did not start"
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+        self.proc = None
+
+
+@pytest.fixture
+def private_broker(tmp_path, mqtt_url) -> Iterator[PrivateBroker]:
+    import os
+    import shutil
+
+    if not (shutil.which("mosquitto") or os.path.exists("/usr/sbin/mosquitto")):
+        from tests.conftest import require_service
+        require_service("the mosquitto binary is needed to run a private broker")
+    broker = PrivateBroker(tmp_path)
+    broker.start()
+    yield broker
+    broker.stop()
