@@ -29,7 +29,7 @@ def test_http_create_is_notified(db, prefix, mqtt_settings, listener):
         r = client.post(f"/sta/v1.1/Datastreams({ds})/Observations", json={"result": 5})
         assert r.status_code == 201, r.text
         stored = client.get(r.headers["location"]).json()
-        assert wait_until(lambda: watcher.json_on(topic))
+        assert wait_until(lambda: watcher.json_on(topic), timeout=5)
     assert watcher.json_on(topic) == [stored]
 
 

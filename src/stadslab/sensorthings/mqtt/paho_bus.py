@@ -72,6 +72,9 @@ class PahoBus:
         if tls:
             self._client.tls_set()
         self._client.reconnect_delay_set(min_delay=1, max_delay=30)
+        # Bounded buffers: a burst beyond them is dropped (and counted) instead of growing memory.
+        self._client.max_inflight_messages_set(100)
+        self._client.max_queued_messages_set(10_000)
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_subscribe = self._on_subscribe

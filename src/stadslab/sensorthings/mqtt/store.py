@@ -1,14 +1,15 @@
 """Creating Observations for the MQTT and LoRaWAN ingest paths.
 
-A small seam on top of the STA writer: both ingest paths need "store this
+A small seam on top of the STA service: both ingest paths need "store this
 Observation JSON, optionally under a parent collection" with the same
 validation and deep-insert rules as ``POST /sta/v1.1/...``, and both must
-announce what they stored. Nothing is committed here; callers own the unit of
+announce what they stored (``changes.record``). Nothing is committed here; callers own the unit of
 work so a batch is all-or-nothing.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
@@ -71,7 +72,15 @@ class ServiceObservationStore:
         return ids
 
 
+_QUOTED = re.compile(r"'[^']*'")
+
+
 def describe(exc: StadslabError) -> str:
-    """A log line for a rejected message: the rule and the field, never the payload."""
+    """A log line for a rejected message: the rule and the field, never the payload.
+
+    Validation messages quote offending values (``'xyz' is not a date-time``);
+    those quotes are blanked, because a payload may carry personal data.
+    """
     where = ", ".join(e.get("field", "") for e in exc.errors if e.get("field"))
-    return f"{exc.title}: {exc.detail[:200]}" + (f" (at {where[:100]})" if where else "")
+    detail = _QUOTED.sub("'…'", exc.detail)[:200]
+    return f"{exc.title}: {detail}" + (f" (at {_QUOTED.sub(chr(39) * 2, where)[:100]})" if where else "")
