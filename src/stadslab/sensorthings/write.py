@@ -86,7 +86,7 @@ class Writer:
         for name, prop in et.props.items():
             if name in body:
                 if prop.read_only:
-                    raise bad([*loc, name], "is computed by the server and cannot be set")
+                    continue  # server-maintained; clients echo it back on updates (FROST does the same)
                 values.update(convert(prop, body[name], [*loc, name], et.table))
             elif prop.required and not (et.name == "Observation" and name == "phenomenonTime"):
                 raise bad([*loc, name], f"required property of {et.name} is missing")
@@ -249,7 +249,7 @@ class Writer:
         for name, prop in et.props.items():
             if name in body:
                 if prop.read_only:
-                    raise bad([name], "is computed by the server and cannot be set")
+                    continue  # server-maintained: ignored, as in create
                 values.update(convert(prop, body[name], [name], table))
             elif replace and not prop.read_only:
                 if prop.required and not (et.name == "Observation" and name == "phenomenonTime"):
