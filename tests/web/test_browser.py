@@ -9,6 +9,11 @@ import re
 
 import pytest
 
+try:
+    from playwright.sync_api import expect
+except ImportError:  # the browser fixture skips (or fails in CI) with the reason
+    expect = None
+
 from tests.web.conftest import run_axe, screenshot
 from tests.web.seed import seed_registry
 
@@ -109,7 +114,7 @@ def test_search_form_validation_error_then_fixed(page, browser_session):
     # The field is described by the error, so a screen reader reads it on focus.
     assert "q-error" in field.get_attribute("aria-describedby")
     # Focus lands on the field to correct (autofocus is applied at the next rendering step).
-    page.wait_for_function("document.activeElement && document.activeElement.id === 'q'")
+    expect(page.locator("#q")).to_be_focused()
     screenshot(page, "search-validation-error")
     field.fill("straatverlichting")
     page.get_by_role("button", name="Zoeken", exact=True).click()
