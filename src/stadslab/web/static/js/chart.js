@@ -16,6 +16,8 @@
       values.push(Number(rows[i].querySelector("[data-value]").getAttribute("data-value")));
     }
     canvas.parentElement.hidden = false;
+    window.Chart.defaults.font.size = 14;
+    window.Chart.defaults.color = "#1b1f24";
     new window.Chart(canvas, {
       type: "bar",
       data: { labels: labels, datasets: [{ data: values, backgroundColor: "#0b4f6c", borderRadius: 3, maxBarThickness: 64 }] },
