@@ -195,3 +195,15 @@ def test_locations_and_datastreams_can_be_listed_per_thing(client):
     t = post(client, "Things", thing(Locations=[location(), location(5.1, 52.1)], Datastreams=[datastream()]))
     assert len(get(client, f"Things({t['@iot.id']})/Locations")["value"]) == 2
     assert get(client, f"Things({t['@iot.id']})/HistoricalLocations/$ref")["value"]
+
+
+def test_service_root_announces_mqtt_without_credentials():
+    from stadslab.sensorthings.serialize import Links
+    from stadslab.sensorthings.service import MQTT_CLASSES, service_root
+
+    plain = service_root(Links("https://x/sta/v1.1"))
+    assert not set(MQTT_CLASSES) & set(plain["serverSettings"]["conformance"])
+    root = service_root(Links("https://x/sta/v1.1"), "mqtts://hub:geheim@broker.example.nl:8883")
+    assert set(MQTT_CLASSES) <= set(root["serverSettings"]["conformance"])
+    assert root["serverSettings"][MQTT_CLASSES[1]] == {"endpoints": ["mqtts://broker.example.nl:8883"]}
+    assert "geheim" not in str(root)

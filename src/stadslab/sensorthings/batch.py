@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from stadslab.core.config import Settings
 from stadslab.core.errors import BadRequest, StadslabError
 
+from .mqtt.changes import _KEY as CHANGES_KEY
 from .serialize import STA_PREFIX, Links
 
 log = logging.getLogger("stadslab.sensorthings.batch")
@@ -115,6 +116,7 @@ def handle(session: Session, settings: Settings, links: Links, body: Any) -> dic
             j += 1
         members = reqs[i:j]
         savepoint = session.begin_nested()
+        announced = dict(session.info.get(CHANGES_KEY, {}))  # MQTT changes noted before this savepoint
         out: list[dict] = []
         error_at = None
         for r in members:
@@ -166,6 +168,7 @@ def handle(session: Session, settings: Settings, links: Links, body: Any) -> dic
                     break
         if group is not None and error_at is not None:
             savepoint.rollback()
+            session.info[CHANGES_KEY] = announced
             done = {e["id"] for e in out}
             for r in members:
                 failed.add(r["id"])
@@ -181,6 +184,7 @@ def handle(session: Session, settings: Settings, links: Links, body: Any) -> dic
             out = sorted(result, key=lambda e: [m["id"] for m in members].index(e["id"]))
         elif group is None and error_at is not None:
             savepoint.rollback()
+            session.info[CHANGES_KEY] = announced
             failed.add(error_at)
         else:
             savepoint.commit()

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from stadslab.core.errors import NotFound
 
 from . import rules
+from .mqtt.changes import record
 from .entities import ENTITY_TYPES
 from .query import Options
 from .read import ReadContext, Resolved, read_collection
@@ -175,6 +176,7 @@ def _create(session: Session, body: Any, links: Links) -> list[str]:
         ids = insert_observations(session, rows)
         for slot, new_id in zip(slots, ids):
             results[slot] = links.entity(OBS, new_id)
+            record(session, "Observation", new_id)
         rules.extend_stream(session, kind, sid, rows)
     return results
 

@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from stadslab.core.database import get_session
 from stadslab.core.errors import StadslabError
 
-from . import batch
+from . import batch, service
 from .dispatch import StaResponse, handle, parse_body
 from .register import register_router  # noqa: F401  (re-exported for app.py)
 from .serialize import links_for
@@ -45,8 +45,10 @@ def _respond(resp: StaResponse) -> Response:
 
 @router.get("", include_in_schema=False)
 @router.get("/", summary="SensorThings service root")
-def root(request: Request, session: Session = Depends(get_session)) -> Response:
-    return _respond(handle(session, request.app.state.settings, _links(request), "GET", "", []))
+def root(request: Request) -> Response:
+    mqtt = getattr(request.app.state, "mqtt", None)
+    mqtt_url = request.app.state.settings.mqtt_url if mqtt is not None and mqtt.enabled else None
+    return _respond(StaResponse(200, service.service_root(_links(request), mqtt_url)))
 
 
 @router.post("/$batch", summary="JSON batch request (OData 4.01 JSON format)")

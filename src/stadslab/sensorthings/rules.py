@@ -22,6 +22,7 @@ from stadslab.core.database import utcnow
 from stadslab.core.errors import BadRequest, field_error
 
 from . import models as m
+from .mqtt.changes import record
 from .values import as_utc, geometry_of
 
 T = m.Thing.__table__
@@ -55,6 +56,8 @@ def set_thing_locations(session: Session, thing_id: int, location_ids: list[int]
     session.execute(insert(m.thing_locations), [{"thing_id": thing_id, "location_id": lid} for lid in new])
     now_locations = sorted(current | set(new))
     hl_id = session.execute(insert(HL).values(thing_id=thing_id, time=utcnow()).returning(HL.c.id)).scalar_one()
+    record(session, "HistoricalLocation", hl_id)
+    record(session, "Thing", thing_id, "update", {"Locations"})
     session.execute(insert(m.historical_location_locations),
                     [{"historical_location_id": hl_id, "location_id": lid} for lid in now_locations])
 
@@ -81,6 +84,7 @@ def generated_foi(session: Session, thing_id: int, loc: list, cache: dict[int, i
             name=row.name, description=row.description, encoding_type="application/geo+json",
             feature=row.location, properties=None).returning(FOI.c.id)).scalar_one()
         session.execute(update(L).where(L.c.id == row.id).values(generated_foi_id=foi_id))
+        record(session, "FeatureOfInterest", foi_id)
     if cache is not None:
         cache[thing_id] = foi_id
     return foi_id

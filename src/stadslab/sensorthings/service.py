@@ -8,6 +8,7 @@ change sets in savepoints instead.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import jsonpatch
 from sqlalchemy.exc import DataError, IntegrityError
@@ -26,6 +27,20 @@ SPEC = "http://www.opengis.net/spec/iot_sensing/1.1/req/"
 AGGREGATE_CONFORMANCE = "urn:stadslab:sta:1.1:aggregate"
 
 
+MQTT_CLASSES = (SPEC + "create-observations-via-mqtt/observations-creation",
+                SPEC + "receive-updates-via-mqtt/receive-updates")
+
+
+def public_mqtt_endpoint(url: str) -> str:
+    """The broker URL without credentials (the service root is public)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"[{host}]" if ":" in host else host
+    if parts.port:
+        netloc += f":{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
 def conformance() -> list[str]:
     classes = [SPEC + "datamodel", SPEC + "resource-path/resource-path-to-entities"]
     if filtering.available():
@@ -37,15 +52,20 @@ def conformance() -> list[str]:
     return classes
 
 
-def service_root(links: Links) -> dict:
-    return {
-        "value": [{"name": name, "url": links.path(name)} for name in BY_SET],
-        "serverSettings": {
-            "conformance": conformance(),
-            AGGREGATE_CONFORMANCE: {"url": links.path("Datastreams({id})/Observations/$aggregate"),
-                                    "parameters": ["interval", "from", "to"]},
-        },
+def service_root(links: Links, mqtt_url: str | None = None) -> dict:
+    """``mqtt_url``: the broker of a running MQTT extension, announced with its conformance classes."""
+    classes = conformance()
+    settings: dict[str, Any] = {
+        AGGREGATE_CONFORMANCE: {"url": links.path("Datastreams({id})/Observations/$aggregate"),
+                                "parameters": ["interval", "from", "to"]},
     }
+    if mqtt_url:
+        classes += list(MQTT_CLASSES)
+        endpoint = public_mqtt_endpoint(mqtt_url)
+        for cls in MQTT_CLASSES:
+            settings[cls] = {"endpoints": [endpoint]}
+    return {"value": [{"name": name, "url": links.path(name)} for name in BY_SET],
+            "serverSettings": {"conformance": classes, **settings}}
 
 
 def _unit_of_work(session: Session, commit: bool, fn):

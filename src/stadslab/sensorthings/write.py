@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from stadslab.core.errors import NotFound
 
 from . import rules
+from .mqtt.changes import record
 from .entities import ENTITY_TYPES, EntityType, Nav, Prop
 from .registry import register_columns
 from .rules import bad
@@ -104,6 +105,7 @@ class Writer:
         if et.name == "Observation":
             self._observation_rules(values, loc)
         new_id = self.session.execute(insert(et.table).values(**values).returning(et.table.c.id)).scalar_one()
+        record(self.session, et.name, new_id)
         for name, nav in et.navs.items():
             if nav.kind == "out" or name not in body or name == skip_nav:
                 continue
@@ -127,6 +129,7 @@ class Writer:
                     tid = self.link_target(target, item, [*loc, i])
                     self.session.execute(update(target.table).where(target.table.c.id == tid)
                                          .values({nav.fk: new_id}))
+                    record(self.session, target.name, tid, "update", None)
                     if target.name == "Observation":
                         self.streams.add((et.name, new_id))
                 else:
@@ -271,6 +274,8 @@ class Writer:
             self._update_observation(current._mapping, values)
         if values:
             self.session.execute(update(table).where(table.c.id == id_).values(**values))
+        record(self.session, et.name, id_, "update",
+               {k for k in body if k in et.props and not et.props[k].read_only} | {k for k in body if k in et.navs})
         for name, nav in et.navs.items():
             if name not in body or nav.kind == "out":
                 continue
@@ -281,6 +286,9 @@ class Writer:
             ids = [self.link_target(target, x, [name, i]) for i, x in enumerate(items)]
             if nav.kind == "in":
                 self.session.execute(update(target.table).where(target.table.c.id.in_(ids)).values({nav.fk: id_}))
+                back = _back_nav(et, nav)
+                for tid in ids:
+                    record(self.session, target.name, tid, "update", {back} if back else None)
             else:
                 self.add_links(et, nav, id_, ids, [name])
 

@@ -19,8 +19,6 @@ from .conftest import make_datastream, wait_until
 pytestmark = pytest.mark.mqtt
 
 
-@pytest.mark.xfail(strict=True, reason="needs the STA core to call mqtt.changes.record in its writer "
-                                       "(see notes/sta-requests.md); remove this mark once wired")
 def test_http_create_is_notified(db, prefix, mqtt_settings, listener):
     ds = make_datastream(db)
     topic = f"{prefix}/Datastreams({ds})/Observations"
