@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from .helpers import STA, counts, datastream, full_thing, location, new_thing, thing
+from .helpers import STA, counts, datastream, full_thing, location, new_thing, observed_property, thing
 
 INJECTIONS = ["1; DROP TABLE sta_things--", "' OR '1'='1", "name) UNION SELECT * FROM sta_things --",
               "\x00", "${jndi:ldap://x}", "<script>alert(1)</script>", "name eq 1 or 1 eq 1)--", "((((((",
@@ -152,4 +152,41 @@ def test_wrong_methods_and_targets(client, seeded):
     r = client.patch(f"{STA}/Things({ids['thing']})", content=b'[{"op": "remove", "path": "/name"}]',
                      headers={"content-type": "application/json-patch+json"})
     assert r.status_code == 400 and "name" in r.json()["detail"]
+    assert counts(client) == before
+
+
+def test_extreme_values_are_4xx_not_500(client, seeded):
+    ids, before = seeded
+    deep = b"[" * 100_000 + b"]" * 100_000
+    r = client.post(f"{STA}/Things", content=deep, headers={"content-type": "application/json"})
+    assert r.status_code == 400 and "deeply" in r.json()["detail"]
+    nested: dict = thing()
+    cursor = nested
+    for _ in range(30):  # Thing → Datastreams → ObservedProperty → Datastreams → Thing → ...
+        ds, op, ds2 = datastream(), observed_property(), datastream()
+        del ds2["ObservedProperty"]
+        cursor["Datastreams"] = [ds]
+        ds["ObservedProperty"] = op
+        op["Datastreams"] = [ds2]
+        ds2["Thing"] = thing()
+        cursor = ds2["Thing"]
+    r = client.post(f"{STA}/Things", json=nested)
+    assert r.status_code == 400 and "nest" in r.json()["detail"]
+    back = datastream(Observations=[{"result": 1, "Datastream": {"@iot.id": 1}}])
+    r = client.post(f"{STA}/Things", json=thing(Datastreams=[back]))
+    assert r.status_code == 400 and r.json()["errors"][0]["field"] == "Datastreams.0.Observations.0.Datastream"
+    r = client.post(f"{STA}/Datastreams", json=datastream(Thing={"@iot.id": 10**30}))
+    assert r.status_code == 400 and "@iot.id" in r.json()["detail"]
+    r = client.post(f"{STA}/CreateObservations", json=[{"Datastream": {"@iot.id": 10**30},
+                                                         "components": ["result"], "dataArray": [[1]]}])
+    assert r.status_code == 400
+    r = client.post(f"{STA}/CreateObservations", json=[{"Datastream": {"@iot.id": ids["datastream"]},
+                                                         "components": ["result", "FeatureOfInterest/id"],
+                                                         "dataArray": [[1, 10**30]]}])
+    assert r.status_code == 201 and r.json() == ["error"]
+    for f in ("name eq 'a\x00b'", "id eq 99999999999999999999999999", "result gt 1e400"):
+        r = client.get(f"{STA}/Things" if "name" in f else f"{STA}/Observations", params={"$filter": f})
+        assert r.status_code in (200, 400), (f, r.text)
+    for key in ("city", "purpose", "sensor_type"):
+        assert client.get("/api/v1/sensor-register", params={key: "a\x00b"}).status_code == 400
     assert counts(client) == before

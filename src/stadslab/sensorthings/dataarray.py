@@ -23,6 +23,7 @@ from .query import Options
 from .read import ReadContext, Resolved, read_collection
 from .rules import bad
 from .serialize import Links, collection_json, property_value
+from .write import valid_id
 from .values import BadValue, parse_instant, parse_interval, parse_time_object, result_columns
 
 OBS = ENTITY_TYPES["Observation"]
@@ -40,8 +41,8 @@ def _stream(session: Session, item: dict, loc: list) -> tuple[str, int]:
         raise bad(loc, "give exactly one of Datastream or MultiDatastream")
     kind = kinds[0]
     ref = item[kind]
-    if not isinstance(ref, dict) or not isinstance(ref.get("@iot.id"), int) or isinstance(ref["@iot.id"], bool):
-        raise bad([*loc, kind, "@iot.id"], "must be an integer id")
+    if not isinstance(ref, dict) or not valid_id(ref.get("@iot.id")):
+        raise bad([*loc, kind, "@iot.id"], "must be a positive integer id")
     table = ENTITY_TYPES[kind].table
     if session.scalar(select(table.c.id).where(table.c.id == ref["@iot.id"])) is None:
         raise NotFound(f"{'.'.join(map(str, loc))}.{kind}: {kind}s({ref['@iot.id']}) does not exist")
@@ -72,8 +73,8 @@ def _row(values: list, components: list[str], width: int | None) -> dict[str, An
                 raise BadValue("parameters must be an object")
             row["parameters"] = value
         elif comp == "FeatureOfInterest/id":
-            if not isinstance(value, int) or isinstance(value, bool):
-                raise BadValue("FeatureOfInterest/id must be an integer")
+            if not valid_id(value):
+                raise BadValue("FeatureOfInterest/id must be a positive integer")
             row["feature_of_interest_id"] = value
     return row
 

@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy.exc import ProgrammingError
+from sqlalchemy.exc import DataError, ProgrammingError
 from sqlalchemy.orm import Session
 
 from stadslab.core.config import Settings
@@ -57,6 +57,9 @@ def parse_body(raw: bytes | Any, *, already_parsed: bool = False) -> Any:
         raise BadRequest("A JSON body is required", errors=[{"loc": ["body"], "field": "body", "msg": "empty"}])
     try:
         return json.loads(raw)
+    except RecursionError:
+        raise BadRequest("The JSON body is nested too deeply",
+                         errors=[{"loc": ["body"], "field": "body", "msg": "nested too deeply"}]) from None
     except (ValueError, UnicodeDecodeError) as exc:
         pos = getattr(exc, "pos", None)
         msg = f"Malformed JSON: {getattr(exc, 'msg', str(exc))}" + (f" at character {pos}" if pos is not None else "")
@@ -86,6 +89,10 @@ def handle(session: Session, settings: Settings, links: Links, method: str, path
                 session.rollback()
                 raise BadRequest("$filter: spatial functions need PostGIS, which this database lacks") from None
             raise
+        except DataError as exc:  # e.g. a NUL character or an out-of-range number in a $filter literal
+            session.rollback()
+            raise BadRequest("A value in the query cannot be used by the database",
+                             errors=[{"loc": ["query"], "field": "query", "msg": str(exc.orig)[:200]}]) from None
     rp = parse_path(path)
     if rp.ref or rp.prop or rp.aggregate:
         raise MethodNotAllowed(f"{method} is not supported on {path[:100]}")

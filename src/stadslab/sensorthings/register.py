@@ -136,6 +136,10 @@ def _filters(city: str | None = Query(None, description="Municipality name or CB
              personal_data: bool | None = Query(None, description="Processes personal data"),
              sensor_type: str | None = Query(None, max_length=120),
              living_lab_id: int | None = Query(None, ge=1)) -> dict[str, Any]:
+    for name, value in (("city", city), ("purpose", purpose), ("sensor_type", sensor_type)):
+        if value is not None and "\x00" in value:
+            raise BadRequest(f"{name}: contains a NUL character",
+                             errors=[{"loc": ["query", name], "field": name, "msg": "NUL character"}])
     return {"city": city, "purpose": purpose, "legal_ground": legal_ground, "personal_data": personal_data,
             "sensor_type": sensor_type, "living_lab_id": living_lab_id}
 

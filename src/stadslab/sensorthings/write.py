@@ -22,6 +22,7 @@ from .rules import bad
 from .values import (GEOJSON_ENCODINGS, BadValue, check_geojson, parse_instant, parse_interval,
                      parse_time_object, result_columns)
 
+MAX_DEPTH = 24  # path elements: entity names and list positions
 COMPLEX_OBSERVATION = "http://www.opengis.net/def/observationType/OGC-OM/2.0/OM_ComplexObservation"
 
 
@@ -67,6 +68,10 @@ def convert(prop: Prop, value: Any, loc: list, table) -> dict[str, Any]:
     raise AssertionError(prop.kind)
 
 
+def valid_id(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**63
+
+
 class Writer:
     def __init__(self, session: Session):
         self.session = session
@@ -78,11 +83,15 @@ class Writer:
                skip_nav: str | None = None) -> int:
         if not isinstance(body, dict):
             raise bad(loc, f"expected a JSON object describing a {et.name}")
+        if len(loc) > MAX_DEPTH:
+            raise bad(loc, f"deep inserts may nest at most {MAX_DEPTH // 2} entities deep")
         if "@iot.id" in body:
             if not loc:
                 raise bad(["@iot.id"], "ids are assigned by the server; leave @iot.id out")
             return self.link_target(et, body, loc)
         self._check_keys(et, body, loc)
+        if skip_nav is not None and skip_nav in body:
+            raise bad([*loc, skip_nav], "is given by the enclosing entity; leave it out")
         values: dict[str, Any] = dict(preset or {})
         for name, prop in et.props.items():
             if name in body:
@@ -171,8 +180,8 @@ class Writer:
         raw = ref.get("@iot.id")
         if isinstance(raw, str) and raw.isdigit():
             raw = int(raw)
-        if not isinstance(raw, int) or isinstance(raw, bool):
-            raise bad([*loc, "@iot.id"], "must be an integer id")
+        if not valid_id(raw):
+            raise bad([*loc, "@iot.id"], "must be a positive integer id")
         if self.session.scalar(select(et.table.c.id).where(et.table.c.id == raw)) is None:
             raise NotFound(f"{'.'.join(map(str, loc))}: {et.set_name}({raw}) does not exist",
                            errors=[{"loc": [*map(str, loc), "@iot.id"], "field": ".".join(map(str, loc)),
