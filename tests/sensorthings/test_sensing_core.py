@@ -207,3 +207,19 @@ def test_service_root_announces_mqtt_without_credentials():
     assert set(MQTT_CLASSES) <= set(root["serverSettings"]["conformance"])
     assert root["serverSettings"][MQTT_CLASSES[1]] == {"endpoints": ["mqtts://broker.example.nl:8883"]}
     assert "geheim" not in str(root)
+
+
+def test_next_link_repeats_nested_options(client):
+    for _ in range(2):
+        new_thing(client, n_obs=4)
+    first = get(client, "Things", **{"$top": "1", "$select": "name",
+                                     "$expand": "Datastreams($select=name;$expand=Observations($top=2;"
+                                                "$orderby=phenomenonTime desc;$select=result))"})
+    r = client.get(first["@iot.nextLink"])
+    assert r.status_code == 200, r.text
+    second = r.json()
+    assert "@iot.nextLink" not in second
+    for page in (first, second):
+        item = page["value"][0]
+        assert set(item) == {"name", "Datastreams"}
+        assert [o["result"] for o in item["Datastreams"][0]["Observations"]] == [13, 12]
