@@ -1,7 +1,8 @@
 """A tiny Thing/Observation schema of the tests' own, with resolvers, on both dialects.
 
-The tables live on a separate ``MetaData`` and are created and dropped around
-each test that uses ``fdb``; they are test scaffolding, not a production path.
+The tables live on a separate ``MetaData`` (so the suite's table emptying leaves
+them alone); they are created on first use and dropped at the end of the test
+session. Test scaffolding, not a production path.
 """
 
 from __future__ import annotations
@@ -110,7 +111,13 @@ class ObservationResolver:
         return None
 
     def resolve_any(self, path, variable, build_predicate):
-        return None
+        """``Siblings``: the other Observations of the same Thing (to test nested lambdas)."""
+        if tuple(path) != ("Siblings",):
+            return None
+        o = observations.alias()
+        cond = build_predicate(ObservationResolver(self.dialect, o, self.shadow))
+        return exists(select(1).select_from(o).where(o.c.thing_id == self.t.c.thing_id,
+                                                       o.c.id != self.t.c.id, cond))
 
 
 # --- fixtures --------------------------------------------------------------------------------
@@ -119,7 +126,8 @@ THINGS = [
     dict(id=1, name="Luchtmeter Dam", description="NO2 and PM10 at Dam square", active=True,
          installed=datetime(2021, 3, 1).date(), created=utc(2021, 3, 1, 8, 30, 0),
          properties={"owner": "Gemeente Amsterdam", "height": 3.5, "tags": ["air", "no2"],
-                     "floors": 4, "public": True, "nested": {"level": 2}},
+                     "floors": 4, "public": True, "nested": {"level": 2},
+                     "spot": {"type": "Point", "coordinates": [4.9, 52.37]}},
          location={"type": "Point", "coordinates": [4.8930, 52.3731]}),
     dict(id=2, name="Geluidsmeter Coolsingel", description="Noise (dB) at 'Coolsingel'",
          active=False, installed=datetime(2022, 7, 15).date(), created=utc(2022, 7, 15, 23, 59, 59),
@@ -175,23 +183,35 @@ class FilterDB:
         return [r[0] for r in self.conn.execute(stmt)]
 
 
+@pytest.fixture(scope="session")
+def _filter_tables(_databases):
+    """Databases that hold the test tables; they are dropped when the session ends."""
+    created: dict[str, object] = {}
+    yield created
+    for db in created.values():
+        meta.drop_all(db.engine)
+
+
 @pytest.fixture
-def fdb(db):
-    """The test tables, filled, on the ``db`` dialect; dropped afterwards."""
+def fdb(db, _filter_tables):
+    """The test tables, filled once per dialect, on the ``db`` dialect.
+
+    The tests only read them (the injection tests check they are still there),
+    so they are created on first use and dropped at the end of the session.
+    """
     install_sqlite_functions(db.engine)
-    if db.dialect == "postgresql":
+    if db.url not in _filter_tables:
+        if db.dialect == "postgresql":
+            with db.engine.begin() as conn:
+                conn.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
+        meta.drop_all(db.engine)
+        meta.create_all(db.engine)
+        _filter_tables[db.url] = db
         with db.engine.begin() as conn:
-            conn.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
-    meta.drop_all(db.engine)
-    meta.create_all(db.engine)
-    try:
-        with db.engine.connect() as conn:
-            if db.dialect == "sqlite":  # pooled connections may predate the listener
-                register_sqlite_functions(conn.connection.dbapi_connection)
             conn.execute(things.insert(), THINGS)
             conn.execute(observations.insert(), observation_rows())
-            conn.commit()
-            yield FilterDB(db, conn)
-            conn.rollback()
-    finally:
-        meta.drop_all(db.engine)
+    with db.engine.connect() as conn:
+        if db.dialect == "sqlite":  # pooled connections may predate the listener
+            register_sqlite_functions(conn.connection.dbapi_connection)
+        yield FilterDB(db, conn)
+        conn.rollback()

@@ -69,7 +69,8 @@ Dialect set-up the application must do:
 
 * SQLite: :func:`install_sqlite_functions` ``(engine)`` right after creating the
   engine (it registers shapely-based ``stadslab_st_*`` and ``stadslab_geo_*``
-  functions, Unicode ``stadslab_lower``/``stadslab_upper`` and ``stadslab_mod``
+  functions, Unicode ``stadslab_lower``/``stadslab_upper``, ``stadslab_mod``,
+  ``stadslab_floor``/``stadslab_ceil``
   on every connection); or use :func:`register_sqlite_functions` as a
   ``connect`` listener yourself.
 * PostgreSQL: geospatial functions use PostGIS; a migration must run

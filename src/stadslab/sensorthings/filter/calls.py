@@ -52,10 +52,10 @@ class CallsMixin:
     def call_string(self, node: A.Function) -> Val:
         name, d = node.name, self.d
         args = [self.value(a) for a in node.args]
-        if name == "substring":
+        if name == "substring":  # literal positions are clamped in Python: shallower SQL
             s = self.string(args[0])
-            length = self.number(args[2]) if len(args) == 3 else None
-            return Val(STRING, node, expr=d.substring(s, self.number(args[1]), length))
+            pos = [v.lit if v.kind == NUMBER and v.is_lit else self.number(v) for v in args[1:]]
+            return Val(STRING, node, expr=d.substring(s, *pos))
         if name == "length":
             return Val(NUMBER, node, expr=d.length(self.string(args[0])), integral=True)
         if name in ("tolower", "toupper", "trim"):

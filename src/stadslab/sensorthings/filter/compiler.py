@@ -30,7 +30,7 @@ from .calls import CallsMixin
 from .errors import FilterCompileError
 from .parser import parse_filter
 from .resolver import FilterResolver, ValueKind
-from .sqlexpr import dialect_for, to_utc
+from .sqlexpr import GUARD_FROM_DEPTH, check_sqlite_nesting, dialect_for, to_utc
 from .typed import (BOOLEAN, DATE, DATETIME, DURATION, GEOMETRY, INSTANTS, INTERVAL, JSON, NULL,
                     NUMBER, STRING, TIME, Val)
 from .unparse import format_datetime, unparse
@@ -50,7 +50,11 @@ def compile_filter(filter: str | A.Node, resolver: FilterResolver, *,
     ``now`` fixes ``now()`` (defaults to the current UTC time).
     """
     node = parse_filter(filter) if isinstance(filter, str) else filter
-    return _Compiler(resolver, now).predicate(node)
+    compiler = _Compiler(resolver, now)
+    where = compiler.predicate(node)
+    if compiler.d.name == "sqlite" and compiler.deepest >= GUARD_FROM_DEPTH:
+        check_sqlite_nesting(where, node)
+    return where
 
 
 def describe(node: A.Node, limit: int = 60) -> str:
@@ -64,6 +68,8 @@ class _Compiler(CallsMixin):
         self.d = dialect_for(resolver.dialect)
         self.now = to_utc(now) if now is not None else datetime.now(timezone.utc)
         self.scope: dict[str, FilterResolver] = {}
+        self.depth = 0
+        self.deepest = 0
 
     # --- errors -----------------------------------------------------------------------------
 
@@ -86,6 +92,14 @@ class _Compiler(CallsMixin):
                         f"'{describe(node)}' is a {v.kind}", node)
 
     def value(self, node: A.Node) -> Val:
+        self.depth += 1
+        self.deepest = max(self.deepest, self.depth)
+        try:
+            return self._value(node)
+        finally:
+            self.depth -= 1
+
+    def _value(self, node: A.Node) -> Val:
         t = type(node)
         if t is A.StringLit:
             return Val(STRING, node, lit=node.value)
@@ -118,8 +132,8 @@ class _Compiler(CallsMixin):
             return self.cond(node, and_(*[self.predicate(o) for o in node.operands]))
         if t is A.Or:
             return self.cond(node, or_(*[self.predicate(o) for o in node.operands]))
-        if t is A.Not:
-            return self.cond(node, not_(func.coalesce(self.predicate(node.operand), false())))
+        if t is A.Not:  # IS NOT TRUE: null counts as false, and SQLite nests it cheaply
+            return self.cond(node, self.predicate(node.operand).is_not(true()))
         if t is A.In:
             return self.cond(node, self.in_(node))
         if t is A.Lambda:
@@ -170,7 +184,7 @@ class _Compiler(CallsMixin):
                 cond = self.predicate(node.predicate)
             finally:
                 self.scope = saved
-            return cond if node.kind == "any" else not_(func.coalesce(cond, false()))
+            return cond if node.kind == "any" else cond.is_not(true())
 
         exists_ = resolver.resolve_any(tuple(str(s) for s in node.collection.path), variable, build)
         if exists_ is None:
@@ -187,6 +201,27 @@ class _Compiler(CallsMixin):
             return self.d.bind_number(v.lit) if v.is_lit else v.expr
         raise self.fail(f"expected a number, but '{describe(v.node)}' is a {v.kind}", v.node)
 
+    def numbers(self, a: Val, b: Val):
+        """Both sides as numbers that compare without error.
+
+        On PostgreSQL a float8 column compared with a computed NUMERIC makes the
+        server cast the NUMERIC to float8, which fails beyond 1e308; so unless
+        both sides are plain (literals or stored columns, which stay
+        index-friendly) both are compared as NUMERIC.
+        """
+        x, y = self.number(a), self.number(b)
+        if not (self.plain(a) and self.plain(b)):
+            x, y = self.d.numeric(x), self.d.numeric(y)
+        return x, y
+
+    @staticmethod
+    def plain(v: Val) -> bool:
+        if v.is_lit:
+            return True
+        if v.kind == JSON:
+            return v.rv.number is not None
+        return isinstance(v.node, A.Property)
+
     def string(self, v: Val):
         if v.kind == JSON:
             return v.rv.string if v.rv.string is not None else self.d.json_string(v.rv)
@@ -200,7 +235,7 @@ class _Compiler(CallsMixin):
         if v.kind == BOOLEAN:
             if v.is_lit:
                 return self.d.bind_bool(v.lit)
-            return func.coalesce(v.expr, false()) if v.predicate else v.expr
+            return v.expr.is_(true()) if v.predicate else v.expr
         raise self.fail(f"expected true or false, but '{describe(v.node)}' is a {v.kind}", v.node)
 
     def bounds(self, v: Val, like=None):
@@ -239,7 +274,7 @@ class _Compiler(CallsMixin):
             a = self.numeric_string(a, node)
         ka, kb = a.kind, b.kind
         if ka == kb == NUMBER:
-            return self.sql_cmp(op, self.number(a), self.number(b), a, b)
+            return self.sql_cmp(op, *self.numbers(a, b), a, b)
         if ka == kb == STRING:
             return self.sql_cmp(op, self.string(a), self.string(b), a, b, text=True)
         if ka == kb == BOOLEAN:
@@ -267,9 +302,9 @@ class _Compiler(CallsMixin):
 
     def sql_cmp(self, op: str, x, y, a: Val, b: Val, text: bool = False):
         if op == "eq":
-            if a.is_lit or b.is_lit:
+            if a.is_lit or b.is_lit or JSON in (a.kind, b.kind):
                 return x == y
-            return x.is_not_distinct_from(y)
+            return x.is_not_distinct_from(y)  # OData: null eq null is true
         if op == "ne":
             return x.is_distinct_from(y)
         if text:
@@ -290,19 +325,26 @@ class _Compiler(CallsMixin):
             is_null = other.expr.is_(None)
         return is_null if op == "eq" else not_(is_null)
 
-    def compare_json(self, op: str, a: Val, b: Val, node: A.Node):
+    def compare_json(self, op: str, a: Val, b: Val, node: A.Node, typed_only: bool = False):
         if a.kind == JSON and b.kind == JSON:
             if op == "ne":
-                return not_(func.coalesce(self.compare_json("eq", a, b, node), false()))
+                return self.compare_json("eq", a, b, node).is_not(true())
+            # A typed extraction is NULL for "another type" as well as "absent", so the
+            # parts compare with plain SQL and null-meets-null is spelled out.
             parts = [self.sql_cmp(op, self.number(a), self.number(b), a, b),
                      self.sql_cmp(op, self.string(a), self.string(b), a, b, text=True)]
             if op == "eq":
                 parts.append(self.d.json_bool(a.rv) == self.d.json_bool(b.rv))
+                parts.append(and_(self.d.json_is_null(a.rv), self.d.json_is_null(b.rv)))
             return or_(*parts)
         other = b if a.kind == JSON else a
         kind = other.kind
+        if op == "eq" and not typed_only and not other.is_lit and kind in (NUMBER, STRING, BOOLEAN):
+            json_side = a if a.kind == JSON else b
+            both_null = and_(self.d.json_is_null(json_side.rv), other.expr.is_(None))
+            return or_(self.compare_json(op, a, b, node, typed_only=True), both_null)
         if kind == NUMBER:
-            return self.sql_cmp(op, self.number(a), self.number(b), a, b)
+            return self.sql_cmp(op, *self.numbers(a, b), a, b)
         if kind == STRING:
             return self.sql_cmp(op, self.string(a), self.string(b), a, b, text=True)
         if kind == BOOLEAN:
@@ -327,7 +369,7 @@ class _Compiler(CallsMixin):
             (s, e), t = ((s1, e1), s2) if a.kind == INTERVAL else ((s2, e2), s1)
             return and_(s <= t, t <= e)
         if op == "ne":
-            return not_(func.coalesce(self.compare_time("eq", a, b), false()))
+            return self.compare_time("eq", a, b).is_not(true())
         return {"gt": lambda: s1 > e2, "ge": lambda: s1 >= e2,
                 "lt": lambda: e1 < s2, "le": lambda: e1 <= s2}[op]()
 
@@ -342,7 +384,8 @@ class _Compiler(CallsMixin):
             if simple and all(i.is_lit for i in items) and kind in (NUMBER, STRING) \
                     and (a.kind in (kind, JSON)):
                 if kind == NUMBER:
-                    return self.number(a).in_([self.d.bind_number(i.lit) for i in items])
+                    x = self.number(a) if self.plain(a) else self.d.numeric(self.number(a))
+                    return x.in_([self.d.bind_number(i.lit) for i in items])
                 return self.string(a).in_([self.d.bind_string(i.lit) for i in items])
             return or_(*[self.compare("eq", a, i, node) for i in items])
         right = self.value(node.right)
@@ -387,6 +430,21 @@ class _Compiler(CallsMixin):
                     raise self.fail("the resulting date-time is out of range", node) from None
             start = self.bounds(dt)[0]
             return Val(DATETIME, node, expr=self.d.dt_add_seconds(start, sign * self.seconds(dur)))
+        if kinds in ((INTERVAL, DURATION), (DURATION, INTERVAL)) and op in ("add", "sub"):
+            span, dur = (a, b) if a.kind == INTERVAL else (b, a)
+            if op == "sub" and span is b:
+                raise self.fail("cannot subtract a time interval from a duration", node)
+            sign = -1 if op == "sub" else 1
+            if span.is_lit and dur.is_lit:
+                try:
+                    return Val(INTERVAL, node, lit=span.lit + sign * dur.lit,
+                               end=span.end + sign * dur.lit)
+                except OverflowError:
+                    raise self.fail("the resulting time interval is out of range", node) from None
+            start, end = self.bounds(span)
+            secs = sign * self.seconds(dur)
+            return Val(INTERVAL, node, expr=self.d.dt_add_seconds(start, secs),
+                       end=self.d.dt_add_seconds(end, secs))
         if kinds == (DATETIME, DATETIME) and op == "sub":
             return Val(DURATION, node, expr=self.d.dt_diff_seconds(self.bounds(a)[0],
                                                                    self.bounds(b)[0]))
@@ -410,8 +468,9 @@ class _Compiler(CallsMixin):
 
     def negate(self, node: A.Negate) -> Val:
         v = self.value(node.operand)
-        if v.kind == NUMBER and v.is_lit:
-            return Val(NUMBER, node, lit=-v.lit, integral=v.integral)
+        if v.kind == NUMBER and v.is_lit:  # copy_negate: exact, unlike -Decimal (context rounding)
+            value = -v.lit if isinstance(v.lit, int) else v.lit.copy_negate()
+            return Val(NUMBER, node, lit=value, integral=v.integral)
         if v.kind in (NUMBER, JSON):
             return Val(NUMBER, node, expr=-self.d.numeric(self.number(v)), integral=v.integral)
         if v.kind == DURATION:

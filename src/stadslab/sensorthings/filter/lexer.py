@@ -25,6 +25,7 @@ LITERAL_KINDS = frozenset({STRING, NUMBER, DATETIME, DATE, TIME, INTERVAL, DURAT
 
 MAX_INT = 2**63 - 1
 MAX_DECIMAL = Decimal("1e308")
+MIN_DECIMAL = Decimal("1e-308")
 
 _PUNCT = {"(": LPAREN, ")": RPAREN, ",": COMMA, ":": COLON, "/": SLASH, "[": LBRACKET,
           "]": RBRACKET}
@@ -164,9 +165,10 @@ def _read_digits(text: str, i: int, negative: bool) -> Token:
         value = Decimal(raw)
     except InvalidOperation:  # pragma: no cover - the pattern only admits valid decimals
         raise _fail(f"invalid number '{raw}'", i) from None
-    if abs(value) > MAX_DECIMAL:
-        raise _fail(f"number {raw} is out of range (at most 1e308)", i)
-    return _check_after(text, Token(NUMBER, -value if negative else value, i, raw))
+    magnitude = value.copy_abs()  # exact: abs() would round (and overflow) in the context
+    if magnitude > MAX_DECIMAL or (magnitude and magnitude < MIN_DECIMAL):
+        raise _fail(f"number {raw} is out of range (0 or a magnitude from 1e-308 to 1e308)", i)
+    return _check_after(text, Token(NUMBER, value.copy_negate() if negative else value, i, raw))
 
 
 def _check_after(text: str, tok: Token) -> Token:

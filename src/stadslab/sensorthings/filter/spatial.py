@@ -6,7 +6,8 @@ compiler calls small deterministic Python functions registered on every
 connection (:func:`register_sqlite_functions`, wired to an engine with
 :func:`install_sqlite_functions`); they accept GeoJSON or WKT text and return
 NULL for anything they cannot read, never an error. The same registration adds
-Unicode-aware ``stadslab_lower``/``stadslab_upper`` and a float ``stadslab_mod``,
+Unicode-aware ``stadslab_lower``/``stadslab_upper``, a float ``stadslab_mod`` and
+NULL-safe ``stadslab_floor``/``stadslab_ceil``,
 so string and math functions agree with PostgreSQL.
 
 On PostgreSQL the compiler emits PostGIS calls (``ST_GeomFromGeoJSON``,
@@ -145,7 +146,7 @@ def _mod(a, b):
 def _floor(x):
     try:
         return None if x is None else float(math.floor(x))
-    except (TypeError, ValueError, OverflowError):
+    except (TypeError, ValueError, OverflowError):  # text, NaN, infinity
         return None
 
 
@@ -172,11 +173,10 @@ def register_sqlite_functions(dbapi_connection, _connection_record=None) -> None
     add("stadslab_lower", 1, _lower, deterministic=True)
     add("stadslab_upper", 1, _upper, deterministic=True)
     add("stadslab_mod", 2, _mod, deterministic=True)
-    try:  # math functions are a compile-time option of SQLite; fill in when missing
-        conn.execute("SELECT floor(1.5), ceil(1.5)").fetchone()
-    except sqlite3.OperationalError:
-        add("floor", 1, _floor, deterministic=True)
-        add("ceil", 1, _ceil, deterministic=True)
+    # Own names: SQLite's math functions are a build option, and SQLAlchemy's pysqlite
+    # dialect replaces floor() with math.floor, which raises on NULL.
+    add("stadslab_floor", 1, _floor, deterministic=True)
+    add("stadslab_ceil", 1, _ceil, deterministic=True)
 
 
 def install_sqlite_functions(engine: Engine) -> None:
