@@ -175,3 +175,14 @@ def _audit_trail_cleanup(request):
     from tests.governance.audit_helpers import purge_audit_trail
 
     purge_audit_trail(database)
+
+
+@pytest.fixture
+def admin_client(app, db) -> Iterator[TestClient]:
+    """A client that sends a network administrator's API token with every request."""
+    from tests.governance.factories import auth_headers, make_token, make_user
+
+    with db.session() as s:
+        token = make_token(s, make_user(s, "admin"))
+    with TestClient(app, headers=auth_headers(token)) as c:
+        yield c

@@ -18,13 +18,13 @@ def _write(tmp_path, name, lines):
     return path
 
 
-def test_export_then_import_round_trip(client, db, tmp_path):
-    lab = create(client, "living-labs", lab_payload())
-    org = create(client, "organisations", organisation_payload())
-    p = create(client, "projects", project_payload(living_lab_id=lab["id"],
+def test_export_then_import_round_trip(admin_client, db, tmp_path):
+    lab = create(admin_client, "living-labs", lab_payload())
+    org = create(admin_client, "organisations", organisation_payload())
+    p = create(admin_client, "projects", project_payload(living_lab_id=lab["id"],
                                                    partners=[{"organisation_id": org["id"], "role": "lead"}]))
-    s = create(client, "solutions", solution_payload(origin_project_id=p["id"]))
-    create(client, "adoptions", {"solution_id": s["id"], "city": "GM0363", "project_id": p["id"]})
+    s = create(admin_client, "solutions", solution_payload(origin_project_id=p["id"]))
+    create(admin_client, "adoptions", {"solution_id": s["id"], "city": "GM0363", "project_id": p["id"]})
     buf = io.StringIO()
     with db.session() as session:
         n = write_export(session, buf)
@@ -41,14 +41,14 @@ def test_export_then_import_round_trip(client, db, tmp_path):
     # the copied adoption repeats (solution copy, Amsterdam): a new pair, so it imports too
     assert report.counts == {"organisation": 1, "living_lab": 1, "project": 1, "solution": 1, "adoption": 1,
                              "coalition": 0}
-    copy = client.get("/api/v1/projects", params={"q": "(kopie)"}).json()["items"][0]
+    copy = admin_client.get("/api/v1/projects", params={"q": "(kopie)"}).json()["items"][0]
     # references inside the file point at the imported copies, not the originals
     assert copy["living_lab"]["name"] == lab["name"] + " (kopie)"
     assert copy["partners"][0]["organisation"]["name"] == org["name"] + " (kopie)"
     assert copy["kpis"] == [{**k, "id": copy["kpis"][0]["id"]} for k in p["kpis"]]
 
 
-def test_import_is_all_or_nothing_with_line_numbers(db, tmp_path, client):
+def test_import_is_all_or_nothing_with_line_numbers(db, tmp_path, admin_client):
     good = {"type": "project", **project_payload()}
     path = _write(tmp_path, "bad.jsonl", [good, {"type": "project", **project_payload(city="GM9999")},
                                           '{"type": "project", "title": ', {"type": "spaceship"}])
@@ -57,16 +57,16 @@ def test_import_is_all_or_nothing_with_line_numbers(db, tmp_path, client):
     errors = exc.value.report.errors
     assert any(e.startswith("line 3: malformed JSON") for e in errors), errors
     assert any(e.startswith("line 4: unknown type") for e in errors), errors
-    assert client.get("/api/v1/projects").json()["total"] == 0
+    assert admin_client.get("/api/v1/projects").json()["total"] == 0
     # the semantic check (unknown city) runs once the syntax is fine
     path = _write(tmp_path, "bad2.jsonl", [good, {"type": "project", **project_payload(city="GM9999")}])
     with db.session() as session, pytest.raises(ImportFailed) as exc:
         import_file(session, path)
     assert exc.value.report.errors == ["line 2: city: unknown municipality code 'GM9999'"]
-    assert client.get("/api/v1/projects").json()["total"] == 0
+    assert admin_client.get("/api/v1/projects").json()["total"] == 0
 
 
-def test_csv_import(db, tmp_path, client):
+def test_csv_import(db, tmp_path, admin_client):
     path = tmp_path / "projects.csv"
     path.write_text("title,summary,city,themes,status,lessons\n"
                     "Slimme lantaarnpalen,Dimmen op aanwezigheid,GM0772,energy-transition;digital-infrastructure,"
@@ -74,7 +74,7 @@ def test_csv_import(db, tmp_path, client):
     with db.session() as session:
         report = import_file(session, path)
     assert report.counts["project"] == 1
-    p = client.get("/api/v1/projects").json()["items"][0]
+    p = admin_client.get("/api/v1/projects").json()["items"][0]
     assert {t["code"] for t in p["themes"]} == {"energy-transition", "digital-infrastructure"}
     assert p["lessons"] == ["Meet vooraf", "Betrek bewoners"]
 

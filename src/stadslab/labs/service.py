@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 
 from stadslab.core.errors import Conflict, NotFound, ValidationFailed, field_error
 from stadslab.core.listing import ListParams, RegistryFilters, apply_sort, like_pattern, paginate
-from stadslab.core.unit_of_work import commit
+from stadslab.core.auth import SYSTEM, Principal
+from stadslab.core.unit_of_work import unit_of_work
 from stadslab.network.models import Organisation
 from stadslab.network.service import (
     check_status_filter,
@@ -23,6 +24,7 @@ from stadslab.network.service import (
     resolve_organisations,
     resolve_themes,
 )
+from stadslab.network.writes import deleted, saved
 from stadslab.search import indexer
 
 from .models import (
@@ -41,6 +43,7 @@ from .models import (
     project_themes,
     solution_themes,
 )
+from .records import adoption_record, living_lab_record, project_record, solution_record
 from .schemas import (
     AdoptionIn,
     AdoptionPatch,
@@ -131,30 +134,29 @@ def _apply_lab(session: Session, lab: LivingLab, data: dict[str, Any]) -> None:
         setattr(lab, key, value)
 
 
-def create_living_lab(session: Session, data: LivingLabIn, *, is_demo: bool = False) -> LivingLab:
-    lab = LivingLab(is_demo=is_demo)
-    _apply_lab(session, lab, data.model_dump())
-    session.add(lab)
-    session.flush()
-    indexer.index_object(session, lab)
-    commit(session, f"Living lab {data.name!r} cannot be created")
+def create_living_lab(session: Session, data: LivingLabIn, *, actor: Principal = SYSTEM,
+                      is_demo: bool = False) -> LivingLab:
+    with unit_of_work(session, f"Living lab {data.name!r} cannot be created"):
+        lab = LivingLab(is_demo=is_demo)
+        _apply_lab(session, lab, data.model_dump())
+        saved(session, actor, "create", "living_lab", lab, living_lab_record)
     return lab
 
 
-def update_living_lab(session: Session, lab_id: int, data: LivingLabPatch | LivingLabIn) -> LivingLab:
-    lab = get_living_lab(session, lab_id)
-    _apply_lab(session, lab, data.model_dump(exclude_unset=isinstance(data, LivingLabPatch)))
-    session.flush()
-    indexer.index_object(session, lab)
-    commit(session, "Living lab cannot be updated")
+def update_living_lab(session: Session, lab_id: int, data: LivingLabPatch | LivingLabIn, *,
+                      actor: Principal = SYSTEM) -> LivingLab:
+    with unit_of_work(session, "Living lab cannot be updated"):
+        lab = get_living_lab(session, lab_id)
+        before = living_lab_record(lab)
+        _apply_lab(session, lab, data.model_dump(exclude_unset=isinstance(data, LivingLabPatch)))
+        saved(session, actor, "update", "living_lab", lab, living_lab_record, before)
     return lab
 
 
-def delete_living_lab(session: Session, lab_id: int) -> None:
-    lab = get_living_lab(session, lab_id)
-    indexer.remove(session, "living_lab", lab.id)
-    session.delete(lab)
-    commit(session, "Living lab cannot be deleted")
+def delete_living_lab(session: Session, lab_id: int, *, actor: Principal = SYSTEM) -> None:
+    with unit_of_work(session, "Living lab cannot be deleted"):
+        lab = get_living_lab(session, lab_id)
+        deleted(session, actor, "living_lab", lab, living_lab_record, [("living_lab", lab.id)])
 
 
 # --- projects -------------------------------------------------------------------------------
@@ -214,32 +216,33 @@ def _apply_project(session: Session, p: Project, data: dict[str, Any]) -> None:
                                errors=[field_error(["body", "end_date"], "before start_date")])
 
 
-def create_project(session: Session, data: ProjectIn, *, is_demo: bool = False) -> Project:
-    p = Project(is_demo=is_demo, status=None)
-    _apply_project(session, p, data.model_dump())
-    session.add(p)
-    session.flush()
-    indexer.index_object(session, p)
-    commit(session, f"Project {data.title!r} cannot be created")
+def create_project(session: Session, data: ProjectIn, *, actor: Principal = SYSTEM,
+                   is_demo: bool = False) -> Project:
+    with unit_of_work(session, f"Project {data.title!r} cannot be created"):
+        p = Project(is_demo=is_demo, status=None)
+        _apply_project(session, p, data.model_dump())
+        saved(session, actor, "create", "project", p, project_record)
     return p
 
 
-def update_project(session: Session, project_id: int, data: ProjectPatch | ProjectIn) -> Project:
-    p = get_project(session, project_id)
-    _apply_project(session, p, data.model_dump(exclude_unset=isinstance(data, ProjectPatch)))
-    session.flush()
-    indexer.index_object(session, p)
-    commit(session, "Project cannot be updated")
+def update_project(session: Session, project_id: int, data: ProjectPatch | ProjectIn, *,
+                   actor: Principal = SYSTEM) -> Project:
+    with unit_of_work(session, "Project cannot be updated"):
+        p = get_project(session, project_id)
+        before = project_record(p)
+        old_lessons = [lesson.id for lesson in p.lessons]
+        _apply_project(session, p, data.model_dump(exclude_unset=isinstance(data, ProjectPatch)))
+        for lesson_id in old_lessons:
+            indexer.remove(session, "lesson", lesson_id)
+        saved(session, actor, "update", "project", p, project_record, before)
     return p
 
 
-def delete_project(session: Session, project_id: int) -> None:
-    p = get_project(session, project_id)
-    indexer.remove(session, "project", p.id)
-    for lesson in p.lessons:
-        indexer.remove(session, "lesson", lesson.id)
-    session.delete(p)
-    commit(session, "Project cannot be deleted")
+def delete_project(session: Session, project_id: int, *, actor: Principal = SYSTEM) -> None:
+    with unit_of_work(session, "Project cannot be deleted"):
+        p = get_project(session, project_id)
+        unindex = [("project", p.id)] + [("lesson", lesson.id) for lesson in p.lessons]
+        deleted(session, actor, "project", p, project_record, unindex)
 
 
 # --- solutions ------------------------------------------------------------------------------
@@ -276,32 +279,31 @@ def _apply_solution(session: Session, s: Solution, data: dict[str, Any]) -> None
         setattr(s, key, value)
 
 
-def create_solution(session: Session, data: SolutionIn, *, is_demo: bool = False) -> Solution:
-    s = Solution(is_demo=is_demo)
-    _apply_solution(session, s, data.model_dump())
-    session.add(s)
-    session.flush()
-    indexer.index_object(session, s)
-    commit(session, f"Solution {data.name!r} cannot be created")
+def create_solution(session: Session, data: SolutionIn, *, actor: Principal = SYSTEM,
+                    is_demo: bool = False) -> Solution:
+    with unit_of_work(session, f"Solution {data.name!r} cannot be created"):
+        s = Solution(is_demo=is_demo)
+        _apply_solution(session, s, data.model_dump())
+        saved(session, actor, "create", "solution", s, solution_record)
     return s
 
 
-def update_solution(session: Session, solution_id: int, data: SolutionPatch | SolutionIn) -> Solution:
-    s = get_solution(session, solution_id)
-    _apply_solution(session, s, data.model_dump(exclude_unset=isinstance(data, SolutionPatch)))
-    session.flush()
-    indexer.index_object(session, s)
-    commit(session, "Solution cannot be updated")
+def update_solution(session: Session, solution_id: int, data: SolutionPatch | SolutionIn, *,
+                    actor: Principal = SYSTEM) -> Solution:
+    with unit_of_work(session, "Solution cannot be updated"):
+        s = get_solution(session, solution_id)
+        before = solution_record(s)
+        _apply_solution(session, s, data.model_dump(exclude_unset=isinstance(data, SolutionPatch)))
+        saved(session, actor, "update", "solution", s, solution_record, before)
     return s
 
 
-def delete_solution(session: Session, solution_id: int) -> None:
-    s = get_solution(session, solution_id)
-    if s.adoptions:
-        raise Conflict(f"Solution {s.id} has {len(s.adoptions)} adoption(s); delete those first")
-    indexer.remove(session, "solution", s.id)
-    session.delete(s)
-    commit(session, "Solution cannot be deleted")
+def delete_solution(session: Session, solution_id: int, *, actor: Principal = SYSTEM) -> None:
+    with unit_of_work(session, "Solution cannot be deleted"):
+        s = get_solution(session, solution_id)
+        if s.adoptions:
+            raise Conflict(f"Solution {s.id} has {len(s.adoptions)} adoption(s); delete those first")
+        deleted(session, actor, "solution", s, solution_record, [("solution", s.id)])
 
 
 # --- adoptions ------------------------------------------------------------------------------
@@ -338,25 +340,30 @@ def _apply_adoption(session: Session, a: Adoption, data: dict[str, Any]) -> None
         setattr(a, key, value)
 
 
-def create_adoption(session: Session, data: AdoptionIn, *, is_demo: bool = False) -> Adoption:
-    exists = session.scalar(select(Adoption.id).where(Adoption.solution_id == data.solution_id,
-                                                      Adoption.municipality_code == data.city))
-    if exists:
-        raise Conflict(f"{data.city} already has an adoption of solution {data.solution_id} (adoption {exists})")
-    a = Adoption(is_demo=is_demo)
-    _apply_adoption(session, a, data.model_dump())
-    session.add(a)
-    commit(session, "Adoption cannot be created")
+def create_adoption(session: Session, data: AdoptionIn, *, actor: Principal = SYSTEM,
+                    is_demo: bool = False) -> Adoption:
+    with unit_of_work(session, "Adoption cannot be created"):
+        exists = session.scalar(select(Adoption.id).where(Adoption.solution_id == data.solution_id,
+                                                          Adoption.municipality_code == data.city))
+        if exists:
+            raise Conflict(f"{data.city} already has an adoption of solution {data.solution_id} "
+                           f"(adoption {exists})")
+        a = Adoption(is_demo=is_demo)
+        _apply_adoption(session, a, data.model_dump())
+        saved(session, actor, "create", "adoption", a, adoption_record, searchable=False)
     return a
 
 
-def update_adoption(session: Session, adoption_id: int, data: AdoptionPatch | AdoptionIn) -> Adoption:
-    a = get_adoption(session, adoption_id)
-    _apply_adoption(session, a, data.model_dump(exclude_unset=isinstance(data, AdoptionPatch)))
-    commit(session, "Adoption cannot be updated")
+def update_adoption(session: Session, adoption_id: int, data: AdoptionPatch | AdoptionIn, *,
+                    actor: Principal = SYSTEM) -> Adoption:
+    with unit_of_work(session, "Adoption cannot be updated"):
+        a = get_adoption(session, adoption_id)
+        before = adoption_record(a)
+        _apply_adoption(session, a, data.model_dump(exclude_unset=isinstance(data, AdoptionPatch)))
+        saved(session, actor, "update", "adoption", a, adoption_record, before, searchable=False)
     return a
 
 
-def delete_adoption(session: Session, adoption_id: int) -> None:
-    session.delete(get_adoption(session, adoption_id))
-    commit(session, "Adoption cannot be deleted")
+def delete_adoption(session: Session, adoption_id: int, *, actor: Principal = SYSTEM) -> None:
+    with unit_of_work(session, "Adoption cannot be deleted"):
+        deleted(session, actor, "adoption", get_adoption(session, adoption_id), adoption_record)

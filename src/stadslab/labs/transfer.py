@@ -22,10 +22,14 @@ from pydantic import ValidationError
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from stadslab.core.auth import SYSTEM, Principal
+from stadslab.governance import audit
 from stadslab.network.models import Coalition, Municipality, Organisation, Theme
 from stadslab.network.schemas import CoalitionIn, OrganisationIn
+from stadslab.network.records import coalition_record, organisation_record
 from stadslab.network.service import _apply_coalition, _apply_organisation
 
+from .records import adoption_record, living_lab_record, project_record, solution_record
 from .models import Adoption, Kpi, Lesson, LivingLab, Project, ProjectPartner, Solution, project_themes
 from .schemas import AdoptionIn, LivingLabIn, ProjectIn, SolutionIn
 from .service import _apply_adoption, _apply_lab, _apply_solution
@@ -120,7 +124,7 @@ class _IdMap:
 
 
 def import_file(session: Session, path: Path, *, default_type: str | None = None, is_demo: bool = False,
-                progress: Callable[[int], None] | None = None) -> ImportReport:
+                progress: Callable[[int], None] | None = None, actor: Principal = SYSTEM) -> ImportReport:
     report = ImportReport()
     parsed = _validate(path, default_type, report)
     if report.errors:
@@ -140,6 +144,9 @@ def import_file(session: Session, path: Path, *, default_type: str | None = None
         from stadslab.search import indexer
 
         indexer.rebuild_index(session)
+        # one audit event for the whole import: per-row events would dwarf the data itself
+        audit.record(session, actor, "import", "registry", None, None,
+                     {"file": path.name, "counts": report.counts})
         session.commit()
     except Exception:
         session.rollback()
@@ -149,6 +156,8 @@ def import_file(session: Session, path: Path, *, default_type: str | None = None
 
 def _import_one(session: Session, rtype: str, line: int, file_id, data, ids: _IdMap, is_demo: bool) -> None:
     payload = data.model_dump()
+    if "owner_organisation_id" in payload:
+        payload["owner_organisation_id"] = ids.resolve("organisation", payload["owner_organisation_id"])
     if rtype == "organisation":
         obj = Organisation(is_demo=is_demo)
         _apply_organisation(session, obj, payload)
@@ -193,6 +202,8 @@ def _bulk_projects(session: Session, records, ids: _IdMap, is_demo: bool, progre
         for p in d.partners:
             if ids.resolve("organisation", p.organisation_id) not in orgs:
                 problems.append(f"line {line}: partners: unknown organisation {p.organisation_id}")
+        if d.owner_organisation_id is not None and ids.resolve("organisation", d.owner_organisation_id) not in orgs:
+            problems.append(f"line {line}: owner_organisation_id: unknown organisation {d.owner_organisation_id}")
     if problems:
         raise ImportFailed(ImportReport(errors=problems))
 
@@ -203,7 +214,8 @@ def _bulk_projects(session: Session, records, ids: _IdMap, is_demo: bool, progre
                  "living_lab_id": ids.resolve("living_lab", d.living_lab_id), "status": d.status,
                  "start_date": d.start_date, "end_date": d.end_date, "budget_eur": d.budget_eur,
                  "funding_sources": [f.model_dump() for f in d.funding_sources],
-                 "links": [lk.model_dump() for lk in d.links], "is_demo": is_demo}
+                 "links": [lk.model_dump() for lk in d.links], "is_demo": is_demo,
+                 "owner_organisation_id": ids.resolve("organisation", d.owner_organisation_id)}
                 for _line, _fid, d in chunk]
         new_ids = list(session.scalars(insert(Project).returning(Project.id, sort_by_parameter_order=True), rows))
         theme_rows, kpi_rows, lesson_rows, partner_rows = [], [], [], []
@@ -226,40 +238,12 @@ def _bulk_projects(session: Session, records, ids: _IdMap, is_demo: bool, progre
 # --- export ---------------------------------------------------------------------------------
 
 
+RECORDS = {"organisation": organisation_record, "living_lab": living_lab_record, "project": project_record,
+           "solution": solution_record, "adoption": adoption_record, "coalition": coalition_record}
+
+
 def _export_record(rtype: str, obj) -> dict[str, Any]:
-    if rtype == "organisation":
-        d = {"name": obj.name, "kind": obj.kind, "city": obj.municipality_code, "website": obj.website,
-             "description": obj.description}
-    elif rtype == "living_lab":
-        d = {"name": obj.name, "city": obj.municipality_code, "description": obj.description,
-             "geometry": obj.geometry, "themes": [t.code for t in obj.themes],
-             "infrastructure": obj.infrastructure or [], "open_to_external": obj.open_to_external,
-             "regulatory_exemptions": obj.regulatory_exemptions or [], "contact_name": obj.contact_name,
-             "contact_email": obj.contact_email, "status": obj.status, "website": obj.website}
-    elif rtype == "project":
-        d = {"title": obj.title, "summary": obj.summary, "city": obj.municipality_code,
-             "living_lab_id": obj.living_lab_id, "themes": [t.code for t in obj.themes], "status": obj.status,
-             "start_date": obj.start_date.isoformat() if obj.start_date else None,
-             "end_date": obj.end_date.isoformat() if obj.end_date else None, "budget_eur": obj.budget_eur,
-             "funding_sources": obj.funding_sources or [],
-             "partners": [{"organisation_id": p.organisation_id, "role": p.role} for p in obj.partners],
-             "kpis": [{"name": k.name, "unit": k.unit, "direction": k.direction, "baseline": k.baseline,
-                       "target": k.target, "measured": k.measured} for k in obj.kpis],
-             "lessons": [lesson.text for lesson in obj.lessons], "links": obj.links or []}
-    elif rtype == "solution":
-        d = {"name": obj.name, "description": obj.description, "themes": [t.code for t in obj.themes],
-             "origin_project_id": obj.origin_project_id, "provider_organisation_id": obj.provider_organisation_id,
-             "maturity": obj.maturity}
-    elif rtype == "adoption":
-        d = {"solution_id": obj.solution_id, "city": obj.municipality_code, "project_id": obj.project_id,
-             "adopted_on": obj.adopted_on.isoformat() if obj.adopted_on else None, "status": obj.status,
-             "outcome": obj.outcome}
-    else:
-        d = {"title": obj.title, "question": obj.question, "description": obj.description,
-             "lead_city": obj.lead_municipality_code, "cities": [c.code for c in obj.cities],
-             "organisations": [o.id for o in obj.organisations], "themes": [t.code for t in obj.themes],
-             "status": obj.status}
-    return {"type": rtype, "id": obj.id, **d}
+    return {"type": rtype, "id": obj.id, **RECORDS[rtype](obj)}
 
 
 MODELS = {"organisation": Organisation, "living_lab": LivingLab, "project": Project, "solution": Solution,

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy.orm import Session
 
+from stadslab.core.crud import ItemRoutes, register_item_routes
 from stadslab.core.database import get_session
 from stadslab.core.listing import ListParams, RegistryFilters, list_params, make_page, registry_filters
 
 from . import service
-from .models import Coalition, Municipality, Organisation
+from .models import Municipality
 from .schemas import (
     CoalitionIn,
     CoalitionOut,
@@ -72,34 +73,6 @@ def list_organisations(request: Request, params: ListParams = Depends(list_param
     return make_page(request, params, [OrganisationOut.model_validate(o) for o in rows], total)
 
 
-@router.get("/organisations/{org_id}", tags=["organisations"], response_model=OrganisationOut)
-def get_organisation(org_id: int, session: Session = Depends(get_session)) -> Organisation:
-    return service.get_organisation(session, org_id)
-
-
-@router.post("/organisations", tags=["organisations"], status_code=201, response_model=OrganisationOut)
-def create_organisation(data: OrganisationIn, response: Response, session: Session = Depends(get_session)):
-    org = service.create_organisation(session, data)
-    response.headers["Location"] = f"/api/v1/organisations/{org.id}"
-    return org
-
-
-@router.patch("/organisations/{org_id}", tags=["organisations"], response_model=OrganisationOut)
-def patch_organisation(org_id: int, data: OrganisationPatch, session: Session = Depends(get_session)):
-    return service.update_organisation(session, org_id, data)
-
-
-@router.put("/organisations/{org_id}", tags=["organisations"], response_model=OrganisationOut)
-def put_organisation(org_id: int, data: OrganisationIn, session: Session = Depends(get_session)):
-    return service.update_organisation(session, org_id, data)
-
-
-@router.delete("/organisations/{org_id}", tags=["organisations"], status_code=204)
-def delete_organisation(org_id: int, session: Session = Depends(get_session)) -> Response:
-    service.delete_organisation(session, org_id)
-    return Response(status_code=204)
-
-
 # --- coalitions -----------------------------------------------------------------------------
 
 @router.get("/coalitions", tags=["coalitions"])
@@ -110,29 +83,12 @@ def list_coalitions(request: Request, params: ListParams = Depends(list_params),
     return make_page(request, params, [CoalitionOut.model_validate(c) for c in rows], total)
 
 
-@router.get("/coalitions/{coalition_id}", tags=["coalitions"], response_model=CoalitionOut)
-def get_coalition(coalition_id: int, session: Session = Depends(get_session)) -> Coalition:
-    return service.get_coalition(session, coalition_id)
-
-
-@router.post("/coalitions", tags=["coalitions"], status_code=201, response_model=CoalitionOut)
-def create_coalition(data: CoalitionIn, response: Response, session: Session = Depends(get_session)):
-    c = service.create_coalition(session, data)
-    response.headers["Location"] = f"/api/v1/coalitions/{c.id}"
-    return c
-
-
-@router.patch("/coalitions/{coalition_id}", tags=["coalitions"], response_model=CoalitionOut)
-def patch_coalition(coalition_id: int, data: CoalitionPatch, session: Session = Depends(get_session)):
-    return service.update_coalition(session, coalition_id, data)
-
-
-@router.put("/coalitions/{coalition_id}", tags=["coalitions"], response_model=CoalitionOut)
-def put_coalition(coalition_id: int, data: CoalitionIn, session: Session = Depends(get_session)):
-    return service.update_coalition(session, coalition_id, data)
-
-
-@router.delete("/coalitions/{coalition_id}", tags=["coalitions"], status_code=204)
-def delete_coalition(coalition_id: int, session: Session = Depends(get_session)) -> Response:
-    service.delete_coalition(session, coalition_id)
-    return Response(status_code=204)
+register_item_routes(router, ItemRoutes(
+    path="organisations", tag="organisations", name="organisation", schema_in=OrganisationIn,
+    schema_patch=OrganisationPatch, schema_out=OrganisationOut, get=service.get_organisation,
+    create=service.create_organisation, update=service.update_organisation,
+    delete=service.delete_organisation, owner_of=lambda org: org.id, owned=False))
+register_item_routes(router, ItemRoutes(
+    path="coalitions", tag="coalitions", name="coalition", schema_in=CoalitionIn, schema_patch=CoalitionPatch,
+    schema_out=CoalitionOut, get=service.get_coalition, create=service.create_coalition,
+    update=service.update_coalition, delete=service.delete_coalition))

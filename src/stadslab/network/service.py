@@ -9,13 +9,15 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
-from sqlalchemy import Select, delete, func, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from stadslab.core.errors import NotFound, ValidationFailed, field_error
 from stadslab.core.listing import ListParams, RegistryFilters, apply_sort, like_pattern, paginate
-from stadslab.core.unit_of_work import commit
+from stadslab.core.auth import SYSTEM, Principal
+from stadslab.core.unit_of_work import unit_of_work
 
+from .writes import deleted, saved
 from .models import (
     CityNetworkMembership,
     CitySpecialisation,
@@ -26,6 +28,7 @@ from .models import (
     coalition_cities,
     coalition_themes,
 )
+from .records import coalition_record, organisation_record
 from .schemas import CoalitionIn, CoalitionPatch, OrganisationIn, OrganisationPatch
 
 # --- reference resolution -------------------------------------------------------------------
@@ -184,24 +187,28 @@ def _apply_organisation(session: Session, org: Organisation, data: dict) -> None
         setattr(org, key, value)
 
 
-def create_organisation(session: Session, data: OrganisationIn, *, is_demo: bool = False) -> Organisation:
-    org = Organisation(is_demo=is_demo)
-    _apply_organisation(session, org, data.model_dump())
-    session.add(org)
-    commit(session, f"Organisation {data.name!r} cannot be created")
+def create_organisation(session: Session, data: OrganisationIn, *, actor: Principal = SYSTEM,
+                        is_demo: bool = False) -> Organisation:
+    with unit_of_work(session, f"Organisation {data.name!r} cannot be created"):
+        org = Organisation(is_demo=is_demo)
+        _apply_organisation(session, org, data.model_dump())
+        saved(session, actor, "create", "organisation", org, organisation_record, searchable=False)
     return org
 
 
-def update_organisation(session: Session, org_id: int, data: OrganisationPatch | OrganisationIn) -> Organisation:
-    org = get_organisation(session, org_id)
-    _apply_organisation(session, org, data.model_dump(exclude_unset=isinstance(data, OrganisationPatch)))
-    commit(session, "Organisation cannot be updated")
+def update_organisation(session: Session, org_id: int, data: OrganisationPatch | OrganisationIn, *,
+                        actor: Principal = SYSTEM) -> Organisation:
+    with unit_of_work(session, "Organisation cannot be updated"):
+        org = get_organisation(session, org_id)
+        before = organisation_record(org)
+        _apply_organisation(session, org, data.model_dump(exclude_unset=isinstance(data, OrganisationPatch)))
+        saved(session, actor, "update", "organisation", org, organisation_record, before, searchable=False)
     return org
 
 
-def delete_organisation(session: Session, org_id: int) -> None:
-    session.delete(get_organisation(session, org_id))
-    commit(session, "Organisation cannot be deleted")
+def delete_organisation(session: Session, org_id: int, *, actor: Principal = SYSTEM) -> None:
+    with unit_of_work(session, "Organisation cannot be deleted"):
+        deleted(session, actor, "organisation", get_organisation(session, org_id), organisation_record)
 
 
 # --- coalitions -----------------------------------------------------------------------------
@@ -253,40 +260,26 @@ def _apply_coalition(session: Session, c: Coalition, data: dict) -> None:
         c.cities = [*c.cities, resolve_city(session, c.lead_municipality_code, "lead_city")]
 
 
-def _reindex(session: Session, obj) -> None:
-    from stadslab.search import indexer
-
-    indexer.index_object(session, obj)
-
-
-def _unindex(session: Session, doc_type: str, doc_id: int) -> None:
-    from stadslab.search import indexer
-
-    indexer.remove(session, doc_type, doc_id)
-
-
-def create_coalition(session: Session, data: CoalitionIn, *, is_demo: bool = False) -> Coalition:
-    c = Coalition(is_demo=is_demo)
-    _apply_coalition(session, c, data.model_dump())
-    session.add(c)
-    session.flush()
-    _reindex(session, c)
-    commit(session, f"Coalition {data.title!r} cannot be created")
+def create_coalition(session: Session, data: CoalitionIn, *, actor: Principal = SYSTEM,
+                     is_demo: bool = False) -> Coalition:
+    with unit_of_work(session, f"Coalition {data.title!r} cannot be created"):
+        c = Coalition(is_demo=is_demo)
+        _apply_coalition(session, c, data.model_dump())
+        saved(session, actor, "create", "coalition", c, coalition_record)
     return c
 
 
-def update_coalition(session: Session, coalition_id: int, data: CoalitionPatch | CoalitionIn) -> Coalition:
-    c = get_coalition(session, coalition_id)
-    _apply_coalition(session, c, data.model_dump(exclude_unset=isinstance(data, CoalitionPatch)))
-    session.flush()
-    _reindex(session, c)
-    commit(session, "Coalition cannot be updated")
+def update_coalition(session: Session, coalition_id: int, data: CoalitionPatch | CoalitionIn, *,
+                     actor: Principal = SYSTEM) -> Coalition:
+    with unit_of_work(session, "Coalition cannot be updated"):
+        c = get_coalition(session, coalition_id)
+        before = coalition_record(c)
+        _apply_coalition(session, c, data.model_dump(exclude_unset=isinstance(data, CoalitionPatch)))
+        saved(session, actor, "update", "coalition", c, coalition_record, before)
     return c
 
 
-def delete_coalition(session: Session, coalition_id: int) -> None:
-    c = get_coalition(session, coalition_id)
-    session.execute(delete(coalition_cities).where(coalition_cities.c.coalition_id == c.id))
-    _unindex(session, "coalition", c.id)
-    session.delete(c)
-    commit(session, "Coalition cannot be deleted")
+def delete_coalition(session: Session, coalition_id: int, *, actor: Principal = SYSTEM) -> None:
+    with unit_of_work(session, "Coalition cannot be deleted"):
+        c = get_coalition(session, coalition_id)
+        deleted(session, actor, "coalition", c, coalition_record, [("coalition", c.id)])

@@ -1,0 +1,102 @@
+"""Item routes (read one, create, replace, patch, delete) for registry resources, with authorization.
+
+Every registry resource follows the same rules, so they live here once: writes
+need the ``registry:write`` scope and the right organisation (``authorize_write``),
+a new item belongs to the caller's organisation unless an admin says otherwise,
+and an item can only be handed to an organisation the caller may write for.
+List endpoints differ per resource and stay in each capability's routes.
+"""
+
+# No ``from __future__ import annotations``: FastAPI must see the real body types.
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import APIRouter, Depends, Response
+from pydantic import BaseModel
+from sqlalchemy.orm import Session
+
+from .auth import Principal, authorize_write, get_principal
+from .database import get_session
+
+SCOPE = "registry:write"
+
+
+@dataclass
+class ItemRoutes:
+    path: str
+    tag: str
+    name: str
+    schema_in: type[BaseModel]
+    schema_patch: type[BaseModel]
+    schema_out: type[BaseModel]
+    get: Callable[[Session, int], Any]
+    create: Callable[..., Any]
+    update: Callable[..., Any]
+    delete: Callable[..., None]
+    #: Which organisation owns an existing item (its editors may change it).
+    owner_of: Callable[[Any], int | None] = lambda obj: obj.owner_organisation_id
+    #: Whether new items get an owner organisation (organisations themselves do not).
+    owned: bool = True
+    shape: Callable[[Any], Any] = field(default=lambda obj: obj)
+
+
+def _new_owner(data: BaseModel, principal: Principal) -> BaseModel:
+    if getattr(data, "owner_organisation_id", None) is None and principal.organisation_id is not None:
+        return data.model_copy(update={"owner_organisation_id": principal.organisation_id})
+    return data
+
+
+def register_item_routes(router: APIRouter, spec: ItemRoutes) -> None:
+    base = f"/{spec.path}"
+    item = f"/{spec.path}/{{item_id}}"
+    In, Patch, Out = spec.schema_in, spec.schema_patch, spec.schema_out
+
+    def get_item(item_id: int, session: Session = Depends(get_session)):
+        return spec.shape(spec.get(session, item_id))
+
+    def create_item(data: In, response: Response, session: Session = Depends(get_session),  # type: ignore[valid-type]
+                    principal: Principal = Depends(get_principal)):
+        if spec.owned:
+            data = _new_owner(data, principal)
+            authorize_write(principal, data.owner_organisation_id, SCOPE)
+        else:
+            authorize_write(principal, None, SCOPE)
+        obj = spec.create(session, data, actor=principal)
+        response.headers["Location"] = f"/api/v1/{spec.path}/{obj.id}"
+        return spec.shape(obj)
+
+    def change(item_id: int, data: BaseModel, session: Session, principal: Principal):
+        authorize_write(principal, spec.owner_of(spec.get(session, item_id)), SCOPE)
+        new_owner = data.model_dump(exclude_unset=True).get("owner_organisation_id")
+        if spec.owned and new_owner is not None:
+            authorize_write(principal, new_owner, SCOPE)
+        return spec.shape(spec.update(session, item_id, data, actor=principal))
+
+    def put_item(item_id: int, data: In, session: Session = Depends(get_session),  # type: ignore[valid-type]
+                 principal: Principal = Depends(get_principal)):
+        return change(item_id, data, session, principal)
+
+    def patch_item(item_id: int, data: Patch, session: Session = Depends(get_session),  # type: ignore[valid-type]
+                   principal: Principal = Depends(get_principal)):
+        return change(item_id, data, session, principal)
+
+    def delete_item(item_id: int, session: Session = Depends(get_session),
+                    principal: Principal = Depends(get_principal)) -> Response:
+        authorize_write(principal, spec.owner_of(spec.get(session, item_id)), SCOPE)
+        spec.delete(session, item_id, actor=principal)
+        return Response(status_code=204)
+
+    tags = [spec.tag]
+    router.add_api_route(item, get_item, methods=["GET"], tags=tags, response_model=Out,
+                         name=f"get_{spec.name}", summary=f"Get one {spec.name.replace('_', ' ')}")
+    router.add_api_route(base, create_item, methods=["POST"], tags=tags, response_model=Out, status_code=201,
+                         name=f"create_{spec.name}", summary=f"Create a {spec.name.replace('_', ' ')}")
+    router.add_api_route(item, put_item, methods=["PUT"], tags=tags, response_model=Out,
+                         name=f"replace_{spec.name}", summary=f"Replace a {spec.name.replace('_', ' ')}")
+    router.add_api_route(item, patch_item, methods=["PATCH"], tags=tags, response_model=Out,
+                         name=f"update_{spec.name}", summary=f"Change a {spec.name.replace('_', ' ')}")
+    router.add_api_route(item, delete_item, methods=["DELETE"], tags=tags, status_code=204,
+                         name=f"delete_{spec.name}", summary=f"Delete a {spec.name.replace('_', ' ')}",
+                         response_class=Response)
