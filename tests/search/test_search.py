@@ -162,6 +162,19 @@ def test_pagination_is_stable_and_complete(session):
     assert scores == sorted(scores, reverse=True)
 
 
+def test_pagination_across_title_and_body_tiers(session):
+    titled = {h.project(session, f"Laadpaal {i}", "Tekst " * (i + 1)).id for i in range(3)}
+    body = {h.project(session, f"Project {i}", f"Over een laadpaal. {'Tekst ' * i}").id for i in range(4)}
+    seen, flags = [], []
+    for offset in (0, 2, 4, 6):
+        page = search(session, "laadpalen", limit=2, offset=offset)
+        assert page.total == 7
+        seen += ids(page)
+        flags += [i.title_match for i in page.items]
+    assert len(seen) == 7 and set(seen[:3]) == titled and set(seen[3:]) == body
+    assert flags == [True] * 3 + [False] * 4
+
+
 def test_all_types_are_indexed_with_urls(session):
     p = h.project(session, "Hittestress in de stad", "Meetnet voor hitte.")
     lab_ = h.lab(session, "Hittelab", "Metingen van hitte.")

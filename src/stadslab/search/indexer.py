@@ -10,7 +10,7 @@ and bulk writes (used by imports and ``stadslab search --rebuild``-style tools).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
@@ -148,7 +148,8 @@ def _grouped(session: Session, stmt) -> dict[int, list]:
     return out
 
 
-def _id_batches(session: Session, column) -> Iterator[list[int]]:
+def _id_ranges(session: Session, column) -> Iterator[tuple[int, int]]:
+    """Consecutive (first, last) id ranges of up to BATCH rows; range filters beat long IN lists."""
     last = None
     while True:
         stmt = select(column).order_by(column).limit(BATCH)
@@ -157,7 +158,7 @@ def _id_batches(session: Session, column) -> Iterator[list[int]]:
         ids = list(session.scalars(stmt))
         if not ids:
             return
-        yield ids
+        yield ids[0], ids[-1]
         last = ids[-1]
 
 
@@ -171,52 +172,55 @@ class _Lookups:
         return [n for c in codes for n in self.themes.get(c, ())]
 
 
-def _project_batches(session: Session, lk: _Lookups) -> Iterator[list[dict]]:
+def _project_batches(session: Session, lk: _Lookups) -> Iterator[Iterable[dict]]:
     P, L, O = Project.__table__, LivingLab.__table__, Organisation.__table__
-    for ids in _id_batches(session, P.c.id):
+    for ids in _id_ranges(session, P.c.id):
         themes = _grouped(session, select(project_themes.c.project_id, project_themes.c.theme_code)
-                          .where(project_themes.c.project_id.in_(ids)))
-        kpis = _grouped(session, select(Kpi.project_id, Kpi.name).where(Kpi.project_id.in_(ids))
+                          .where(project_themes.c.project_id.between(*ids)))
+        kpis = _grouped(session, select(Kpi.project_id, Kpi.name).where(Kpi.project_id.between(*ids))
                         .order_by(Kpi.project_id, Kpi.position))
         partners = _grouped(session, select(ProjectPartner.project_id, O.c.name)
                             .join(O, O.c.id == ProjectPartner.organisation_id)
-                            .where(ProjectPartner.project_id.in_(ids)))
+                            .where(ProjectPartner.project_id.between(*ids)))
         lessons = _lessons_of(session, ids)
-        rows = []
         stmt = (select(P.c.id, P.c.title, P.c.summary, P.c.municipality_code, P.c.status, P.c.updated_at, L.c.name)
-                .select_from(P.outerjoin(L, L.c.id == P.c.living_lab_id)).where(P.c.id.in_(ids)))
-        for pid, title, summary, city, status, updated, lab in session.execute(stmt):
-            row = docs.project_row(
-                id=pid, title=title, summary=summary, city_code=city, status=status, updated_at=updated,
-                city_name=lk.cities.get(city), lab_name=lab, theme_codes=themes.get(pid, ()),
-                theme_names=lk.theme_names(themes.get(pid, ())), kpi_names=kpis.get(pid, ()),
-                partner_names=partners.get(pid, ()))
-            rows.append(row)
-            for lesson_id, text in lessons.get(pid, ()):
-                if (text or "").strip():
-                    rows.append(docs.lesson_row(
-                        id=lesson_id, text=text, project_id=pid, project_title=title, city_code=city,
-                        status=status, themes=row["themes"], updated_at=row["updated_at"],
-                        city_name=lk.cities.get(city)))
-        yield rows
+                .select_from(P.outerjoin(L, L.c.id == P.c.living_lab_id)).where(P.c.id.between(*ids)))
+        yield _project_docs(session.execute(stmt).all(), lk, themes, kpis, partners, lessons)
 
 
-def _lessons_of(session: Session, ids: Sequence[int]) -> dict[int, list]:
+def _project_docs(projects, lk: _Lookups, themes, kpis, partners, lessons) -> Iterator[dict]:
+    """Built lazily, so that the database ingests one document while Python builds the next."""
+    for pid, title, summary, city, status, updated, lab in projects:
+        row = docs.project_row(
+            id=pid, title=title, summary=summary, city_code=city, status=status, updated_at=updated,
+            city_name=lk.cities.get(city), lab_name=lab, theme_codes=themes.get(pid, ()),
+            theme_names=lk.theme_names(themes.get(pid, ())), kpi_names=kpis.get(pid, ()),
+            partner_names=partners.get(pid, ()))
+        yield row
+        for lesson_id, text in lessons.get(pid, ()):
+            if (text or "").strip():
+                yield docs.lesson_row(
+                    id=lesson_id, text=text, project_id=pid, project_title=title, city_code=city,
+                    status=status, themes=row["themes"], updated_at=row["updated_at"],
+                    city_name=lk.cities.get(city))
+
+
+def _lessons_of(session: Session, ids: tuple[int, int]) -> dict[int, list]:
     out: dict[int, list] = defaultdict(list)
-    stmt = (select(Lesson.project_id, Lesson.id, Lesson.text).where(Lesson.project_id.in_(ids))
+    stmt = (select(Lesson.project_id, Lesson.id, Lesson.text).where(Lesson.project_id.between(*ids))
             .order_by(Lesson.project_id, Lesson.position))
     for pid, lid, text in session.execute(stmt):
         out[pid].append((lid, text))
     return out
 
 
-def _lab_batches(session: Session, lk: _Lookups) -> Iterator[list[dict]]:
+def _lab_batches(session: Session, lk: _Lookups) -> Iterator[Iterable[dict]]:
     L = LivingLab.__table__
-    for ids in _id_batches(session, L.c.id):
+    for ids in _id_ranges(session, L.c.id):
         themes = _grouped(session, select(lab_themes.c.living_lab_id, lab_themes.c.theme_code)
-                          .where(lab_themes.c.living_lab_id.in_(ids)))
+                          .where(lab_themes.c.living_lab_id.between(*ids)))
         stmt = select(L.c.id, L.c.name, L.c.description, L.c.municipality_code, L.c.status, L.c.updated_at,
-                      L.c.infrastructure, L.c.regulatory_exemptions).where(L.c.id.in_(ids))
+                      L.c.infrastructure, L.c.regulatory_exemptions).where(L.c.id.between(*ids))
         yield [docs.living_lab_row(id=i, name=n, description=d, city_code=c, status=s, updated_at=u,
                                    city_name=lk.cities.get(c), theme_codes=themes.get(i, ()),
                                    theme_names=lk.theme_names(themes.get(i, ())), infrastructure=inf,
@@ -224,17 +228,17 @@ def _lab_batches(session: Session, lk: _Lookups) -> Iterator[list[dict]]:
                for i, n, d, c, s, u, inf, ex in session.execute(stmt)]
 
 
-def _solution_batches(session: Session, lk: _Lookups) -> Iterator[list[dict]]:
+def _solution_batches(session: Session, lk: _Lookups) -> Iterator[Iterable[dict]]:
     S, P, O, A = Solution.__table__, Project.__table__, Organisation.__table__, Adoption.__table__
-    for ids in _id_batches(session, S.c.id):
+    for ids in _id_ranges(session, S.c.id):
         themes = _grouped(session, select(solution_themes.c.solution_id, solution_themes.c.theme_code)
-                          .where(solution_themes.c.solution_id.in_(ids)))
-        adopters = _grouped(session, select(A.c.solution_id, A.c.municipality_code).where(A.c.solution_id.in_(ids)))
+                          .where(solution_themes.c.solution_id.between(*ids)))
+        adopters = _grouped(session, select(A.c.solution_id, A.c.municipality_code).where(A.c.solution_id.between(*ids)))
         stmt = (select(S.c.id, S.c.name, S.c.description, S.c.maturity, S.c.updated_at, P.c.municipality_code,
                        P.c.title, O.c.name)
                 .select_from(S.outerjoin(P, P.c.id == S.c.origin_project_id)
                              .outerjoin(O, O.c.id == S.c.provider_organisation_id))
-                .where(S.c.id.in_(ids)))
+                .where(S.c.id.between(*ids)))
         yield [docs.solution_row(id=i, name=n, description=d, maturity=m, updated_at=u, origin_city_code=c,
                                  origin_title=t, provider_name=o, theme_codes=themes.get(i, ()),
                                  theme_names=lk.theme_names(themes.get(i, ())),
@@ -242,18 +246,18 @@ def _solution_batches(session: Session, lk: _Lookups) -> Iterator[list[dict]]:
                for i, n, d, m, u, c, t, o in session.execute(stmt)]
 
 
-def _coalition_batches(session: Session, lk: _Lookups) -> Iterator[list[dict]]:
+def _coalition_batches(session: Session, lk: _Lookups) -> Iterator[Iterable[dict]]:
     C, O = Coalition.__table__, Organisation.__table__
-    for ids in _id_batches(session, C.c.id):
+    for ids in _id_ranges(session, C.c.id):
         themes = _grouped(session, select(coalition_themes.c.coalition_id, coalition_themes.c.theme_code)
-                          .where(coalition_themes.c.coalition_id.in_(ids)))
+                          .where(coalition_themes.c.coalition_id.between(*ids)))
         cities = _grouped(session, select(coalition_cities.c.coalition_id, coalition_cities.c.municipality_code)
-                          .where(coalition_cities.c.coalition_id.in_(ids)))
+                          .where(coalition_cities.c.coalition_id.between(*ids)))
         orgs = _grouped(session, select(coalition_organisations.c.coalition_id, O.c.name)
                         .join(O, O.c.id == coalition_organisations.c.organisation_id)
-                        .where(coalition_organisations.c.coalition_id.in_(ids)))
+                        .where(coalition_organisations.c.coalition_id.between(*ids)))
         stmt = select(C.c.id, C.c.title, C.c.question, C.c.description, C.c.lead_municipality_code, C.c.status,
-                      C.c.updated_at).where(C.c.id.in_(ids))
+                      C.c.updated_at).where(C.c.id.between(*ids))
         yield [docs.coalition_row(id=i, title=t, question=q, description=d, lead_city_code=lead, status=s,
                                   updated_at=u,
                                   city_names=sorted({lk.cities.get(x, "") for x in {*cities.get(i, ()), lead}}),
@@ -270,22 +274,18 @@ def rebuild_index(session: Session, progress: Progress | None = None) -> dict[st
     """
     session.flush()
     backend = backend_for(session)
-    backend.clear(session)
     lookups = _Lookups(session)
-    expected = sum(session.scalar(select(func.count()).select_from(t)) or 0
-                   for t in (Project.__table__, Lesson.__table__, LivingLab.__table__, Solution.__table__,
-                             Coalition.__table__))
     counts = {t: 0 for t in DOC_TYPES}
-    backend.prepare_bulk(session, expected)
-    try:
+    with backend.bulk_replace(session):
         for batches in (_project_batches, _lab_batches, _solution_batches, _coalition_batches):
             for rows in batches(session, lookups):
-                backend.insert_many(session, rows)
-                for row in rows:
-                    counts[row["doc_type"]] += 1
+                written = backend.insert_many(session, _counted(rows, counts))
                 if progress:
-                    progress(len(rows))
-    finally:
-        backend.finish_bulk(session)
+                    progress(written)
     return counts
 
+
+def _counted(rows: Iterable[dict], counts: dict[str, int]) -> Iterator[dict]:
+    for row in rows:
+        counts[row["doc_type"]] += 1
+        yield row

@@ -14,8 +14,9 @@ class SearchItemOut(BaseModel):
     city_code: str | None
     status: str | None
     themes: list[str]
-    score: float = Field(description="Relevance; higher is better. Comparable within one result list only")
+    score: float = Field(description="Relevance within its tier (title matches first); higher is better")
     url: str
+    title_match: bool = Field(False, description="Every query word is in the title; such results come first")
     project_id: int | None = Field(None, description="For lessons: the project they belong to")
 
 

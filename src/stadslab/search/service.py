@@ -8,6 +8,7 @@ each under every filter except its own.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import get_args
 
@@ -55,6 +56,8 @@ class SearchItem:
     themes: list[str]
     score: float
     url: str
+    #: Every query word occurs in the title: such results come first, whatever their score.
+    title_match: bool = False
     #: For lessons: the project they belong to.
     project_id: int | None = None
 
@@ -134,14 +137,19 @@ def search(session: Session, query: str, *, types=None, themes=None, cities=None
     return results
 
 
+_CITY_CODE = re.compile(r"GM\d{4}")
+
+
 def _known_cities(session: Session, cities) -> set[str]:
+    """The requested codes that exist; only well-formed codes are ever sent to the database."""
     wanted = {str(c).strip().upper() for c in (cities or ()) if str(c).strip()}
+    wanted = {c for c in wanted if _CITY_CODE.fullmatch(c)}
     if not wanted or len(wanted) > MAX_FILTER_VALUES:
         return wanted
     return set(session.scalars(select(Municipality.code).where(Municipality.code.in_(wanted))))
 
 
-def _items(session: Session, hits: list[tuple[int, float]], parsed: ParsedQuery) -> list[SearchItem]:
+def _items(session: Session, hits: list[tuple[int, float, bool]], parsed: ParsedQuery) -> list[SearchItem]:
     if not hits:
         return []
     D = SearchDocument.__table__
@@ -153,7 +161,7 @@ def _items(session: Session, hits: list[tuple[int, float]], parsed: ParsedQuery)
                    .all()) if lesson_ids else {}
     forms = parsed.highlight_forms()
     items = []
-    for doc_id, score in hits:
+    for doc_id, score, title_match in hits:
         r = rows.get(doc_id)
         if r is None:
             continue
@@ -165,7 +173,8 @@ def _items(session: Session, hits: list[tuple[int, float]], parsed: ParsedQuery)
         items.append(SearchItem(
             type=r.doc_type, id=r.doc_id, title=r.title, title_html=snippets.highlight(r.title, forms),
             snippet=snippets.snippet(r.body, forms), city_code=r.city_code, status=r.status,
-            themes=(r.themes or "").split(), score=round(score, 6), url=url, project_id=project_id))
+            themes=(r.themes or "").split(), score=round(score, 6), url=url, title_match=title_match,
+            project_id=project_id))
     return items
 
 

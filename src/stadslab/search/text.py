@@ -169,6 +169,27 @@ def analyse(text: str) -> list[Word]:
     return out
 
 
+_STEMS_CACHE: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+_STEMS_CACHE_MAX = 500_000
+
+
+def _token_stems(token: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(primary stems, all forms) of a surface token: the indexer's hot path, so a plain dict."""
+    hit = _STEMS_CACHE.get(token)
+    if hit is None:
+        words = analyse_token(token)
+        hit = (tuple(w.primary for w in words), tuple(f for w in words for f in w.forms))
+        if len(_STEMS_CACHE) >= _STEMS_CACHE_MAX:
+            _STEMS_CACHE.clear()
+        _STEMS_CACHE[token] = hit
+    return hit
+
+
+def _infos(text: str) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
+    get = _STEMS_CACHE.get
+    return [get(t) or _token_stems(t) for t in TOKEN_RE.findall(_nfc(text))] if text else []
+
+
 def stems_for(*, title: str, body: str, context: str = "", markers: tuple[str, ...] = ()) -> str:
     """The ``stems`` column of a search document.
 
@@ -178,17 +199,12 @@ def stems_for(*, title: str, body: str, context: str = "", markers: tuple[str, .
     are rare, hence high-weight in BM25 and ts_rank, and only a query word that
     occurs in the title can hit them), then internal markers.
     """
-    title_words = analyse(title)
-    words = title_words + analyse(body) + analyse(context)
-    primary = [w.primary for w in words]
+    title_infos = _infos(title)
+    infos = title_infos + _infos(body) + _infos(context)
+    primary = [p for info in infos for p in info[0]]
     seen = set(primary)
-    extra = []
-    for w in words:
-        for f in w.forms:
-            if f not in seen:
-                seen.add(f)
-                extra.append(f)
-    boost = list(dict.fromkeys(TITLE_PREFIX + f for w in title_words for f in w.forms))
+    extra = [f for f in dict.fromkeys(f for info in dict.fromkeys(infos) for f in info[1]) if f not in seen]
+    boost = [TITLE_PREFIX + f for f in dict.fromkeys(f for info in title_infos for f in info[1])]
     return " ".join([*primary, *extra, *boost, *markers])
 
 

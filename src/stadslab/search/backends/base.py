@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from sqlalchemy import text
@@ -44,8 +45,9 @@ class Filters:
 @dataclass
 class RawResults:
     total: int
-    #: (search_documents.id, score) in rank order; a higher score is a better match.
-    hits: list[tuple[int, float]] = field(default_factory=list)
+    #: (search_documents.id, score, title_match) in rank order: documents with every
+    #: query word in their title first, then by score (higher is better).
+    hits: list[tuple[int, float, bool]] = field(default_factory=list)
     facets: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
@@ -63,6 +65,18 @@ class SearchBackend(ABC):
         """The dialect's full-text query string, built only from analysed tokens."""
 
     @abstractmethod
+    def title_expression(self, query: ParsedQuery) -> str | None:
+        """Matches documents whose title holds every query word (None when the query has no words)."""
+
+    @abstractmethod
+    def both(self, a: str, b: str) -> str:
+        """Full-text expression matching ``a`` and ``b``."""
+
+    @abstractmethod
+    def minus(self, a: str, b: str) -> str:
+        """Full-text expression matching ``a`` but not ``b``."""
+
+    @abstractmethod
     def marker_expression(self, marker: str) -> str:
         """A full-text query string for one internal marker token."""
 
@@ -71,8 +85,8 @@ class SearchBackend(ABC):
         """SELECT doc_type, city_code, status, themes of every document matching ``:q``."""
 
     @abstractmethod
-    def _ranked_sql(self, where: str) -> str:
-        """SELECT id, score of matching documents passing ``where``, best first, paged."""
+    def _ranked_sql(self, where: str, match: str) -> str:
+        """SELECT id, score of documents matching bound ``:<match>`` and ``where``, best first, paged."""
 
     @abstractmethod
     def _contains_sql(self, column: str, param: str) -> str:
@@ -87,21 +101,18 @@ class SearchBackend(ABC):
         """Insert or replace documents keyed by (doc_type, doc_id)."""
 
     @abstractmethod
-    def insert_many(self, session: Session, rows: Sequence[dict]) -> None:
-        """Insert documents known to be absent, as fast as the dialect allows."""
+    def insert_many(self, session: Session, rows: Iterable[dict]) -> int:
+        """Insert documents known to be absent, as fast as the dialect allows; returns how many."""
 
     @abstractmethod
     def delete_marked(self, session: Session, doc_type: str, marker: str) -> None:
         """Delete documents of ``doc_type`` whose stems carry ``marker``."""
 
-    def clear(self, session: Session) -> None:
+    @contextmanager
+    def bulk_replace(self, session: Session) -> Iterator[None]:
+        """Empty the index; the body refills it with ``insert_many``. In the caller's transaction."""
         session.execute(text("DELETE FROM search_documents"))
-
-    def prepare_bulk(self, session: Session, expected_rows: int) -> None:
-        """Called before a large ``insert_many`` into an empty index."""
-
-    def finish_bulk(self, session: Session) -> None:
-        """Called after the large load announced by ``prepare_bulk``."""
+        yield
 
     # --- shared ---------------------------------------------------------------------
 
@@ -126,12 +137,38 @@ class SearchBackend(ABC):
         parts = [sql for facet, sql in clauses.items() if facet != without]
         return " AND ".join(parts) if parts else "1 = 1"
 
+    def _ranked(self, session: Session, params: dict, where: str, match: str, limit: int,
+                offset: int) -> list[tuple[int, float]]:
+        if limit <= 0:
+            return []
+        rows = session.execute(text(self._ranked_sql(where, match)), {**params, "limit": limit, "offset": offset})
+        return [(int(r[0]), float(r[1])) for r in rows]
+
     def search(self, session: Session, query: ParsedQuery, filters: Filters, *, limit: int,
                offset: int) -> RawResults:
-        params: dict = {"q": self.match_expression(query)}
+        """Ranking is tiered: documents with every query word in the title come first.
+
+        Besides being what searchers expect, this bounds the ranking work for very
+        common words: the page is usually filled from the (much smaller) title tier,
+        so BM25/ts_rank is computed for those documents only. The second tier is
+        ranked only when the first runs out.
+        """
+        full = self.match_expression(query)
+        title = self.title_expression(query)
+        params: dict = {"q": full}
         clauses = self._filter_clauses(filters, params)
-        hits = [(int(r[0]), float(r[1])) for r in session.execute(
-            text(self._ranked_sql(self._where(clauses))), {**params, "limit": limit, "offset": offset})]
+        where = self._where(clauses)
+        if title is None:
+            hits = [(i, s, False) for i, s in self._ranked(session, params, where, "q", limit, offset)]
+        else:
+            params["tq"] = self.both(full, title)
+            params["rq"] = self.minus(full, title)
+            want = offset + limit
+            tier1 = self._ranked(session, params, where, "tq", want, 0)
+            hits = [(i, s, True) for i, s in tier1[offset:]]
+            if len(tier1) < want:
+                rest = self._ranked(session, params, where, "rq", limit - len(hits), max(0, offset - len(tier1)))
+                hits += [(i, s, False) for i, s in rest]
 
         parts = [f"SELECT 'total' AS facet, NULL AS value, count(*) AS n FROM m AS d WHERE {self._where(clauses)}"]
         for facet in FACETS:

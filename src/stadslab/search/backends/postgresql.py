@@ -7,7 +7,8 @@ combined with ``|``, ``&`` and ``<->``, and passed as a bound parameter.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 
 from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -41,6 +42,20 @@ class PostgreSQLBackend(SearchBackend):
             raise ValueError("query has no searchable words")
         return " & ".join(clauses)
 
+    def title_expression(self, query: ParsedQuery) -> str | None:
+        clauses = []
+        for term in query.terms:
+            forms = safe_forms(term.forms)
+            if forms:
+                clauses.append("(" + " | ".join(_lexeme(TITLE_PREFIX + f) for f in forms) + ")")
+        return " & ".join(clauses) if clauses else None
+
+    def both(self, a: str, b: str) -> str:
+        return f"({a}) & ({b})"
+
+    def minus(self, a: str, b: str) -> str:
+        return f"({a}) & ! ({b})"
+
     def marker_expression(self, marker: str) -> str:
         return _lexeme(marker)
 
@@ -48,9 +63,9 @@ class PostgreSQLBackend(SearchBackend):
         return ("SELECT doc_type, city_code, status, themes FROM search_documents "
                 "WHERE tsv @@ to_tsquery('simple', :q)")
 
-    def _ranked_sql(self, where: str) -> str:
+    def _ranked_sql(self, where: str, match: str) -> str:
         return ("SELECT d.id, ts_rank(d.tsv, query) AS score "
-                "FROM search_documents AS d, to_tsquery('simple', :q) AS query "
+                f"FROM search_documents AS d, to_tsquery('simple', :{match}) AS query "
                 f"WHERE d.tsv @@ query AND {where} "
                 "ORDER BY score DESC, d.id LIMIT :limit OFFSET :offset")
 
@@ -69,17 +84,42 @@ class PostgreSQLBackend(SearchBackend):
             set_={c: stmt.excluded[c] for c in DOC_COLUMNS if c not in ("doc_type", "doc_id")})
         session.execute(stmt, list(rows))
 
-    def insert_many(self, session: Session, rows: Sequence[dict]) -> None:
-        """COPY is several times faster than multi-row INSERT for large loads."""
-        if not rows:
-            return
+    def insert_many(self, session: Session, rows: Iterable[dict]) -> int:
+        """COPY, fed row by row: the server parses stems into tsvectors while we build the next row."""
         raw = session.connection().connection.driver_connection
         columns = ", ".join(DOC_COLUMNS)
+        n = 0
         with raw.cursor() as cur, cur.copy(f"COPY search_documents ({columns}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(tuple(row[c] for c in DOC_COLUMNS))
+                n += 1
+        return n
 
     def delete_marked(self, session: Session, doc_type: str, marker: str) -> None:
         session.execute(text("DELETE FROM search_documents WHERE doc_type = :t "
                              "AND tsv @@ to_tsquery('simple', :m)"),
                         {"t": doc_type, "m": self.marker_expression(marker)})
+
+    @contextmanager
+    def _bitmap_plans(self, session: Session) -> Iterator[None]:
+        """Steer the planner to the GIN index for the duration of one search.
+
+        For a very common word the planner prefers a sequential scan (every row's
+        tsvector re-checked), which costs several times a bitmap scan of the GIN
+        index. The setting is transaction-local and restored afterwards, so other
+        queries in the same unit of work are unaffected.
+        """
+        previous = session.execute(text("SELECT current_setting('enable_seqscan')")).scalar_one()
+        session.execute(text("SELECT set_config('enable_seqscan', 'off', true)"))
+        try:
+            yield
+        finally:
+            session.execute(text("SELECT set_config('enable_seqscan', :v, true)"), {"v": previous})
+
+    def search(self, session: Session, *args, **kwargs):
+        with self._bitmap_plans(session):
+            return super().search(session, *args, **kwargs)
+
+    def bare(self, session: Session, query: ParsedQuery) -> list[int]:
+        with self._bitmap_plans(session):
+            return super().bare(session, query)

@@ -4,13 +4,19 @@ Triggers from migration 0001 keep ``search_fts`` in step with every insert,
 update and delete, so writes here are plain SQL on ``search_documents``. Each
 token is written as an FTS5 string ("..."), the only FTS5 syntax we emit
 besides AND, OR and parentheses.
+
+A full rebuild does not go through the triggers: maintaining FTS5 row by row
+is several times slower than one ``'rebuild'`` of the whole index from its
+content table. The triggers are set aside inside the caller's transaction and
+put back, exactly as the migration defined them, before it ends.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 
-from sqlalchemy import insert, text
+from sqlalchemy import text
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
@@ -42,6 +48,20 @@ class SQLiteBackend(SearchBackend):
             raise ValueError("query has no searchable words")
         return " AND ".join(clauses)
 
+    def title_expression(self, query: ParsedQuery) -> str | None:
+        clauses = []
+        for term in query.terms:
+            forms = safe_forms(term.forms)
+            if forms:
+                clauses.append("(" + " OR ".join(_string(TITLE_PREFIX + f) for f in forms) + ")")
+        return " AND ".join(clauses) if clauses else None
+
+    def both(self, a: str, b: str) -> str:
+        return f"({a}) AND ({b})"
+
+    def minus(self, a: str, b: str) -> str:
+        return f"({a}) NOT ({b})"
+
     def marker_expression(self, marker: str) -> str:
         return _string(marker)
 
@@ -49,14 +69,14 @@ class SQLiteBackend(SearchBackend):
         return ("SELECT doc_type, city_code, status, themes FROM search_documents "
                 "WHERE id IN (SELECT rowid FROM search_fts WHERE search_fts MATCH :q)")
 
-    def _ranked_sql(self, where: str) -> str:
+    def _ranked_sql(self, where: str, match: str) -> str:
         # bm25() is lower for better matches; we report its negation.
         if where == "1 = 1":
-            return ("SELECT rowid, -bm25(search_fts) AS score FROM search_fts WHERE search_fts MATCH :q "
+            return (f"SELECT rowid, -bm25(search_fts) AS score FROM search_fts WHERE search_fts MATCH :{match} "
                     "ORDER BY score DESC, rowid LIMIT :limit OFFSET :offset")
         return ("SELECT search_fts.rowid, -bm25(search_fts) AS score FROM search_fts "
                 "JOIN search_documents AS d ON d.id = search_fts.rowid "
-                f"WHERE search_fts MATCH :q AND {where} "
+                f"WHERE search_fts MATCH :{match} AND {where} "
                 "ORDER BY score DESC, search_fts.rowid LIMIT :limit OFFSET :offset")
 
     def _contains_sql(self, column: str, param: str) -> str:
@@ -74,11 +94,51 @@ class SQLiteBackend(SearchBackend):
             set_={c: stmt.excluded[c] for c in DOC_COLUMNS if c not in ("doc_type", "doc_id")})
         session.execute(stmt, list(rows))
 
-    def insert_many(self, session: Session, rows: Sequence[dict]) -> None:
-        if rows:
-            session.execute(insert(SearchDocument.__table__), list(rows))
+    def insert_many(self, session: Session, rows: Iterable[dict]) -> int:
+        """executemany straight on the driver, fed by a generator (no per-row Core overhead)."""
+        conn = session.connection()
+        to_db = SearchDocument.__table__.c.updated_at.type.bind_processor(conn.dialect) or (lambda v: v)
+        written = 0
+
+        def values() -> Iterator[tuple]:
+            nonlocal written
+            for row in rows:
+                written += 1
+                yield (*(row[c] for c in DOC_COLUMNS[:-1]), to_db(row["updated_at"]))
+
+        assert DOC_COLUMNS[-1] == "updated_at"
+        sql = (f"INSERT INTO search_documents ({', '.join(DOC_COLUMNS)}) "
+               f"VALUES ({', '.join('?' for _ in DOC_COLUMNS)})")
+        conn.connection.driver_connection.executemany(sql, values())
+        return written
 
     def delete_marked(self, session: Session, doc_type: str, marker: str) -> None:
         session.execute(text("DELETE FROM search_documents WHERE doc_type = :t AND id IN "
                              "(SELECT rowid FROM search_fts WHERE search_fts MATCH :m)"),
                         {"t": doc_type, "m": self.marker_expression(marker)})
+
+    @contextmanager
+    def bulk_replace(self, session: Session) -> Iterator[None]:
+        raw = session.connection().connection.driver_connection
+        # The sqlite3 module opens a transaction only before DML; make sure one is open so
+        # that dropping the triggers is rolled back with everything else on failure.
+        session.execute(text("UPDATE search_documents SET id = id WHERE 0 = 1"))
+        if not raw.in_transaction:
+            with super().bulk_replace(session):
+                yield
+            return
+        triggers = [sql for (sql,) in session.execute(text(
+            "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'search_documents' "
+            "ORDER BY name"))]
+        names = [name for (name,) in session.execute(text(
+            "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'search_documents'"))]
+        for name in names:
+            session.execute(text(f'DROP TRIGGER "{name}"'))
+        try:
+            session.execute(text("DELETE FROM search_documents"))
+            yield
+        finally:
+            # Also on failure: whatever the caller then commits, index and content agree.
+            session.execute(text("INSERT INTO search_fts(search_fts) VALUES ('rebuild')"))
+            for sql in triggers:
+                session.execute(text(sql))
