@@ -150,7 +150,7 @@ def generate(n: int, cities: list[str], themes: list[str], seed: int = 11):
 def load(db, n: int) -> dict[str, float]:
     with db.session() as s:
         cities = list(s.scalars(select(Municipality.code).order_by(Municipality.population.desc(), Municipality.code)))
-        themes = list(s.scalars(select(Theme.code)))
+        themes = list(s.scalars(select(Theme.code).order_by(Theme.position, Theme.code)))
         t0 = time.perf_counter()
         batch, theme_rows, lesson_rows = [], [], []
         for row, codes, lessons in generate(n, cities, themes):

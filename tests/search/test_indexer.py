@@ -117,3 +117,48 @@ def test_fulltext_index_stays_consistent_after_updates_and_deletes(session, db):
     assert search(session, "zonnepanelen").total == 2 and search(session, "windmolens").total == 3
     if db.dialect == "sqlite":
         session.execute(text("INSERT INTO search_fts(search_fts, rank) VALUES ('integrity-check', 1)"))
+
+
+def test_failed_rebuild_leaves_the_old_index_working(session, db, monkeypatch):
+    h.project(session, "Eerste project", "Over zonnepanelen.", lessons=("Les over daken.",))
+    h.project(session, "Tweede project", "Over windmolens.")
+    calls = []
+
+    def broken(**kwargs):
+        calls.append(kwargs["id"])
+        if len(calls) > 1:
+            raise RuntimeError("boom")
+        return original(**kwargs)
+
+    original = indexer.docs.project_row
+    monkeypatch.setattr(indexer.docs, "project_row", broken)
+    try:
+        indexer.rebuild_index(session)
+    except RuntimeError:
+        session.rollback()
+    else:  # pragma: no cover - the patch must make it fail
+        raise AssertionError("rebuild should have failed")
+    monkeypatch.setattr(indexer.docs, "project_row", original)
+    assert search(session, "zonnepanelen").total == 1 and search(session, "windmolens").total == 1
+    if db.dialect == "sqlite":
+        triggers = session.execute(text("SELECT count(*) FROM sqlite_master WHERE type = 'trigger' "
+                                        "AND tbl_name = 'search_documents'")).scalar_one()
+        assert triggers == 3
+        session.execute(text("INSERT INTO search_fts(search_fts, rank) VALUES ('integrity-check', 1)"))
+    # Incremental indexing still reaches the full-text index after the failed rebuild.
+    h.project(session, "Derde project", "Over waterstof.")
+    assert search(session, "waterstof").total == 1
+
+
+def test_rebuild_keeps_fulltext_consistent(session, db):
+    for i in range(3):
+        h.project(session, f"Project {i}", "Tekst over bomen.", lessons=("Les.",))
+    indexer.rebuild_index(session)
+    session.commit()
+    indexer.rebuild_index(session)
+    session.commit()
+    assert search(session, "bomen").total == 3
+    if db.dialect == "sqlite":
+        session.execute(text("INSERT INTO search_fts(search_fts, rank) VALUES ('integrity-check', 1)"))
+        h.project(session, "Nieuw", "Tekst over struiken.")
+        assert search(session, "struiken").total == 1
