@@ -39,12 +39,21 @@ def _create(conn, dialect: str) -> None:
 
 
 def bypass_guard(db, *statements: str, params: dict | None = None) -> None:
-    """Run SQL against audit_events with the append-only triggers lifted (one transaction)."""
+    """Run SQL against audit_events with the append-only triggers lifted (one transaction).
+
+    PostgreSQL: a superuser's ``session_replication_role = replica`` skips ordinary
+    triggers for this transaction only (no DDL lock, so open readers do not block it).
+    SQLite: drop and re-create the triggers inside the transaction.
+    """
     with db.engine.begin() as conn:
-        _drop(conn, db.dialect)
+        if db.dialect == "postgresql":
+            conn.execute(text("SET LOCAL session_replication_role = replica"))
+        else:
+            _drop(conn, db.dialect)
         for sql in statements:
             conn.execute(text(sql), params or {})
-        _create(conn, db.dialect)
+        if db.dialect != "postgresql":
+            _create(conn, db.dialect)
 
 
 def purge_audit_trail(db) -> None:
