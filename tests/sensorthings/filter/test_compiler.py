@@ -206,6 +206,8 @@ THING_CASES = [
     ("'Gemeente Amsterdam' in properties/owner", []),   # not an array
     ("properties/owner in ('Gemeente Rotterdam', 'x')", [2]),
     ("properties/floors in (4, 5)", [1]),
+    ("properties/since lt 2022-01-01T00:00:00Z", [1]),      # JSON text vs an instant
+    ("properties/since eq 2022-07-15T14:00:00+02:00", [2]),
     ("properties/floors gt properties/height", [1]),
     ("properties/height eq properties/height", [1, 2, 3]),    # null eq null is true (OData)
     ("properties/height ne properties/floors", [1, 2]),
@@ -347,6 +349,15 @@ def test_compile_errors_name_the_column(text, column, fragment):
     assert fragment in err.value.message, err.value.message
     assert err.value.column == column, err.value.detail
     assert err.value.status == 400
+
+
+def test_spatial_can_be_switched_off_for_a_database_without_postgis():
+    resolver = ThingResolver("postgresql")
+    resolver.spatial = False
+    with pytest.raises(FilterCompileError, match="not available") as err:
+        compile_filter("name eq 'x' and st_within(location, geography'POINT(1 1)')", resolver)
+    assert err.value.column == 17
+    compile_filter("name eq 'x'", resolver)
 
 
 # --- depth: the deepest accepted filter compiles, and runs or is refused with a 400 ----------

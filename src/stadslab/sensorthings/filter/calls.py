@@ -167,6 +167,9 @@ class CallsMixin:
     def call_geo(self, node: A.Function) -> Val:
         name = node.name
         postgres = self.d.name == "postgresql"
+        if not getattr(self.root, "spatial", True):
+            raise self.fail(f"{name}(): geospatial functions are not available on this server "
+                            "(PostGIS is not installed)", node)
         args = [self.value(a) for a in node.args]
         if name == "geo.length":
             g = self.geometry(args[0])

@@ -75,6 +75,9 @@ class FilterResolver(Protocol):
     a resolver for the related entity type (its rows as seen inside the
     subquery), and returns ``EXISTS (subquery WHERE predicate)``. Return
     ``None`` when ``path`` is not a collection.
+
+    Optional: an attribute ``spatial = False`` makes geospatial functions a 400
+    ("not available") instead of SQL that needs PostGIS (see ``has_postgis``).
     """
 
     dialect: str
