@@ -206,3 +206,8 @@ def verify_audit(p: Principal = Depends(get_principal), session: Session = Depen
     from .models import AuditEvent
 
     return VerifyOut(ok=ok, first_bad_seq=bad, events=session.scalar(select(func.count()).select_from(AuditEvent)) or 0)
+
+
+from .loket_routes import router as loket_router  # noqa: E402
+
+router.include_router(loket_router)
