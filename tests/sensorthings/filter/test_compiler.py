@@ -15,7 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from stadslab.sensorthings.filter import (DEFAULT_MAX_DEPTH, FilterCompileError, FilterSyntaxError,
                                           compile_filter, parse_filter)
 
-from .conftest import ObservationResolver, ThingResolver, observations, things
+from .conftest import ThingResolver, things
 
 ALL_OBS = list(range(1, 10))
 

@@ -33,6 +33,7 @@ from . import ast as A
 from .functions import FUNCTIONS
 from .spatial import PREDICATES, pg_from_geojson, pg_from_wkt, sqlite_name
 from .sqlexpr import to_utc
+from .unparse import describe
 from .typed import (DATE, DATETIME, GEOMETRY, INSTANTS, INTERVAL, JSON, NUMBER, STRING, TIME,
                     Val)
 
@@ -214,9 +215,9 @@ class CallsMixin:
         }[node.name]()
         return self.cond(node, expr)
 
-    def describe(self, v: Val) -> str:
-        from .compiler import describe
+    @staticmethod
+    def describe(v: Val) -> str:
         return describe(v.node)
 
 
-__all__ = ["CallsMixin", "MIN_DATETIME", "MAX_DATETIME", "TIME", "JSON"]
+__all__ = ["CallsMixin", "MIN_DATETIME", "MAX_DATETIME"]

@@ -252,7 +252,7 @@ class _Parser:
         if not collection.path:
             raise FilterSyntaxError(f"{kind}() needs a collection before it, as in "
                                     f"Datastreams/{kind}(d: ...)", kw.pos)
-        open_tok = self.advance()
+        self.advance()  # the "("
         if self.peek().kind == L.RPAREN:
             self.advance()
             return A.Lambda(kind, collection, None, None, pos=kw.pos), 2

@@ -16,7 +16,7 @@ from decimal import Decimal
 
 from sqlalchemy import (BigInteger, Boolean, ColumnElement, Date, DateTime, Float, Integer,
                         Numeric, String, Text, Time, case, cast, exists, extract, false, func,
-                        literal, literal_column, null, or_, select, true)
+                        literal, literal_column, null, or_, select)
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.types import TypeDecorator
 
@@ -366,10 +366,6 @@ def dialect_for(name: str) -> SqlDialect:
         return _DIALECTS[name]
     except KeyError:
         raise ValueError(f"unsupported dialect {name!r}; expected 'sqlite' or 'postgresql'") from None
-
-
-__all__ = ["dialect_for", "SqlDialect", "SqliteDialect", "PostgresDialect", "GEOJSON_TYPES",
-           "to_utc", "true", "false"]
 
 
 def sqlite_nesting(where: ColumnElement) -> float:

@@ -144,3 +144,9 @@ def format_duration(value: timedelta) -> str:
     if not day_part and not time_part:
         time_part = "0S"
     return f"{sign}P{day_part}" + (f"T{time_part}" if time_part else "")
+
+
+def describe(node: A.Node, limit: int = 60) -> str:
+    """A short quote of an expression for error messages."""
+    text = unparse(node)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
