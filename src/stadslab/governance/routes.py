@@ -211,3 +211,7 @@ def verify_audit(p: Principal = Depends(get_principal), session: Session = Depen
 from .loket_routes import router as loket_router  # noqa: E402
 
 router.include_router(loket_router)
+
+from .privacy_routes import router as privacy_router  # noqa: E402
+
+router.include_router(privacy_router)
