@@ -46,6 +46,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
 
     from stadslab.core.routes import router as core_router
     from stadslab.governance.routes import router as governance_router
+    from stadslab.interop.ogcapi import router as ogcapi_router
+    from stadslab.interop.routes import router as interop_router
     from stadslab.labs.routes import router as labs_router
     from stadslab.network.routes import router as network_router
     from stadslab.search.routes import router as search_router
@@ -61,5 +63,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.include_router(sta_router, prefix="/sta/v1.1")
     app.include_router(register_router, prefix="/api/v1")
     app.include_router(lorawan_router, prefix="/api/v1")
+    app.include_router(interop_router, prefix="/api/v1")
+    app.include_router(ogcapi_router, prefix="/ogcapi")
     mount_web(app)
     return app

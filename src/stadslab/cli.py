@@ -17,6 +17,8 @@ app = typer.Typer(help="Stadslab: platform of the Dutch Smart City network.", no
                   add_completion=False)
 db_app = typer.Typer(help="Database schema management.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+from stadslab.interop.cli import calendar_app, funding_app  # noqa: E402
+app.add_typer(calendar_app, name="calendar"); app.add_typer(funding_app, name="funding")  # noqa: E702
 console = Console(stderr=True)
 
 

@@ -2,6 +2,7 @@
 
 from stadslab.core.database import Base
 from stadslab.governance import models as governance_models  # noqa: F401
+from stadslab.interop import models as interop_models  # noqa: F401
 from stadslab.labs import models as labs_models  # noqa: F401
 from stadslab.network import models as network_models  # noqa: F401
 from stadslab.search import models as search_models  # noqa: F401

@@ -84,6 +84,18 @@ class Settings(BaseSettings):
     mqtt_learn_select_topics: bool = False
     mqtt_learned_topics_max: int = Field(default=200, ge=0)
 
+    # --- interoperability: DCAT-AP-NL catalogue (see docs/interoperability.md) ----------
+    #: Publisher of the catalogue and of datasets without an owner organisation.
+    catalog_publisher_name: str = "Stadslab, Smart City netwerk"
+    #: IRI of the publisher (e.g. its TOOI or OIN identifier); default: <base>/api/v1/catalog#publisher.
+    catalog_publisher_uri: str | None = None
+    #: Contact point of every dataset (data.overheid.nl requires one that answers).
+    catalog_contact_email: str = "opendata@example.org"
+    #: Licence of the open data in the catalogue (a data.overheid.nl licence URI).
+    catalog_license: str = "http://creativecommons.org/publicdomain/zero/1.0/deed.nl"
+    #: Datasets per catalogue page (hydra:PagedCollection).
+    catalog_page_size: int = Field(default=100, ge=1, le=1000)
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
