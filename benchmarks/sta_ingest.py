@@ -1,84 +1,37 @@
-"""Ingest throughput of the SensorThings hub: CreateObservations over HTTP vs a raw executemany.
+"""Ingest throughput of the SensorThings hub: CreateObservations over HTTP vs raw inserts of the same rows.
 
-Starts the real application under uvicorn on a free loopback port, posts
-Observations in DataArray batches through HTTP, and compares with inserting
-the same rows straight into ``sta_observations`` with one executemany per
-batch (the floor any API can reach). Runs on SQLite and, when
-``STADSLAB_TEST_POSTGRES_URL`` (or ``--pg``) is given, on PostgreSQL.
+Starts the real application as a separate uvicorn process on a free loopback
+port, posts Observations in DataArray batches (pre-encoded JSON, one client,
+sequential requests) and compares with inserting the same rows straight into
+``sta_observations`` in batches of the same size, one transaction each:
 
-    .venv/bin/python benchmarks/sta_ingest.py --rows 20000 --batch 1000
+* ``core``: SQLAlchemy Core ``insert(table)`` executemany (typed parameters);
+* ``driver``: the driver's fastest bulk path on pre-encoded tuples, i.e.
+  ``sqlite3`` executemany on SQLite and psycopg ``COPY FROM STDIN`` on PostgreSQL.
 
-Prints observations per second and the HTTP/raw ratio; bounded in rows and time.
+The ratio is HTTP / driver (the floor no API can beat). Runs on SQLite and, when
+``STADSLAB_TEST_POSTGRES_URL`` (or ``--pg``) is given, on PostgreSQL too.
+
+    .venv/bin/python -m benchmarks.sta_ingest --rows 100000 --batch 1000 --batch 10000
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import socket
-import tempfile
-import threading
 import time
-import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import httpx
-import uvicorn
-from sqlalchemy import create_engine, insert, text
-from sqlalchemy.engine import make_url
+import orjson
+from sqlalchemy import insert, text
 
-from stadslab.app import create_app
-from stadslab.core.config import Settings
-from stadslab.core.database import Database, normalise_url
-from stadslab.core.migrate import upgrade
+from benchmarks.common import fresh_database, machine
+from benchmarks.sta_common import STA, T0, make_datastreams, server
+from stadslab.sensorthings.bulk import encode
 from stadslab.sensorthings.models import Observation
 
-STA = "/sta/v1.1"
-T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    def __init__(self, url: str):
-        self.db = Database(url)
-        app = create_app(Settings(database_url=url, max_body_bytes=50_000_000), db=self.db)
-        self.port = free_port()
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                                    access_log=False))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> str:
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.05)
-        return f"http://127.0.0.1:{self.port}"
-
-    def __exit__(self, *exc) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-        self.db.dispose()
-
-
-def make_datastream(http: httpx.Client) -> int:
-    body = {"name": "bench", "description": "benchmark", "Locations": [{
-        "name": "l", "description": "d", "encodingType": "application/geo+json",
-        "location": {"type": "Point", "coordinates": [4.9, 52.37]}}],
-        "Datastreams": [{"name": "ds", "description": "d", "unitOfMeasurement": {"name": "C"},
-                         "observationType": "OM_Measurement",
-                         "Sensor": {"name": "s", "description": "d", "encodingType": "text/plain", "metadata": "m"},
-                         "ObservedProperty": {"name": "t", "definition": "d", "description": "d"}}]}
-    r = http.post(f"{STA}/Things", json=body)
-    r.raise_for_status()
-    thing = r.json()["@iot.id"]
-    return http.get(f"{STA}/Things({thing})/Datastreams").json()["value"][0]["@iot.id"]
+COLUMNS = ("datastream_id", "feature_of_interest_id", "phenomenon_time_start", "result", "result_number")
 
 
 def rows_for(n: int, offset: int) -> list[list]:
@@ -87,79 +40,88 @@ def rows_for(n: int, offset: int) -> list[list]:
 
 
 def bench_http(base: str, rows: int, batch: int) -> tuple[float, int]:
-    with httpx.Client(base_url=base, timeout=120) as http:
-        ds = make_datastream(http)
-        payloads = [[{"Datastream": {"@iot.id": ds}, "components": ["phenomenonTime", "result"],
-                      "dataArray": rows_for(min(batch, rows - i), i)}] for i in range(0, rows, batch)]
+    with httpx.Client(base_url=base, timeout=300) as http:
+        ds = make_datastreams(http)[0]
+        bodies = [orjson.dumps([{"Datastream": {"@iot.id": ds}, "components": ["phenomenonTime", "result"],
+                                 "dataArray": rows_for(min(batch, rows - i), i)}]) for i in range(0, rows, batch)]
+        headers = {"content-type": "application/json"}
         start = time.perf_counter()
-        for p in payloads:
-            r = http.post(f"{STA}/CreateObservations", json=p)
+        for body in bodies:
+            r = http.post(f"{STA}/CreateObservations", content=body, headers=headers)
             r.raise_for_status()
-            if "error" in r.json():
+            if b'"error"' in r.content:
                 raise RuntimeError("rows were rejected")
         return time.perf_counter() - start, ds
 
 
-def bench_raw(url: str, ds: int, foi: int, rows: int, batch: int) -> float:
-    engine = create_engine(normalise_url(url))
+def raw_rows(ds: int, foi: int, rows: int, offset_days: int) -> list[tuple]:
+    t = T0 + timedelta(days=offset_days)
+    return [(ds, foi, t + timedelta(seconds=i), v, v) for i, (_, v) in enumerate(rows_for(rows, 0))]
+
+
+def bench_core(db, rows: list[tuple], batch: int) -> float:
     table = Observation.__table__
-    chunks = []
-    for i in range(0, rows, batch):
-        chunks.append([{"datastream_id": ds, "multi_datastream_id": None, "feature_of_interest_id": foi,
-                        "phenomenon_time_start": T0 + timedelta(days=1, seconds=i + j), "phenomenon_time_end": None,
-                        "result_time": None, "result": v, "result_number": v, "result_string": None,
-                        "result_quality": None, "valid_time_start": None, "valid_time_end": None,
-                        "parameters": None}
-                       for j, (_, v) in enumerate(rows_for(min(batch, rows - i), i))])
+    chunks = [[dict(zip(COLUMNS, r)) for r in rows[i:i + batch]] for i in range(0, len(rows), batch)]
     start = time.perf_counter()
     for chunk in chunks:
-        with engine.begin() as conn:
+        with db.engine.begin() as conn:
             conn.execute(insert(table), chunk)
-    elapsed = time.perf_counter() - start
-    engine.dispose()
-    return elapsed
+    return time.perf_counter() - start
 
 
-def run(dialect: str, url: str, rows: int, batch: int) -> None:
-    upgrade(url)
-    with Server(url) as base:
-        http_s, ds = bench_http(base, rows, batch)
-    engine = create_engine(normalise_url(url))
-    with engine.connect() as conn:
-        foi = conn.execute(text("SELECT feature_of_interest_id FROM sta_observations LIMIT 1")).scalar()
-        stored = conn.execute(text("SELECT count(*) FROM sta_observations WHERE datastream_id = :d"),
-                              {"d": ds}).scalar()
-    engine.dispose()
-    assert stored == rows, f"expected {rows} stored rows, found {stored}"
-    raw_s = bench_raw(url, ds, foi, rows, batch)
-    http_rate, raw_rate = rows / http_s, rows / raw_s
-    print(f"{dialect:10s} rows={rows} batch={batch}  HTTP CreateObservations: {http_rate:10.0f} obs/s   "
-          f"raw executemany: {raw_rate:10.0f} obs/s   ratio HTTP/raw: {http_rate / raw_rate:.2f}")
+def bench_driver(db, rows: list[tuple], batch: int) -> float:
+    encoded = encode(rows, COLUMNS, db.dialect)
+    chunks = [encoded[i:i + batch] for i in range(0, len(encoded), batch)]
+    cols = ", ".join(COLUMNS)
+    start = time.perf_counter()
+    for chunk in chunks:
+        with db.engine.begin() as conn:
+            if db.dialect == "postgresql":
+                with conn.connection.driver_connection.cursor() as cur:
+                    with cur.copy(f"COPY sta_observations ({cols}) FROM STDIN") as copy:
+                        for row in chunk:
+                            copy.write_row(row)
+            else:
+                conn.exec_driver_sql(f"INSERT INTO sta_observations ({cols}) VALUES (?, ?, ?, ?, ?)", chunk)
+    return time.perf_counter() - start
+
+
+def run(dialect: str, rows: int, batches: list[int]) -> None:
+    with fresh_database(dialect, "stadslab_bench_ingest") as db, server(db.url) as (base, _proc):
+        for batch in batches:
+            http_s, ds = bench_http(base, rows, batch)
+            with db.engine.connect() as conn:
+                foi, stored = conn.execute(text(
+                    "SELECT min(feature_of_interest_id), count(*) FROM sta_observations WHERE datastream_id = :d"),
+                    {"d": ds}).one()
+            assert stored == rows, f"expected {rows} stored rows, found {stored}"
+            core_s = bench_core(db, raw_rows(ds, foi, rows, 1000), batch)
+            driver_s = bench_driver(db, raw_rows(ds, foi, rows, 2000), batch)
+            http_rate, core_rate, driver_rate = rows / http_s, rows / core_s, rows / driver_s
+            driver_name = "COPY" if dialect == "postgresql" else "executemany"
+            print(f"{dialect:10s} rows={rows} batch={batch:6d}  HTTP CreateObservations {http_rate:8.0f} obs/s | "
+                  f"raw Core executemany {core_rate:8.0f} obs/s | raw driver {driver_name} {driver_rate:8.0f} obs/s | "
+                  f"ratio HTTP/Core {http_rate / core_rate:.2f}, HTTP/driver {http_rate / driver_rate:.2f}",
+                  flush=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=20_000)
-    parser.add_argument("--batch", type=int, default=1_000)
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--batch", type=int, action="append", help="rows per request (repeatable)")
     parser.add_argument("--pg", default=os.environ.get("STADSLAB_TEST_POSTGRES_URL"),
                         help="PostgreSQL admin URL; a scratch database is created and dropped")
+    parser.add_argument("--sqlite-only", action="store_true")
     args = parser.parse_args()
     rows = max(1, min(args.rows, 1_000_000))
-    batch = max(1, min(args.batch, 10_000))
-    with tempfile.TemporaryDirectory() as tmp:
-        run("sqlite", f"sqlite:///{tmp}/bench.db", rows, batch)
-    if args.pg:
-        admin = normalise_url(args.pg)
-        name = f"stadslab_bench_{uuid.uuid4().hex[:8]}"
-        eng = create_engine(admin, isolation_level="AUTOCOMMIT")
-        with eng.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            run("postgresql", make_url(admin).set(database=name).render_as_string(hide_password=False), rows, batch)
-        finally:
-            with eng.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            eng.dispose()
+    batches = [max(1, min(b, 50_000)) for b in (args.batch or [1_000, 10_000])]
+    print(machine())
+    run("sqlite", rows, batches)
+    if args.pg and not args.sqlite_only:
+        os.environ["STADSLAB_BENCH_POSTGRES_URL"] = args.pg
+        import benchmarks.common as common
+        common.PG_ADMIN = args.pg
+        run("postgresql", rows, batches)
     else:
         print("postgresql skipped (set STADSLAB_TEST_POSTGRES_URL or --pg)")
 

@@ -11,13 +11,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from stadslab.core.auth import Principal
 from stadslab.core.errors import NotFound
 
-from . import rules
-from .mqtt.changes import record
+from . import auditing, rules, visibility
+from .authz import WriteGuard, require_writer
+from .bulk import insert_observations
+from .mqtt.changes import record_many
 from .entities import ENTITY_TYPES
 from .query import Options
 from .read import ReadContext, Resolved, read_collection
@@ -30,9 +33,6 @@ OBS = ENTITY_TYPES["Observation"]
 COMPONENTS = ("phenomenonTime", "result", "resultTime", "resultQuality", "validTime", "parameters",
               "FeatureOfInterest/id")
 DEFAULT_READ_COMPONENTS = ["id", "phenomenonTime", "resultTime", "result"]
-_COLUMNS = ("datastream_id", "multi_datastream_id", "feature_of_interest_id", "phenomenon_time_start",
-            "phenomenon_time_end", "result_time", "result", "result_number", "result_string", "result_quality",
-            "valid_time_start", "valid_time_end", "parameters")
 
 
 def _stream(session: Session, item: dict, loc: list) -> tuple[str, int]:
@@ -49,61 +49,87 @@ def _stream(session: Session, item: dict, loc: list) -> tuple[str, int]:
     return kind, ref["@iot.id"]
 
 
-def _row(values: list, components: list[str], width: int | None) -> dict[str, Any]:
-    if not isinstance(values, list) or len(values) != len(components):
-        raise BadValue(f"expected {len(components)} values")
-    row: dict[str, Any] = dict.fromkeys(_COLUMNS)
-    for comp, value in zip(components, values):
-        if comp == "phenomenonTime":
-            row["phenomenon_time_start"], row["phenomenon_time_end"] = parse_time_object(value)
-        elif comp == "result":
-            if width is not None and (not isinstance(value, list) or len(value) != width):
-                raise BadValue(f"result must be an array of {width} values")
-            row["result"] = value
-            row["result_number"], row["result_string"] = result_columns(value)
-        elif comp == "resultTime":
-            row["result_time"] = None if value is None else parse_instant(value)
-        elif comp == "resultQuality":
-            row["result_quality"] = value
-        elif comp == "validTime":
-            if value is not None:
-                row["valid_time_start"], row["valid_time_end"] = parse_interval(value)
-        elif comp == "parameters":
-            if value is not None and not isinstance(value, dict):
-                raise BadValue("parameters must be an object")
-            row["parameters"] = value
-        elif comp == "FeatureOfInterest/id":
-            if not valid_id(value):
-                raise BadValue("FeatureOfInterest/id must be a positive integer")
-            row["feature_of_interest_id"] = value
-    return row
+def _phenomenon(value: Any) -> tuple:
+    return parse_time_object(value)
 
 
-def insert_observations(session: Session, rows: list[dict[str, Any]]) -> list[int]:
-    """Bulk INSERT, returning the new ids in row order.
+def _result_of(width: int | None):
+    def convert(value: Any) -> tuple:
+        if width is not None and (not isinstance(value, list) or len(value) != width):
+            raise BadValue(f"result must be an array of {width} values")
+        number, string = result_columns(value)
+        return value, number, string
+    return convert
 
-    Columns that are NULL in every row are left out. On PostgreSQL the ids are
-    drawn from the sequence first and the rows go in with a plain executemany
-    (pipelined by psycopg); a multi-row INSERT .. RETURNING there means parsing
-    one huge statement per page, several times slower. SQLite returns ids cheaply.
+
+def _result_time(value: Any) -> tuple:
+    return (None if value is None else parse_instant(value),)
+
+
+def _as_is(value: Any) -> tuple:
+    return (value,)
+
+
+def _valid_time(value: Any) -> tuple:
+    return (None, None) if value is None else parse_interval(value)
+
+
+def _parameters(value: Any) -> tuple:
+    if value is not None and not isinstance(value, dict):
+        raise BadValue("parameters must be an object")
+    return (value,)
+
+
+def _foi_id(value: Any) -> tuple:
+    if not valid_id(value):
+        raise BadValue("FeatureOfInterest/id must be a positive integer")
+    return (value,)
+
+
+#: component -> the Observation columns it fills, in order.
+_COMPONENT_COLUMNS = {
+    "phenomenonTime": ("phenomenon_time_start", "phenomenon_time_end"),
+    "result": ("result", "result_number", "result_string"),
+    "resultTime": ("result_time",),
+    "resultQuality": ("result_quality",),
+    "validTime": ("valid_time_start", "valid_time_end"),
+    "parameters": ("parameters",),
+    "FeatureOfInterest/id": ("feature_of_interest_id",),
+}
+
+
+class _RowReader:
+    """Turns the DataArray rows of one stream into column tuples, validating each value.
+
+    Built once per request item: the converters are looked up per component, not per row.
     """
-    keys = [c for c in _COLUMNS if any(r[c] is not None for r in rows)]
-    slim = [{k: r[k] for k in keys} for r in rows]
-    table = OBS.table
-    if session.get_bind().dialect.name == "postgresql":
-        ids = sorted(session.scalars(text(
-            "SELECT nextval(pg_get_serial_sequence('sta_observations', 'id')) FROM generate_series(1, :n)"),
-            {"n": len(slim)}))
-        for row, new_id in zip(slim, ids):
-            row["id"] = new_id
-        session.execute(insert(table), slim)
-        return ids
-    return [r[0] for r in session.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), slim)]
+
+    def __init__(self, components: list[str], width: int | None):
+        table = {"phenomenonTime": _phenomenon, "result": _result_of(width), "resultTime": _result_time,
+                 "resultQuality": _as_is, "validTime": _valid_time, "parameters": _parameters,
+                 "FeatureOfInterest/id": _foi_id}
+        self.converters = [table[c] for c in components]
+        self.n = len(components)
+        self.columns = [col for c in components for col in _COMPONENT_COLUMNS[c]]
+        self.default_time = "phenomenonTime" not in components
+
+    def row(self, values: Any) -> tuple:
+        if type(values) is not list or len(values) != self.n:
+            raise BadValue(f"expected {self.n} values")
+        out: tuple = ()
+        for convert, value in zip(self.converters, values):
+            out += convert(value)
+        return out
 
 
-def create(session: Session, body: Any, links: Links, *, commit: bool = True) -> list[str]:
+def create(session: Session, body: Any, links: Links, *, principal: Principal, commit: bool = True) -> list[str]:
+    """Needs write rights on the owner of every (Multi)Datastream named; one audit event per request."""
+    require_writer(principal)
     try:
-        out = _create(session, body, links)
+        streams = _authorize(WriteGuard(session, principal), body)
+        out = _create(session, body, links, foi_visible=visibility.where(principal, "FeatureOfInterest"))
+        auditing.record_observations(session, principal, sum(1 for r in out if r != "error"),
+                                     streams["Datastream"], streams["MultiDatastream"])
         if commit:
             session.commit()
         else:
@@ -115,7 +141,27 @@ def create(session: Session, body: Any, links: Links, *, commit: bool = True) ->
         raise
 
 
-def _create(session: Session, body: Any, links: Links) -> list[str]:
+def _authorize(guard: WriteGuard, body: Any) -> dict[str, set[int]]:
+    """Check every well-formed stream reference before anything is stored: one the caller may
+    not see is unknown (404, worded as ``_stream`` words it), one it may not write is 403.
+    Malformed items are left to ``_plans``, which names what is wrong with them."""
+    streams: dict[str, set[int]] = {"Datastream": set(), "MultiDatastream": set()}
+    for i, item in enumerate(body if isinstance(body, list) else []):
+        kinds = [k for k in streams if isinstance(item, dict) and k in item]
+        if len(kinds) != 1 or not isinstance(item[kinds[0]], dict) or not valid_id(item[kinds[0]].get("@iot.id")):
+            continue
+        kind, sid = kinds[0], item[kinds[0]]["@iot.id"]
+        if sid not in streams[kind]:
+            table = ENTITY_TYPES[kind].table
+            if guard.session.scalar(select(table.c.id).where(table.c.id == sid, *guard.visible(kind))) is None:
+                raise NotFound(f"{i}.{kind}: {kind}s({sid}) does not exist")
+            guard.check_change(kind, sid)
+            streams[kind].add(sid)
+    return streams
+
+
+def _plans(session: Session, body: Any) -> list[tuple[str, int, list[str], list]]:
+    """Check the structure of the whole request before anything is stored."""
     if not isinstance(body, list):
         raise bad([], "expected a JSON array of {Datastream, components, dataArray} objects")
     plans = []
@@ -140,46 +186,80 @@ def _create(session: Session, body: Any, links: Links) -> list[str]:
         if not isinstance(data, list):
             raise bad([i, "dataArray"], "required: an array of rows")
         plans.append((kind, sid, comps, data))
+    return plans
+
+
+def _create(session: Session, body: Any, links: Links, foi_visible: list = ()) -> list[str]:
+    plans = _plans(session, body)
     results: list[str] = []
     foi_cache: dict[int, int] = {}
     now = rules.now()
     for i, (kind, sid, comps, data) in enumerate(plans):
         width = rules.multi_datastream_width(session, sid) if kind == "MultiDatastream" else None
+        reader = _RowReader(comps, width)
         rows, slots = [], []
+        read_row = reader.row
         for values in data:
             try:
-                row = _row(values, comps, width)
+                row = read_row(values)
             except BadValue:
                 results.append("error")
                 continue
-            row["datastream_id" if kind == "Datastream" else "multi_datastream_id"] = sid
-            if row["phenomenon_time_start"] is None:
-                row["phenomenon_time_start"] = now
             rows.append(row)
             results.append("")
             slots.append(len(results) - 1)
+        columns = list(reader.columns)
+        if reader.default_time:
+            columns.append("phenomenon_time_start")
+            rows = [(*r, now) for r in rows]
         if "FeatureOfInterest/id" in comps:
-            wanted = {r["feature_of_interest_id"] for r in rows}
+            at = columns.index("feature_of_interest_id")
+            wanted = {r[at] for r in rows}
             table = ENTITY_TYPES["FeatureOfInterest"].table
-            known = set(session.scalars(select(table.c.id).where(table.c.id.in_(wanted)))) if wanted else set()
-            keep = [(r, s) for r, s in zip(rows, slots) if r["feature_of_interest_id"] in known]
-            for r, s in zip(rows, slots):
-                if r["feature_of_interest_id"] not in known:
-                    results[s] = "error"
-            rows, slots = [r for r, _ in keep], [s for _, s in keep]
+            known = set(session.scalars(select(table.c.id).where(table.c.id.in_(wanted), *foi_visible))) if wanted \
+                else set()  # a FeatureOfInterest the caller may not see counts as unknown
+            if len(known) < len(wanted):
+                keep = [(r, s) for r, s in zip(rows, slots) if r[at] in known]
+                for r, s in zip(rows, slots):
+                    if r[at] not in known:
+                        results[s] = "error"
+                rows, slots = [r for r, _ in keep], [s for _, s in keep]
+            columns.insert(0, "datastream_id" if kind == "Datastream" else "multi_datastream_id")
+            rows = [(sid, *r) for r in rows]
         elif rows:
             thing = rules.stream_thing(session, kind, sid)
             foi = rules.generated_foi(session, thing, [i, "components"], foi_cache)
-            for r in rows:
-                r["feature_of_interest_id"] = foi
+            columns[:0] = ["datastream_id" if kind == "Datastream" else "multi_datastream_id",
+                           "feature_of_interest_id"]
+            rows = [(sid, foi, *r) for r in rows]
         if not rows:
             continue
-        ids = insert_observations(session, rows)
+        ids = insert_observations(session, columns, rows)
+        entity_link = links.entity
         for slot, new_id in zip(slots, ids):
-            results[slot] = links.entity(OBS, new_id)
-            record(session, "Observation", new_id)
-        rules.extend_stream(session, kind, sid, rows)
+            results[slot] = entity_link(OBS, new_id)
+        record_many(session, "Observation", ids)
+        _extend(session, kind, sid, columns, rows)
     return results
+
+
+def _extend(session: Session, kind: str, sid: int, columns: list[str], rows: list[tuple]) -> None:
+    """Fold the new rows into the stream's phenomenonTime, resultTime and observedArea."""
+    at = {c: i for i, c in enumerate(columns)}
+    start = at["phenomenon_time_start"]
+    p_start = min(r[start] for r in rows)
+    if "phenomenon_time_end" in at:
+        end = at["phenomenon_time_end"]
+        p_end = max(r[end] or r[start] for r in rows)
+    else:
+        p_end = max(r[start] for r in rows)
+    r_start = r_end = None
+    if "result_time" in at:
+        times = [r[at["result_time"]] for r in rows if r[at["result_time"]] is not None]
+        if times:
+            r_start, r_end = min(times), max(times)
+    foi = at["feature_of_interest_id"]
+    rules.extend_stream_bounds(session, kind, sid, p_start, p_end, r_start, r_end, {r[foi] for r in rows})
 
 
 def read(ctx: ReadContext, res: Resolved, opts: Options, path: str) -> dict:

@@ -103,20 +103,28 @@ def extend_stream(session: Session, kind: str, stream_id: int, rows: list[dict[s
     """Fold newly inserted Observations into the stream's summary (cheap: no scan)."""
     if not rows:
         return
+    r_times = [r["result_time"] for r in rows if r.get("result_time") is not None]
+    extend_stream_bounds(
+        session, kind, stream_id,
+        min(r["phenomenon_time_start"] for r in rows),
+        max(r["phenomenon_time_end"] or r["phenomenon_time_start"] for r in rows),
+        min(r_times) if r_times else None, max(r_times) if r_times else None,
+        {r["feature_of_interest_id"] for r in rows})
+
+
+def extend_stream_bounds(session: Session, kind: str, stream_id: int, p_start: datetime, p_end: datetime,
+                         r_start: datetime | None, r_end: datetime | None, foi_ids: set[int]) -> None:
+    """``extend_stream`` for callers that computed the new rows' time bounds themselves (bulk ingest)."""
     table, _ = STREAMS[kind]
     cur = session.execute(select(table.c.phenomenon_time_start, table.c.phenomenon_time_end,
                                  table.c.result_time_start, table.c.result_time_end, table.c.observed_area)
                           .where(table.c.id == stream_id)).first()
-    p_start = min(r["phenomenon_time_start"] for r in rows)
-    p_end = max(r["phenomenon_time_end"] or r["phenomenon_time_start"] for r in rows)
-    r_times = [r["result_time"] for r in rows if r.get("result_time") is not None]
     values = {
         "phenomenon_time_start": _minmax(cur.phenomenon_time_start, p_start, min),
         "phenomenon_time_end": _minmax(cur.phenomenon_time_end, p_end, max),
-        "result_time_start": _minmax(cur.result_time_start, min(r_times) if r_times else None, min),
-        "result_time_end": _minmax(cur.result_time_end, max(r_times) if r_times else None, max),
+        "result_time_start": _minmax(cur.result_time_start, r_start, min),
+        "result_time_end": _minmax(cur.result_time_end, r_end, max),
     }
-    foi_ids = {r["feature_of_interest_id"] for r in rows}
     area = _area(session, foi_ids, cur.observed_area)
     if area is not None:
         values["observed_area"] = area

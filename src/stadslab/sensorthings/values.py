@@ -23,10 +23,18 @@ class BadValue(ValueError):
 
 
 _ISO_RE = re.compile(r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$")
+#: The form nearly every client sends (UTC, ``Z``); parsed without the general path's extra work,
+#: which matters on the bulk ingest path (one call per Observation).
+_UTC_RE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?Z")
 
 
 def parse_instant(value: Any) -> datetime:
     """An ISO 8601 date-time; without an offset it is taken as UTC. Returns aware UTC."""
+    if type(value) is str and _UTC_RE.fullmatch(value):
+        try:
+            return datetime.fromisoformat(value)  # Python >= 3.11 reads "Z" as UTC
+        except ValueError:
+            pass  # e.g. month 13: the general path below words the error
     if not isinstance(value, str):
         raise BadValue("expected an ISO 8601 date-time string")
     text = value.strip()

@@ -98,3 +98,11 @@ class ChangeFeed:
     def _after_rollback(self, session: Session, previous_transaction) -> None:
         if previous_transaction.parent is None:  # the outermost transaction is gone
             session.info.pop(_KEY, None)
+
+
+def record_many(session: Session, entity: str, ids: list[int], kind: ChangeKind = "create") -> None:
+    """``record`` for the many ids of one bulk insert: a single check when no feed listens."""
+    if id(session.get_bind()) not in _FED_ENGINES:
+        return
+    for id_ in ids:
+        record(session, entity, id_, kind)
