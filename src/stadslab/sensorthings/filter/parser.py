@@ -24,7 +24,7 @@ from .unparse import unparse
 __all__ = ["parse_filter", "unparse", "DEFAULT_MAX_LENGTH", "DEFAULT_MAX_DEPTH"]
 
 DEFAULT_MAX_LENGTH = 8000
-DEFAULT_MAX_DEPTH = 40
+DEFAULT_MAX_DEPTH = 32
 
 BP_OR, BP_AND, BP_NOT, BP_EQ, BP_REL, BP_ADD, BP_MUL, BP_NEG = 10, 20, 25, 30, 40, 50, 60, 70
 
