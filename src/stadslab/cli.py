@@ -19,6 +19,8 @@ db_app = typer.Typer(help="Database schema management.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 from stadslab.interop.cli import calendar_app, funding_app  # noqa: E402
 app.add_typer(calendar_app, name="calendar"); app.add_typer(funding_app, name="funding")  # noqa: E702
+from stadslab.governance.cli import register as _register_governance  # noqa: E402
+_register_governance(app)  # user, token, loket, privacy, audit
 console = Console(stderr=True)
 
 

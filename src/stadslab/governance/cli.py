@@ -1,0 +1,248 @@
+"""Command line for governance: ``stadslab user|token|loket|privacy|audit ...``.
+
+The CLI acts as the platform itself (the ``SYSTEM`` principal, audited as "system"):
+whoever can run it already has the database credentials. Passwords are never taken
+as arguments (they would end up in shell history); they are prompted for, or read
+from standard input with ``--password-stdin``.
+"""
+
+from __future__ import annotations
+
+import sys
+from contextlib import contextmanager
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from stadslab.core.auth import ACCOUNT_ROLES, SYSTEM
+from stadslab.core.config import get_settings
+from stadslab.core.errors import StadslabError
+
+console = Console(stderr=True)
+out = Console()
+
+user_app = typer.Typer(help="Accounts: add, list, disable, set role or password.", no_args_is_help=True)
+token_app = typer.Typer(help="API tokens: create (the secret is shown once), list, revoke.", no_args_is_help=True)
+loket_app = typer.Typer(help="The loket: reminders about overdue requests.", no_args_is_help=True)
+privacy_app = typer.Typer(help="Privacy: enforce retention of personal sensor data.", no_args_is_help=True)
+audit_app = typer.Typer(help="Audit trail: verify the hash chain.", no_args_is_help=True)
+
+
+@contextmanager
+def _session():
+    from stadslab.core.database import Database
+
+    db = Database(get_settings().database_url)
+    try:
+        with db.session() as s:
+            try:
+                yield s
+            except StadslabError as exc:
+                console.print(f"[red]{exc.detail}[/red]")
+                for err in exc.errors:
+                    console.print(f"  {err.get('field')}: {err.get('msg')}")
+                raise typer.Exit(2) from None
+    finally:
+        db.dispose()
+
+
+def _password(stdin: bool) -> str:
+    if stdin:
+        return sys.stdin.readline().rstrip("\n")
+    return typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
+def _user(s, email: str):
+    from .service import find_user_by_email
+
+    user = find_user_by_email(s, email)
+    if user is None:
+        console.print(f"[red]No account with email {email}[/red]")
+        raise typer.Exit(2)
+    return user
+
+
+def _role(role: str) -> str:
+    if role not in ACCOUNT_ROLES:
+        console.print(f"[red]role must be one of {', '.join(ACCOUNT_ROLES)}[/red]")
+        raise typer.Exit(2)
+    return role
+
+
+@user_app.command("add")
+def user_add(email: str, name: str = typer.Option("", "--name", help="Display name"),
+             role: str = typer.Option("member", help="member, editor or admin"),
+             organisation: Optional[int] = typer.Option(None, "--organisation", help="Organisation id"),
+             password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from stdin"),
+             no_password: bool = typer.Option(False, "--no-password", help="OpenID Connect login only")) -> None:
+    """Create an account."""
+    from .service import create_user
+
+    password = None if no_password else _password(password_stdin)
+    with _session() as s:
+        user = create_user(s, SYSTEM, email=email, display_name=name, password=password,
+                           organisation_id=organisation, role=_role(role))
+        console.print(f"Account {user.id} created: {user.email} ({user.role})")
+
+
+@user_app.command("list")
+def user_list(organisation: Optional[int] = typer.Option(None, "--organisation"),
+              role: Optional[str] = typer.Option(None)) -> None:
+    """List accounts."""
+    from stadslab.core.listing import ListParams
+
+    from .service import list_users
+
+    with _session() as s:
+        rows, total = list_users(s, ListParams(limit=10_000, offset=0, sort=None), organisation_id=organisation,
+                                 role=role)
+        table = Table(title=f"{total} account(s)")
+        for col in ("id", "email", "name", "role", "organisation", "active"):
+            table.add_column(col)
+        for u in rows:
+            table.add_row(str(u.id), u.email, u.display_name, u.role, str(u.organisation_id or ""),
+                          "yes" if u.active else "no")
+        out.print(table)
+
+
+def _update(email: str, **changes) -> None:
+    from .service import update_user
+
+    with _session() as s:
+        user = update_user(s, SYSTEM, _user(s, email).id, changes)
+        console.print(f"Account {user.email}: role {user.role}, {'active' if user.active else 'disabled'}")
+
+
+@user_app.command("disable")
+def user_disable(email: str) -> None:
+    """Disable an account (ends its sessions; its tokens stop working)."""
+    _update(email, active=False)
+
+
+@user_app.command("enable")
+def user_enable(email: str) -> None:
+    """Enable an account again (also lifts a lockout)."""
+    _update(email, active=True)
+
+
+@user_app.command("set-role")
+def user_set_role(email: str, role: str) -> None:
+    """Change an account's role."""
+    _update(email, role=_role(role))
+
+
+@user_app.command("set-password")
+def user_set_password(email: str, password_stdin: bool = typer.Option(False, "--password-stdin")) -> None:
+    """Set a new password (ends the account's sessions)."""
+    from .service import set_password
+
+    password = _password(password_stdin)
+    with _session() as s:
+        set_password(s, SYSTEM, _user(s, email).id, password)
+        console.print(f"Password of {email} changed")
+
+
+@token_app.command("create")
+def token_create(name: str = typer.Option(..., "--name"),
+                 scope: list[str] = typer.Option(..., "--scope", help="Repeatable: registry:write, sta:write, ..."),
+                 user: Optional[str] = typer.Option(None, "--user", help="Owner account (email)"),
+                 organisation: Optional[int] = typer.Option(None, "--organisation", help="Owner organisation id"),
+                 days: int = typer.Option(90, "--days", help="Days until it expires (1..366)")) -> None:
+    """Create a token. The secret is printed once on stdout; store it now."""
+    from .service import create_token
+
+    if (user is None) == (organisation is None):
+        console.print("[red]Give exactly one of --user or --organisation[/red]")
+        raise typer.Exit(2)
+    with _session() as s:
+        user_id = _user(s, user).id if user else None
+        token, secret = create_token(s, SYSTEM, name=name, scopes=scope, expires_in_days=days, user_id=user_id,
+                                     organisation_id=organisation)
+        console.print(f"Token {token.id} ({token.prefix}…) expires {token.expires_at:%Y-%m-%d}; "
+                      "the secret below is shown only now:")
+    typer.echo(secret)
+
+
+@token_app.command("list")
+def token_list(user: Optional[str] = typer.Option(None, "--user"),
+               organisation: Optional[int] = typer.Option(None, "--organisation")) -> None:
+    """List tokens (never their secrets)."""
+    from stadslab.core.listing import ListParams
+
+    from .service import list_tokens
+
+    with _session() as s:
+        user_id = _user(s, user).id if user else None
+        rows, total = list_tokens(s, SYSTEM, ListParams(limit=10_000, offset=0, sort=None), user_id=user_id,
+                                  organisation_id=organisation)
+        table = Table(title=f"{total} token(s)")
+        for col in ("id", "name", "prefix", "owner", "scopes", "expires", "state"):
+            table.add_column(col)
+        for t in rows:
+            owner = f"user {t.user_id}" if t.user_id else f"organisation {t.organisation_id}"
+            table.add_row(str(t.id), t.name, t.prefix, owner, " ".join(t.scopes),
+                          f"{t.expires_at:%Y-%m-%d}" if t.expires_at else "", "revoked" if t.revoked_at else "active")
+        out.print(table)
+
+
+@token_app.command("revoke")
+def token_revoke(token_id: int) -> None:
+    """Revoke a token at once."""
+    from .service import revoke_token
+
+    with _session() as s:
+        token = revoke_token(s, SYSTEM, token_id)
+        console.print(f"Token {token.id} ({token.prefix}…) revoked")
+
+
+@loket_app.command("remind")
+def loket_remind(dry_run: bool = typer.Option(False, "--dry-run", help="List only, do not mark as reminded")) -> None:
+    """List open requests past their decision date and mark them reminded (weekly at most)."""
+    from .loket import due_reminders, team_name
+
+    with _session() as s:
+        due = due_reminders(s, mark=not dry_run)
+        table = Table(title=f"{len(due)} overdue request(s)")
+        for col in ("id", "type", "title", "routed to", "status", "due"):
+            table.add_column(col)
+        for r in due:
+            table.add_row(str(r.id), r.type, r.title, team_name(r.routed_to), r.status, r.decision_due.isoformat())
+        out.print(table)
+
+
+@privacy_app.command("enforce-retention")
+def privacy_enforce_retention(dry_run: bool = typer.Option(False, "--dry-run")) -> None:
+    """Delete observations older than their Thing's retention period (Things with personal data)."""
+    from .privacy import enforce_retention
+
+    with _session() as s:
+        report = enforce_retention(s, dry_run=dry_run)
+    verb = "would be deleted" if dry_run else "deleted"
+    out.print(f"{report.observations_deleted} observation(s) {verb} across {report.things_checked} thing(s)")
+    if report.unreadable_retention:
+        out.print("Retention period unreadable for thing(s): " + ", ".join(map(str, report.unreadable_retention)))
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Recompute the audit hash chain; exit code 1 when it is broken."""
+    from .audit import verify_chain
+
+    with _session() as s:
+        ok, bad = verify_chain(s)
+    if ok:
+        out.print("Audit chain intact")
+    else:
+        out.print(f"Audit chain BROKEN at event {bad}")
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the governance commands to the main ``stadslab`` command."""
+    app.add_typer(user_app, name="user")
+    app.add_typer(token_app, name="token")
+    app.add_typer(loket_app, name="loket")
+    app.add_typer(privacy_app, name="privacy")
+    app.add_typer(audit_app, name="audit")
