@@ -45,6 +45,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     install_security(app, settings)
 
     from stadslab.core.routes import router as core_router
+    from stadslab.evidence.routes import router as evidence_router
     from stadslab.governance.routes import router as governance_router
     from stadslab.interop.ogcapi import router as ogcapi_router
     from stadslab.interop.routes import router as interop_router
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.include_router(core_router, prefix="/api/v1")
     app.include_router(network_router, prefix="/api/v1")
     app.include_router(labs_router, prefix="/api/v1")
+    app.include_router(evidence_router, prefix="/api/v1")
     app.include_router(search_router, prefix="/api/v1")
     app.include_router(governance_router, prefix="/api/v1")
     app.include_router(sta_router, prefix="/sta/v1.1")

@@ -1,0 +1,112 @@
+"""Bucketed means per Datastream per day or hour, computed in the database.
+
+One query per KPI returns, for every Datastream and bucket, the mean of the
+plausible numeric results, how many results were used, how many were outside
+the KPI's plausible range and how many were not numbers, and the first and
+last observation time. Raw observations never travel to Python: a year of
+10-minute data from 50 sensors is 2.6 million rows but only ~18,000 buckets.
+
+Buckets are UTC days or hours: SQLite ``strftime`` on the stored UTC text,
+PostgreSQL ``date_trunc`` on the instant converted to UTC.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from sqlalchemy import and_, case, func, literal, or_, select
+from sqlalchemy.orm import Session
+
+from stadslab.sensorthings.models import Observation
+
+from .engine import EPOCH, BUCKET_SECONDS
+
+OBS = Observation.__table__
+
+
+@dataclass
+class BucketRow:
+    datastream_id: int
+    bucket: int
+    mean: float | None
+    used: int
+    out_of_range: int
+    non_numeric: int
+    first: datetime
+    last: datetime
+
+
+def _bucket_expr(dialect: str, resolution: str):
+    col = OBS.c.phenomenon_time_start
+    if dialect == "sqlite":
+        return func.strftime("%Y-%m-%d" if resolution == "day" else "%Y-%m-%d %H", col)
+    return func.date_trunc(resolution, func.timezone("UTC", col))
+
+
+def _bucket_index(value, resolution: str) -> int:
+    if isinstance(value, str):
+        t = datetime.strptime(value, "%Y-%m-%d" if resolution == "day" else "%Y-%m-%d %H")
+    else:
+        t = value
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=timezone.utc)
+    return int((t - EPOCH).total_seconds() // BUCKET_SECONDS[resolution])
+
+
+def _as_utc(value) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def bucket_query(dialect: str, datastream_ids: list[int], periods: list[tuple[datetime, datetime]],
+                 resolution: str, valid_range: list | None):
+    bucket = _bucket_expr(dialect, resolution).label("bucket")
+    num = OBS.c.result_number
+    plausible = num.is_not(None)
+    if valid_range:
+        plausible = and_(num >= valid_range[0], num <= valid_range[1])
+    t = OBS.c.phenomenon_time_start
+    in_periods = or_(*[and_(t >= a, t < b) for a, b in periods])
+    return (select(OBS.c.datastream_id, bucket,
+                   func.avg(case((plausible, num))).label("mean"),
+                   func.count(case((plausible, literal(1)))).label("used"),
+                   (func.count(num) - func.count(case((plausible, literal(1))))).label("out_of_range"),
+                   (func.count() - func.count(num)).label("non_numeric"),
+                   func.min(t).label("first"), func.max(t).label("last"))
+            .where(OBS.c.datastream_id.in_(datastream_ids), in_periods)
+            .group_by(OBS.c.datastream_id, bucket))
+
+
+def bucketed_means(session: Session, datastream_ids: list[int], periods: list[tuple[datetime, datetime]],
+                   resolution: str, valid_range: list | None = None) -> list[BucketRow]:
+    if not datastream_ids:
+        return []
+    dialect = session.get_bind().dialect.name
+    stmt = bucket_query(dialect, datastream_ids, periods, resolution, valid_range)
+    out = []
+    for ds, b, mean, used, oor, nonnum, first, last in session.execute(stmt):
+        out.append(BucketRow(int(ds), _bucket_index(b, resolution), None if mean is None else float(mean),
+                             int(used), int(oor), int(nonnum), _as_utc(first), _as_utc(last)))
+    out.sort(key=lambda r: (r.datastream_id, r.bucket))
+    return out
+
+
+def fingerprint(rows: list[BucketRow]) -> dict:
+    """Counts, time range and a hash of the aggregated series (means rounded to 1e-9)."""
+    series = [[r.datastream_id, r.bucket, None if r.mean is None else round(r.mean, 9), r.used] for r in rows]
+    digest = hashlib.sha256(json.dumps(series, separators=(",", ":")).encode()).hexdigest()
+    firsts = [r.first for r in rows if r.first]
+    lasts = [r.last for r in rows if r.last]
+    return {"observations_used": sum(r.used for r in rows),
+            "observations_out_of_range": sum(r.out_of_range for r in rows),
+            "observations_non_numeric": sum(r.non_numeric for r in rows),
+            "buckets": len(rows), "datastreams": len({r.datastream_id for r in rows}),
+            "first_observation": min(firsts).isoformat() if firsts else None,
+            "last_observation": max(lasts).isoformat() if lasts else None,
+            "series_sha256": digest}

@@ -1,0 +1,133 @@
+"""Business rules for experiment designs and evaluations.
+
+Writes are authorized by the caller (routes call ``authorize_write`` with the
+project's owner organisation, as for any registry write) and audited inside the
+same unit of work as the change.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from stadslab import __version__
+from stadslab.core.auth import SYSTEM, Principal
+from stadslab.core.errors import Conflict, NotFound, ValidationFailed, field_error
+from stadslab.core.unit_of_work import unit_of_work
+from stadslab.governance import audit
+from stadslab.labs.models import Project
+from stadslab.labs.service import get_project
+
+from . import design as design_rules
+from .engine import ENGINE_VERSION
+from .evaluation import evaluate
+from .models import Evaluation, ExperimentDesign
+from .schemas import DesignIn
+
+#: What an evaluation records as the code that produced it.
+def code_version() -> str:
+    return f"stadslab {__version__}"
+
+
+def design_out(session: Session, project: Project, row: ExperimentDesign) -> dict[str, Any]:
+    """The stored design plus how it resolves now (or why it no longer does)."""
+    out = {"project_id": project.id, "design": row.design, "updated_at": row.updated_at, "resolved": None,
+           "problems": []}
+    try:
+        out["resolved"] = design_rules.resolve(session, project, DesignIn.model_validate(row.design)).as_dict()
+    except ValidationFailed as exc:
+        out["problems"] = exc.errors
+    return out
+
+
+def get_design(session: Session, project_id: int) -> dict[str, Any]:
+    project = get_project(session, project_id)
+    row = session.get(ExperimentDesign, project_id)
+    if row is None:
+        raise NotFound(f"Project {project_id} has no experiment design yet; create one with PUT "
+                       f"/api/v1/projects/{project_id}/design")
+    return design_out(session, project, row)
+
+
+def put_design(session: Session, project_id: int, data: DesignIn, *, actor: Principal = SYSTEM) -> dict[str, Any]:
+    project = get_project(session, project_id)
+    resolved = design_rules.resolve(session, project, data)
+    stored = data.model_dump()
+    with unit_of_work(session, "Experiment design cannot be saved"):
+        row = session.get(ExperimentDesign, project_id)
+        before = dict(row.design) if row is not None else None
+        if row is None:
+            row = ExperimentDesign(project_id=project_id, design=stored)
+            session.add(row)
+        else:
+            row.design = stored
+        session.flush()
+        audit.record(session, actor, "update" if before else "create", "experiment_design", project_id, before,
+                     stored)
+    out = design_out(session, project, row)
+    out["resolved"] = resolved.as_dict()
+    return out
+
+
+def _stored_design(session: Session, project_id: int) -> DesignIn:
+    row = session.get(ExperimentDesign, project_id)
+    if row is None:
+        raise Conflict(f"Project {project_id} has no experiment design to evaluate; create one with PUT "
+                       f"/api/v1/projects/{project_id}/design first")
+    try:
+        return DesignIn.model_validate(row.design)
+    except ValidationError as exc:  # a design saved by an older version
+        raise ValidationFailed("The stored experiment design is no longer valid; save it again",
+                               errors=[field_error(["design", *e["loc"]], e["msg"]) for e in exc.errors()]) from None
+
+
+def run_evaluation(session: Session, project_id: int, *, actor: Principal = SYSTEM) -> Evaluation:
+    """Evaluate the project's design on the data in the hub now, and store the result."""
+    project = get_project(session, project_id)
+    resolved = design_rules.resolve(session, project, _stored_design(session, project_id))
+    results, fingerprint = evaluate(session, resolved)
+    with unit_of_work(session, "Evaluation cannot be stored"):
+        ev = Evaluation(project_id=project_id, design={"input": resolved.design, "resolved": resolved.as_dict()},
+                        fingerprint=fingerprint, code_version=code_version(), engine_version=ENGINE_VERSION,
+                        results=results)
+        session.add(ev)
+        session.flush()
+        audit.record(session, actor, "evaluate", "project", project_id, None,
+                     {"evaluation_id": ev.id, "summary": results["summary"],
+                      "series_sha256": fingerprint["series_sha256"]})
+    return ev
+
+
+def evaluation_out(ev: Evaluation) -> dict[str, Any]:
+    return {"id": ev.id, "project_id": ev.project_id, "evaluated_at": ev.evaluated_at,
+            "code_version": ev.code_version, "engine_version": ev.engine_version, "design": ev.design,
+            "fingerprint": ev.fingerprint, "results": ev.results}
+
+
+def evaluation_summary(ev: Evaluation) -> dict[str, Any]:
+    return {"id": ev.id, "evaluated_at": ev.evaluated_at, "code_version": ev.code_version,
+            "engine_version": ev.engine_version, "summary": ev.results.get("summary"),
+            "series_sha256": ev.fingerprint.get("series_sha256")}
+
+
+def latest_evaluation(session: Session, project_id: int) -> Evaluation | None:
+    return session.scalars(select(Evaluation).where(Evaluation.project_id == project_id)
+                           .order_by(Evaluation.evaluated_at.desc(), Evaluation.id.desc()).limit(1)).first()
+
+
+def evaluations(session: Session, project_id: int, limit: int = 50) -> dict[str, Any]:
+    get_project(session, project_id)
+    rows = session.scalars(select(Evaluation).where(Evaluation.project_id == project_id)
+                           .order_by(Evaluation.evaluated_at.desc(), Evaluation.id.desc()).limit(limit)).all()
+    return {"project_id": project_id, "latest": evaluation_out(rows[0]) if rows else None,
+            "history": [evaluation_summary(e) for e in rows]}
+
+
+def get_evaluation(session: Session, project_id: int, evaluation_id: int) -> Evaluation:
+    ev = session.get(Evaluation, evaluation_id)
+    if ev is None or ev.project_id != project_id:
+        raise NotFound(f"Project {project_id} has no evaluation {evaluation_id}")
+    return ev
