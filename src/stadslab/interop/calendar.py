@@ -45,8 +45,8 @@ def event_record(e: Event) -> dict[str, Any]:
     """The audit/export shape. Representative names are personal data: keyed so the audit trail withholds them."""
     return {
         "uid": e.uid, "kind": e.kind, "title": e.title, "description": e.description,
-        "starts_at": e.starts_at.isoformat() if e.starts_at else None,
-        "ends_at": e.ends_at.isoformat() if e.ends_at else None, "timezone": e.timezone, "all_day": e.all_day,
+        "starts_at": timeutil.aware_utc(e.starts_at).isoformat() if e.starts_at else None,
+        "ends_at": timeutil.aware_utc(e.ends_at).isoformat() if e.ends_at else None, "timezone": e.timezone, "all_day": e.all_day,
         "rrule": e.rrule, "location_name": e.location_name, "city": e.city, "country": e.country,
         "latitude": e.latitude, "longitude": e.longitude, "themes": [t.code for t in e.themes],
         "links": e.links or [], "owner_organisation_id": e.owner_organisation_id,

@@ -92,7 +92,7 @@ def call_record(c: FundingCall) -> dict[str, Any]:
     return {"uid": c.uid, "programme": c.programme.code if c.programme else None, "identifier": c.identifier,
             "title": c.title, "description": c.description, "themes": [t.code for t in c.themes],
             "opens_on": c.opens_on.isoformat() if c.opens_on else None,
-            "deadline_at": c.deadline_at.isoformat() if c.deadline_at else None,
+            "deadline_at": timeutil.aware_utc(c.deadline_at).isoformat() if c.deadline_at else None,
             "deadline_timezone": c.deadline_timezone, "deadline_all_day": c.deadline_all_day,
             "budget_eur": c.budget_eur, "url": c.url, "status": c.status,
             "owner_organisation_id": c.owner_organisation_id}
