@@ -206,6 +206,11 @@ def export(fmt: str = typer.Option("jsonl", "--format", help="jsonl or csv"),
     db.dispose()
 
 
+from stadslab.evidence import cli as _evidence_cli  # noqa: E402
+app.command("evaluate")(_evidence_cli.evaluate)
+app.command("advise")(_evidence_cli.advise)
+
+
 def main() -> None:
     app()
 

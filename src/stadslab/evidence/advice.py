@@ -97,18 +97,18 @@ def experiences(session: Session, s: Solution) -> list[Experience]:
             return None
         summary = ev.results.get("summary", {})
         if summary.get("worse", 0) > summary.get("improved", 0):
-            return Experience("", False, 1.5, "evaluation: worse")
+            return Experience("", False, 1.5, "evaluation_worse")
         if summary.get("improved", 0) > 0:
-            return Experience("", True, 1.5, "evaluation: improved")
+            return Experience("", True, 1.5, "evaluation_improved")
         return None
 
     if s.origin_project is not None:
         p = s.origin_project
         exp = from_evaluation(p.id)
         if exp is None and p.status in ("evaluated", "scaled"):
-            exp = Experience("", True, 1.0, f"origin project {p.status}")
+            exp = Experience("", True, 1.0, f"origin_{p.status}")
         elif exp is None and p.status == "stopped":
-            exp = Experience("", False, 1.0, "origin project stopped")
+            exp = Experience("", False, 1.0, "origin_stopped")
         if exp is not None:
             exp.code = p.municipality_code
             out[exp.code] = exp
@@ -170,21 +170,36 @@ def _explain(c: Profile, sc: dict, profs: dict[str, Profile], themes: dict[str, 
         _, sim, parts, e = sc["success"]
         o = profs[e.code]
         why = _reasons(c, o, parts, themes, lang)
-        bits.append((f"Lijkt op {o.name}, waar de oplossing werkte ({e.source})" if nl else
-                     f"Resembles {o.name}, where the solution worked ({e.source})") +
+        bits.append((f"Lijkt op {o.name}, waar de oplossing werkte ({source_text(e.source, lang)})" if nl else
+                     f"Resembles {o.name}, where the solution worked ({source_text(e.source, lang)})") +
                     (": " + "; ".join(why) if why else "") + ".")
     if sc["failure"]:
         _, sim, parts, e = sc["failure"]
         o = profs[e.code]
         if sim >= 0.5:
             why = _reasons(c, o, parts, themes, lang)
-            bits.append((f"Let op: lijkt ook op {o.name}, waar het niet werkte ({e.source})" if nl else
-                         f"Caution: also resembles {o.name}, where it did not work ({e.source})") +
+            bits.append((f"Let op: lijkt ook op {o.name}, waar het niet werkte ({source_text(e.source, lang)})" if nl else
+                         f"Caution: also resembles {o.name}, where it did not work ({source_text(e.source, lang)})") +
                         (": " + "; ".join(why) if why else "") + ".")
         else:
             bits.append(f"Weinig overeenkomst met {o.name}, waar het niet werkte." if nl else
                         f"Little in common with {o.name}, where it did not work.")
     return " ".join(bits)
+
+
+SOURCES = {
+    "evaluation_improved": ("evaluatie: verbeterd", "evaluation_improved"),
+    "evaluation_worse": ("evaluatie: verslechterd", "evaluation_worse"),
+    "origin_evaluated": ("project van oorsprong geëvalueerd", "origin project evaluated"),
+    "origin_scaled": ("project van oorsprong opgeschaald", "origin project scaled"),
+    "origin_stopped": ("project van oorsprong gestopt", "origin_stopped"),
+    "adopted": ("geadopteerd", "adopted"), "piloting": ("in pilot", "piloting"), "abandoned": ("gestopt", "abandoned"),
+}
+
+
+def source_text(source: str, lang: str) -> str:
+    nl, en = SOURCES.get(source, (source, source))
+    return nl if lang == "nl" else en
 
 
 def _exp_out(e: Experience, profs: dict[str, Profile]) -> dict[str, Any]:
