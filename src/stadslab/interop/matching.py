@@ -41,13 +41,15 @@ def analyse_doc(key: object, text: str, themes: set[str]) -> Doc:
     terms: Counter = Counter()
     surface: dict[str, str] = {}
     for token in TOKEN_RE.findall(text or ""):
+        low = token.lower()
         for word in analyse_token(token):
             if word.primary.isdigit():
                 continue
-            terms[word.primary] += 1
-            low = token.lower()
-            if word.primary not in surface or len(low) < len(surface[word.primary]):
-                surface[word.primary] = low
+            # every form, not only the primary stem: "fietsers" (fietser, fiets) meets "fietsen" (fiets)
+            for form in word.forms:
+                terms[form] += 1
+                if form not in surface or len(low) < len(surface[form]):
+                    surface[form] = low
     return Doc(key, set(themes), terms, surface)
 
 
@@ -81,8 +83,8 @@ def compare(a: Doc, b: Doc, weights: dict[str, float]) -> Match:
     va, vb = _vector(a, weights), _vector(b, weights)
     contributions = {t: va[t] * vb[t] for t in va.keys() & vb.keys()}
     text_score = min(1.0, sum(contributions.values()))
-    top = sorted(contributions, key=lambda t: (-contributions[t], t))[:MAX_TERMS_SHOWN]
-    common = [b.surface.get(t) or a.surface.get(t) or t for t in top]
+    ranked = sorted(contributions, key=lambda t: (-contributions[t], t))
+    common = list(dict.fromkeys(b.surface.get(t) or a.surface.get(t) or t for t in ranked))[:MAX_TERMS_SHOWN]
     score = THEME_WEIGHT * theme_score + (1 - THEME_WEIGHT) * text_score
     return Match(round(score, 4), round(theme_score, 4), round(text_score, 4), shared, common)
 
