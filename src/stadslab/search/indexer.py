@@ -4,7 +4,7 @@ Registry services call ``index_object`` (or a typed ``index_*``) after each
 write and ``remove`` before a delete, inside their own unit of work: nothing
 here commits, so the record and its search document are saved or rolled back
 together. ``rebuild_index`` re-creates the whole index with set-based reads
-and bulk writes (used by imports and ``stadslab search --rebuild``-style tools).
+and bulk writes (used by imports and ``search.cli.rebuild_command``).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from stadslab.labs.models import (Adoption, Kpi, Lesson, LivingLab, Project, ProjectPartner, Solution,
