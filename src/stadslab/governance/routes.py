@@ -215,3 +215,51 @@ router.include_router(loket_router)
 from .privacy_routes import router as privacy_router  # noqa: E402
 
 router.include_router(privacy_router)
+
+
+# --- OpenID Connect -----------------------------------------------------------------------------
+
+def _oidc_redirect_uri(request: Request) -> str:
+    return request.app.state.settings.oidc_redirect_url or str(request.url_for("oidc_callback"))
+
+
+@router.get("/auth/oidc/login", tags=["auth"], summary="Log in through the configured OpenID Connect issuer")
+def oidc_login(request: Request):
+    import httpx
+    from fastapi.responses import RedirectResponse
+
+    from . import oidc
+
+    settings = request.app.state.settings
+    with httpx.Client(timeout=10.0) as http:
+        url, flow = oidc.OIDCClient(settings, http).start(_oidc_redirect_uri(request))
+    response = RedirectResponse(url, status_code=302)
+    response.set_cookie(oidc.FLOW_COOKIE, oidc.pack_flow(settings, flow), max_age=oidc.FLOW_MAX_AGE,
+                        path="/api/v1/auth/oidc", secure=settings.cookie_secure, httponly=True, samesite="lax")
+    return response
+
+
+@router.get("/auth/oidc/callback", tags=["auth"], name="oidc_callback", include_in_schema=False)
+def oidc_callback(request: Request, code: str | None = Query(None, max_length=4000),
+                  state: str | None = Query(None, max_length=500), session: Session = Depends(get_session)):
+    import httpx
+    from fastapi.responses import RedirectResponse
+
+    from stadslab.core.auth import auth_failed
+
+    from . import oidc
+
+    settings = request.app.state.settings
+    flow = oidc.unpack_flow(settings, request.cookies.get(oidc.FLOW_COOKIE), state)
+    if not code:
+        raise auth_failed()
+    with httpx.Client(timeout=10.0) as http:
+        claims = oidc.OIDCClient(settings, http).exchange(code, _oidc_redirect_uri(request), flow)
+    user = oidc.account_for_claims(session, settings, claims)
+    session_id = service.open_session(session, user, ttl=timedelta(hours=settings.session_ttl_hours),
+                                      method="oidc", replaces=session_id_from_request(request))
+    response = RedirectResponse("/", status_code=303)
+    set_session_cookies(response, settings, session_id)
+    response.delete_cookie(oidc.FLOW_COOKIE, path="/api/v1/auth/oidc", secure=settings.cookie_secure,
+                           httponly=True, samesite="lax")
+    return response
