@@ -148,9 +148,13 @@ def geometry_of(value: dict | None):
 
 
 def result_columns(result: Any) -> tuple[float | None, str | None]:
-    """Shadow columns of an Observation result: a number (numbers, booleans) and a string."""
+    """Shadow columns of an Observation result: a number (numbers only) and a string.
+
+    Booleans get no numeric shadow: ``$filter=result eq 1`` must not match ``true``,
+    and a chart's mean over a boolean series would be a misleading number.
+    """
     if isinstance(result, bool):
-        return float(result), None
+        return None, None
     if isinstance(result, (int, float)):
         if isinstance(result, float) and not math.isfinite(result):
             raise BadValue("result must be a finite number")
