@@ -18,6 +18,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     settings = settings or get_settings()
     own_db = db is None
     db = db or Database(settings.database_url)
+    from stadslab.sensorthings.filter.spatial import install_sqlite_functions
+
+    install_sqlite_functions(db.engine)  # geometry and Unicode functions for $filter on SQLite
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
