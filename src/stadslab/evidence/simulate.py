@@ -34,12 +34,25 @@ WEEKLY = {
 
 
 def ar1(rng: np.random.Generator, n: int, phi: float, sigma: float, size: int = 1) -> np.ndarray:
-    """``size`` stationary AR(1) paths of length n with innovation sd ``sigma``."""
+    """``size`` stationary AR(1) paths of length n with innovation sd ``sigma``.
+
+    Vectorised in chunks: within a chunk x[t0+j] = phi^j (phi x[t0-1] + sum_s phi^-s e[t0+s]),
+    with chunks short enough that phi^-j stays far from overflow.
+    """
     out = np.empty((size, n))
-    out[:, 0] = rng.normal(0, sigma / np.sqrt(1 - phi * phi), size)
     eps = rng.normal(0, sigma, (size, n))
-    for t in range(1, n):
-        out[:, t] = phi * out[:, t - 1] + eps[:, t]
+    prev = rng.normal(0, sigma / np.sqrt(1 - phi * phi), size)  # x[-1], so x[0] is stationary too
+    chunk = n if phi == 0 else max(1, min(n, int(10 / -np.log10(abs(phi)))))
+    powers = phi ** np.arange(chunk) if phi else np.zeros(chunk)
+    for t0 in range(0, n, chunk):
+        m = min(chunk, n - t0)
+        if phi == 0:
+            out[:, t0:t0 + m] = eps[:, t0:t0 + m]
+            continue
+        p = powers[:m]
+        acc = np.cumsum(eps[:, t0:t0 + m] / p, axis=1)
+        out[:, t0:t0 + m] = p * (phi * prev[:, None] + acc)
+        prev = out[:, t0 + m - 1]
     return out
 
 
