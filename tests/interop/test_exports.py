@@ -110,7 +110,7 @@ def test_streamed_in_batches_without_buffering(admin_client, db, monkeypatch):
 
     monkeypatch.setattr(exports, "BATCH", 50)
     with db.session() as s:
-        s.add_all([Organisation(name=f"Org {i:04d} " + "x" * 200, kind="company") for i in range(600)])
+        s.add_all([Organisation(name=f"Org {i:04d}", description="x" * 300, kind="company") for i in range(600)])
         s.commit()
     with admin_client.stream("GET", "/api/v1/organisations.csv") as r:
         chunks = list(r.iter_bytes())
