@@ -125,3 +125,13 @@ def test_hydra_paging_can_be_harvested(client, content, app, shapes):
     assert pages == 3 and len(seen) == len(set(seen)) == 11
     assert client.get("/api/v1/catalog.ttl?page=9").status_code == 404
     assert client.get("/api/v1/catalog.ttl?page=0").status_code == 422
+
+
+def test_dataset_uris_dereference(client, content, shapes):
+    g = _graph(client, "/api/v1/catalog.ttl", "turtle")
+    ds = next(d for d in g.subjects(RDF.type, DCAT.Dataset) if "/project-" in str(d))
+    one = _graph(client, str(ds).replace("http://testserver", ""), "turtle", accept="text/turtle")
+    assert set(one.subjects(RDF.type, DCAT.Dataset)) == {ds}
+    _conforms(one, shapes)
+    assert client.get(f"/api/v1/catalog/datasets/sensors-thing-{content['network']}").status_code == 404
+    assert client.get("/api/v1/catalog/datasets/nope").status_code == 404

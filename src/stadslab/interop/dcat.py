@@ -323,10 +323,13 @@ def _thing_dataset(b: CatalogBuilder, t: Thing) -> URIRef | None:
 
 
 def build_catalog(session: Session, settings: Settings, base_url: str, *, page: int = 1,
-                  page_size: int | None = None, paged_url: str | None = None) -> Graph:
-    """The catalogue graph for one page (page 1 = the first ``page_size`` datasets)."""
+                  page_size: int | None = None, paged_url: str | None = None,
+                  only: str | None = None) -> Graph:
+    """The catalogue graph for one page (page 1 = the first ``page_size`` datasets), or for one dataset."""
     size = page_size or settings.catalog_page_size
     keys = dataset_keys(session)
+    if only is not None:
+        keys, size, page = [k for k in keys if k == only], 1, 1
     info = Page(page, size, len(keys))
     b = CatalogBuilder(session, settings, base_url)
     b.shared()
@@ -359,7 +362,7 @@ def build_catalog(session: Session, settings: Settings, base_url: str, *, page: 
                              .order_by(Thing.id)):
         _thing_dataset(b, t)
 
-    if info.total > size or page > 1:
+    if only is None and (info.total > size or page > 1):
         url = paged_url or str(c)
         sep = "&" if "?" in url else "?"
         view = URIRef(f"{url}{sep}page={page}")

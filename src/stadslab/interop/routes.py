@@ -163,6 +163,16 @@ def catalog_ttl(request: Request, page: int = Query(1, ge=1, le=100_000), sessio
     return _catalog(request, session, dcat.TURTLE, page)
 
 
+@router.get("/catalog/datasets/{key}", tags=["catalogue"], summary="One dataset of the catalogue (dereferenceable URI)",
+            response_class=Response)
+def catalog_dataset(key: str, request: Request, session: Session = Depends(get_session)):
+    if key not in dcat.dataset_keys(session):
+        raise NotFound(f"No dataset {key[:80]!r} in the catalogue")
+    graph = dcat.build_catalog(session, request.app.state.settings, base_url(request), only=key)
+    media = dcat.negotiate(request.headers.get("accept"))
+    return Response(dcat.serialize(graph, media), media_type=media, headers={"Vary": "Accept"})
+
+
 # --- GeoJSON and CSV/Excel exports ----------------------------------------------------------------
 
 
