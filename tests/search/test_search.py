@@ -134,6 +134,14 @@ def test_facets_count_the_whole_match_set(session):
     assert search(session, "zonnepanelen", lang="en").facet_labels["type"]["living_lab"] == "Living lab"
 
 
+def test_facets_can_be_skipped_total_stays_exact(session):
+    for i in range(3):
+        h.project(session, f"Deelfiets {i}", "Tekst.", city=h.UTRECHT if i else h.AMSTERDAM)
+    res = search(session, "deelfiets", cities=[h.UTRECHT], with_facets=False)
+    assert res.total == 2 and len(res.items) == 2
+    assert res.facets == {"type": {}, "theme": {}, "city": {}, "status": {}}
+
+
 def test_filters_narrow_results_and_facets_ignore_their_own_filter(session):
     utrecht = [h.project(session, f"Groen dak {i}", "Groene daken.", city=h.UTRECHT, status="pilot")
                for i in range(2)]

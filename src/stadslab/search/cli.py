@@ -76,7 +76,7 @@ def search_command(query: str, *, types: list[str] | None = None, themes: list[s
     try:
         with db.session() as session:
             res = search(session, query, types=types, themes=themes, cities=cities, statuses=statuses,
-                         limit=limit, offset=offset, lang=lang)
+                         limit=limit, offset=offset, lang=lang, with_facets=facets)
     except StadslabError as exc:
         console.print(Text(exc.detail, style="red"))
         return 2

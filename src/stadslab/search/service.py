@@ -107,7 +107,11 @@ def validate_query(query: str | None) -> ParsedQuery:
 
 
 def search(session: Session, query: str, *, types=None, themes=None, cities=None, statuses=None,
-           limit: int = 20, offset: int = 0, lang: str = "nl") -> SearchResults:
+           limit: int = 20, offset: int = 0, lang: str = "nl", with_facets: bool = True) -> SearchResults:
+    """Search the knowledge base; ``with_facets=False`` skips the facet counts (the total stays exact).
+
+    Raises ``ValidationFailed`` (422) naming the offending argument for bad input.
+    """
     parsed = validate_query(query)
     if lang not in LANGUAGES:
         raise _fail("lang", f"unknown language {lang!r}; allowed: {', '.join(LANGUAGES)}")
@@ -129,7 +133,8 @@ def search(session: Session, query: str, *, types=None, themes=None, cities=None
         results.facet_labels = _labels(session, results.facets, theme_names, lang)
         return results
 
-    raw = backend_for(session).search(session, parsed, filters, limit=limit, offset=offset)
+    raw = backend_for(session).search(session, parsed, filters, limit=limit, offset=offset,
+                                      with_facets=with_facets)
     results.total = raw.total
     results.facets = raw.facets
     results.items = _items(session, raw.hits, parsed)

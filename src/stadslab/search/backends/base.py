@@ -145,7 +145,7 @@ class SearchBackend(ABC):
         return [(int(r[0]), float(r[1])) for r in rows]
 
     def search(self, session: Session, query: ParsedQuery, filters: Filters, *, limit: int,
-               offset: int) -> RawResults:
+               offset: int, with_facets: bool = True) -> RawResults:
         """Ranking is tiered: documents with every query word in the title come first.
 
         Besides being what searchers expect, this bounds the ranking work for very
@@ -171,7 +171,7 @@ class SearchBackend(ABC):
                 hits += [(i, s, False) for i, s in rest]
 
         parts = [f"SELECT 'total' AS facet, NULL AS value, count(*) AS n FROM m AS d WHERE {self._where(clauses)}"]
-        for facet in FACETS:
+        for facet in FACETS if with_facets else ():
             column = "themes" if facet == "theme" else _COLUMN[facet]
             parts.append(f"SELECT '{facet}', d.{column}, count(*) FROM m AS d "
                          f"WHERE {self._where(clauses, without=facet)} GROUP BY d.{column}")
