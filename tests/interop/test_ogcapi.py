@@ -115,3 +115,25 @@ def test_gdal_ogr_reads_the_api(live_server, features):
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "Feature Count: 2" in out.stdout
+
+
+def test_parameter_parsers_only_ever_say_400():
+    """Whatever text arrives, bbox/datetime parsing gives a value or a BadRequest, never another error."""
+    from hypothesis import given, settings, strategies as st
+
+    from stadslab.core.errors import BadRequest
+    from stadslab.interop.features import parse_bbox, parse_datetime
+
+    alphabet = st.sampled_from(list("0123456789-+:.,/TZ ez.n") + ["..", "nan", "inf", "9999"])
+    text = st.one_of(st.text(max_size=60), st.lists(alphabet, max_size=30).map("".join))
+
+    @settings(max_examples=400, deadline=None)
+    @given(text)
+    def check(value):
+        for parse in (parse_bbox, parse_datetime):
+            try:
+                parse(value)
+            except BadRequest as exc:
+                assert exc.errors and exc.errors[0]["field"] in ("bbox", "datetime")
+
+    check()

@@ -273,7 +273,7 @@ def _registry_dataset(b: CatalogBuilder, name: str, title: str, description: str
                        title=f"{title}, OGC API Features", download=False, service=b.ogc_service)
         b.data_service(b.ogc_service, title="Stadslab OGC API Features",
                        description="Living labs, projecten en sensoren als OGC API Features collecties.",
-                       endpoint=f"{b.base}/ogcapi", endpoint_description=f"{b.base}/ogcapi/api",
+                       endpoint=f"{b.base}/ogcapi", endpoint_description=f"{b.base}/api/openapi.json",
                        documentation=f"{b.base}/ogcapi/conformance", themes=[], served=[ds])
     return ds
 
