@@ -90,3 +90,29 @@ def test_cli_evaluate_and_advise(db, session):
                          env=env, capture_output=True, text=True, timeout=120)
     assert adv.returncode == 0, adv.stderr
     assert "Tilburg" in adv.stdout and adv.stdout.count("│ 1 ") + adv.stdout.count("│ 2 ") >= 2
+
+
+def test_demo_reads_knmi_temperature_from_shared(shared_dir, monkeypatch):
+    from datetime import datetime, timezone
+
+    from stadslab.evidence import demo
+
+    monkeypatch.setenv("STADSLAB_SHARED_DIR", str(shared_dir))
+    t = demo.knmi_temperature(datetime(2022, 1, 1, tzinfo=timezone.utc), 48)
+    assert t is not None and t[0] == 10.2 and t[1] == 11.1  # uurgeg_215_2022: T=102, 111 (0.1 °C)
+
+
+def test_demo_generates_temperature_on_a_fresh_clone(tmp_path, monkeypatch):
+    import numpy as np
+
+    from stadslab.evidence import demo
+
+    monkeypatch.setenv("STADSLAB_SHARED_DIR", str(tmp_path))
+    case = next(c for c in demo.CASES if c.kind == "temperature")
+    assert demo.knmi_temperature(case.start, 24) is None
+    treated, control = demo._series(case)
+    assert treated.shape == control.shape and np.isfinite(treated).all()
+    half = treated.shape[1] // 2
+    # The planted cooling: the treated-minus-control gap shrinks after the intervention.
+    gap = treated.mean(axis=0) - control.mean(axis=0)
+    assert gap[half:].mean() < gap[:half].mean() - 0.3

@@ -99,15 +99,21 @@ def knmi_temperature(start: datetime, hours: int, station: int = 215) -> np.ndar
     return out if np.isfinite(out).mean() > 0.9 else None
 
 
-def _temperature_sites(rng: np.random.Generator, case: DemoCase, hours: int, n: int, treated: bool) -> np.ndarray:
+def city_temperature(rng: np.random.Generator, case: DemoCase, hours: int) -> np.ndarray:
+    """The weather every site in the city shares: KNMI when available, else a generated early summer."""
     base = knmi_temperature(case.start, hours)
-    if base is None:  # fresh clone: a generated early-summer series
+    if base is None:
         days = hours // 24
         daily = 6 * np.sin((np.arange(hours) % 24 - 9) / 24 * 2 * np.pi)
         season = np.repeat(16 + 4 * np.sin(np.arange(days) / days * np.pi), 24)
         weather = np.repeat(np.cumsum(rng.normal(0, 0.8, days)) * 0.5, 24)
         base = season + daily + weather
-    base = np.nan_to_num(base, nan=float(np.nanmean(base)))
+    return np.nan_to_num(base, nan=float(np.nanmean(base)))
+
+
+def _temperature_sites(rng: np.random.Generator, case: DemoCase, base: np.ndarray, n: int,
+                       treated: bool) -> np.ndarray:
+    hours = base.size
     hot_hours = np.clip(np.sin((np.arange(hours) % 24 - 8) / 24 * 2 * np.pi), 0, None)
     out = []
     for _ in range(n):
@@ -127,7 +133,8 @@ def _series(case: DemoCase) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(case.seed)
     days = case.weeks * 7 * 2
     if case.kind == "temperature":
-        return (_temperature_sites(rng, case, days * 24, 2, True), _temperature_sites(rng, case, days * 24, 2, False))
+        base = city_temperature(rng, case, days * 24)
+        return _temperature_sites(rng, case, base, 2, True), _temperature_sites(rng, case, base, 2, False)
     sigma = {"no2": 4.0, "cyclists": 14.0, "noise": 1.5}[case.kind]
     weather = {"no2": 3.0, "cyclists": 8.0, "noise": 0.6}[case.kind]
     site_day = {"no2": 1.5, "cyclists": 6.0, "noise": 0.4}[case.kind]
