@@ -91,3 +91,17 @@ def test_unknown_ids_are_404(admin_client):
         assert "987654" in r.json()["detail"]
         assert admin_client.patch(f"/api/v1/{path}/987654", json={}).status_code == 404
         assert admin_client.delete(f"/api/v1/{path}/987654").status_code == 404
+
+
+def test_adoption_makes_solution_findable_by_city(admin_client):
+    sol = create(admin_client, "solutions", solution_payload(name="Slimme afvalbak"))
+
+    def found():  # the adopting cities are part of a solution's searchable text
+        r = admin_client.get("/api/v1/search", params={"q": "afvalbak rotterdam"}).json()
+        return [i["id"] for i in r["items"] if i["type"] == "solution"]
+
+    assert found() == []
+    a = create(admin_client, "adoptions", {"solution_id": sol["id"], "city": ROTTERDAM})
+    assert found() == [sol["id"]]
+    assert admin_client.delete(f"/api/v1/adoptions/{a['id']}").status_code == 204
+    assert found() == []

@@ -351,6 +351,7 @@ def create_adoption(session: Session, data: AdoptionIn, *, actor: Principal = SY
         a = Adoption(is_demo=is_demo)
         _apply_adoption(session, a, data.model_dump())
         saved(session, actor, "create", "adoption", a, adoption_record, searchable=False)
+        _reindex_solution(session, a.solution_id)
     return a
 
 
@@ -359,11 +360,25 @@ def update_adoption(session: Session, adoption_id: int, data: AdoptionPatch | Ad
     with unit_of_work(session, "Adoption cannot be updated"):
         a = get_adoption(session, adoption_id)
         before = adoption_record(a)
+        old_solution = a.solution_id
         _apply_adoption(session, a, data.model_dump(exclude_unset=isinstance(data, AdoptionPatch)))
         saved(session, actor, "update", "adoption", a, adoption_record, before, searchable=False)
+        for solution_id in {old_solution, a.solution_id}:
+            _reindex_solution(session, solution_id)
     return a
 
 
 def delete_adoption(session: Session, adoption_id: int, *, actor: Principal = SYSTEM) -> None:
     with unit_of_work(session, "Adoption cannot be deleted"):
-        deleted(session, actor, "adoption", get_adoption(session, adoption_id), adoption_record)
+        a = get_adoption(session, adoption_id)
+        solution_id = a.solution_id
+        deleted(session, actor, "adoption", a, adoption_record)
+        _reindex_solution(session, solution_id)
+
+
+def _reindex_solution(session: Session, solution_id: int) -> None:
+    """A solution's search document lists its adopting cities, so adoptions change it."""
+    solution = session.get(Solution, solution_id)
+    if solution is not None:
+        session.refresh(solution, ["adoptions"])
+        indexer.index_object(session, solution)
