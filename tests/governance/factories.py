@@ -9,12 +9,14 @@
 from __future__ import annotations
 
 import itertools
+from functools import lru_cache
 
 from sqlalchemy.orm import Session
 
 from stadslab.core.auth import ROLE_SCOPES, SYSTEM
 from stadslab.governance import service
 from stadslab.governance.models import User
+from stadslab.governance.passwords import hash_password
 from stadslab.network.models import Organisation
 
 DEFAULT_PASSWORD = "correct horse battery staple"
@@ -33,13 +35,27 @@ def _org_id(org) -> int | None:
     return org.id if isinstance(org, Organisation) else org
 
 
+@lru_cache(maxsize=1)
+def _default_password_hash() -> str:
+    return hash_password(DEFAULT_PASSWORD)
+
+
 def make_user(session: Session, role: str = "editor", org: Organisation | int | None = None, *,
               email: str | None = None, password: str | None = DEFAULT_PASSWORD,
               display_name: str = "Test Gebruiker") -> User:
-    """A stored account (member/editor/admin) of ``org`` (an Organisation, its id, or None)."""
-    return service.create_user(session, SYSTEM, email=email or f"user{next(_seq)}@example.org",
-                               display_name=display_name, password=password, organisation_id=_org_id(org),
-                               role=role)
+    """A stored account (member/editor/admin) of ``org`` (an Organisation, its id, or None).
+
+    The default password's argon2id hash is computed once per test process (hashing
+    is deliberately slow); any other password is hashed by the service as usual.
+    """
+    default = password == DEFAULT_PASSWORD
+    user = service.create_user(session, SYSTEM, email=email or f"user{next(_seq)}@example.org",
+                               display_name=display_name, password=None if default else password,
+                               organisation_id=_org_id(org), role=role)
+    if default:
+        user.password_hash = _default_password_hash()
+        session.commit()
+    return user
 
 
 def make_token(session: Session, user: User | None = None, *, organisation: Organisation | int | None = None,
