@@ -99,6 +99,7 @@ def demo(host: str = typer.Option("127.0.0.1", help="Interface to bind"),
          workers: int = typer.Option(1, min=1, help="Worker processes"),
          no_serve: bool = typer.Option(False, "--no-serve", help="Load the data, do not serve")) -> None:
     """Load reference and demo data, then serve."""
+    from stadslab.interop.demo import load_interop_demo
     from stadslab.labs.demo_loader import demo_size, load_demo
 
     _upgrade()
@@ -107,6 +108,7 @@ def demo(host: str = typer.Option("127.0.0.1", help="Interface to bind"),
     with db.session() as s, _progress() as progress:
         task = progress.add_task("Demo content", total=demo_size())
         counts = load_demo(s, progress=lambda: progress.advance(task))
+        counts.update(load_interop_demo(s) or {})
     console.print("Demo content loaded: " + (", ".join(f"{v} {k}" for k, v in counts.items())
                                               or "already present"))
     db.dispose()
