@@ -213,17 +213,20 @@ def evaluate_kpi(rd: ResolvedDesign, k: ResolvedKpi, rows: list[aggregation.Buck
 
 def evaluate(session: Session, rd: ResolvedDesign) -> tuple[dict, dict]:
     """(results, fingerprint) for a resolved design: one aggregation query per KPI."""
-    kpi_results, all_rows, per_kpi = [], [], {}
+    kpi_results, all_rows, per_kpi, ends = [], [], {}, []
+    periods = [rd.baseline, rd.intervention]
     for k in rd.kpis:
         ids = [s.datastream_id for s in k.intervention + k.control]
-        rows = aggregation.bucketed_means(session, ids, [rd.baseline, rd.intervention], rd.resolution,
-                                          k.valid_range)
-        fp = aggregation.fingerprint(rows)
+        rows = aggregation.bucketed_means(session, ids, periods, rd.resolution, k.valid_range)
+        first, last = aggregation.time_range(session, ids, periods)
+        ends.extend(t for t in (first, last) if t is not None)
+        fp = aggregation.fingerprint(rows, first, last)
         per_kpi[str(k.index)] = fp
         kpi_results.append(evaluate_kpi(rd, k, rows, fp["series_sha256"]))
         all_rows.extend(rows)
     summary = {v: sum(1 for r in kpi_results if r.get("verdict") == v) for v in engine.VERDICTS}
     summary["not_evaluable"] = sum(1 for r in kpi_results if r["status"] != "ok")
-    fingerprint = {**aggregation.fingerprint(all_rows), "per_kpi": per_kpi}
+    fingerprint = {**aggregation.fingerprint(all_rows, min(ends) if ends else None, max(ends) if ends else None),
+                   "per_kpi": per_kpi}
     return {"resolution": rd.resolution, "confidence_level": rd.confidence, "summary": summary,
             "kpis": kpi_results}, fingerprint
