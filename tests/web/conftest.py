@@ -63,8 +63,11 @@ def live_server(browser_db) -> Iterator[str]:
 @pytest.fixture
 def browser_session(browser_db):
     """A session on the browser database; the registry is emptied after the test."""
+    from tests.governance.audit_helpers import purge_audit_trail
+
     with browser_db.session() as s:
         yield s
+    purge_audit_trail(browser_db)  # registry writes are audited; the trail is append-only
     empty_tables(browser_db)
 
 
