@@ -116,3 +116,17 @@ def test_demo_generates_temperature_on_a_fresh_clone(tmp_path, monkeypatch):
     # The planted cooling: the treated-minus-control gap shrinks after the intervention.
     gap = treated.mean(axis=0) - control.mean(axis=0)
     assert gap[half:].mean() < gap[:half].mean() - 0.3
+
+
+def test_report_style_is_allowed_by_hash_not_unsafe_inline(client, session):
+    import base64
+    import hashlib
+    import re
+
+    pid = make_project(session)
+    r = client.get(f"/api/v1/projects/{pid}/report.html")
+    csp = r.headers["content-security-policy"]
+    assert "unsafe-inline" not in csp and "script-src" not in csp and "default-src 'none'" in csp
+    css = re.search(r"<style>(.*?)</style>", r.text, re.S).group(1)
+    digest = base64.b64encode(hashlib.sha256(css.encode()).digest()).decode()
+    assert f"'sha256-{digest}'" in csp

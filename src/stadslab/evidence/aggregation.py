@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 from sqlalchemy import and_, case, func, literal, or_, select
 from sqlalchemy.orm import Session
@@ -48,13 +48,15 @@ def _bucket_expr(dialect: str, resolution: str):
     return func.date_trunc(resolution, func.timezone("UTC", col))
 
 
+_EPOCH_ORDINAL = EPOCH.date().toordinal()
+
+
 def _bucket_index(value, resolution: str) -> int:
-    if isinstance(value, str):
-        t = datetime.strptime(value.replace("T", " "), "%Y-%m-%d" if resolution == "day" else "%Y-%m-%d %H")
-    else:
-        t = value
-    if t.tzinfo is None:
-        t = t.replace(tzinfo=timezone.utc)
+    """Bucket label from SQL (SQLite text prefix or PostgreSQL timestamp) to days/hours since the epoch."""
+    if isinstance(value, str):  # 'YYYY-MM-DD' or 'YYYY-MM-DD HH'; strptime is ~20x slower than this
+        days = date(int(value[0:4]), int(value[5:7]), int(value[8:10])).toordinal() - _EPOCH_ORDINAL
+        return days if resolution == "day" else days * 24 + int(value[11:13])
+    t = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
     return int((t - EPOCH).total_seconds() // BUCKET_SECONDS[resolution])
 
 

@@ -6,7 +6,10 @@ shows exactly what was evaluated and when.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from datetime import datetime, timezone
+from importlib import resources
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy.orm import Session
@@ -20,6 +23,13 @@ from .service import code_version, evaluations, latest_evaluation
 
 _env = Environment(loader=PackageLoader("stadslab.evidence", "templates"), autoescape=select_autoescape(["html"]),
                    trim_blocks=True, lstrip_blocks=True)
+
+#: The report stylesheet is inlined (a report is one self-contained, printable file) and
+#: allowed by its hash in the report's own Content-Security-Policy, never by 'unsafe-inline'.
+CSS = (resources.files("stadslab.evidence") / "templates" / "report.css").read_text(encoding="utf-8")
+HEADERS = {"Content-Security-Policy": (
+    f"default-src 'none'; style-src 'sha256-{base64.b64encode(hashlib.sha256(CSS.encode()).digest()).decode()}'; "
+    "img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")}
 
 VERDICTS = {"nl": {"improved": "verbeterd", "no_detectable_effect": "geen aantoonbaar effect", "worse": "verslechterd",
                    None: "—"},
@@ -44,7 +54,7 @@ def _helpers(lang: str) -> dict:
 
     return {"t": t, "num": num, "pct": pct, "lang": lang, "int": lambda v: f"{int(v):,}".replace(",", "." if lang == "nl" else ","),
             "generated": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "code_version": code_version(),
-            "verdicts": VERDICTS[lang], "methods": METHODS[lang], "groups": GROUPS[lang]}
+            "css": CSS, "verdicts": VERDICTS[lang], "methods": METHODS[lang], "groups": GROUPS[lang]}
 
 
 def _kpi_chart(k: dict, idx: int, lang: str) -> str:

@@ -65,7 +65,7 @@ def get_evaluation(project_id: int, evaluation_id: int, session: Session = Depen
 
 @router.get("/projects/{project_id}/report.html", response_class=HTMLResponse, summary="Project evidence report")
 def project_report(project_id: int, lang: Lang = "nl", session: Session = Depends(get_session)):
-    return HTMLResponse(reports.project_report(session, project_id, lang))
+    return HTMLResponse(reports.project_report(session, project_id, lang), headers=reports.HEADERS)
 
 
 @router.get("/solutions/{solution_id}/comparison", summary="Effects of a solution across adopting cities")
@@ -97,4 +97,4 @@ def opportunities(code: str, limit: int = Query(10, ge=1, le=100), lang: Lang = 
 
 @router.get("/solutions/{solution_id}/report.html", response_class=HTMLResponse, summary="Solution evidence report")
 def solution_report(solution_id: int, lang: Lang = "nl", session: Session = Depends(get_session)):
-    return HTMLResponse(reports.solution_report(session, solution_id, lang))
+    return HTMLResponse(reports.solution_report(session, solution_id, lang), headers=reports.HEADERS)
