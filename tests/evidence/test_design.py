@@ -136,3 +136,20 @@ def test_ambiguous_observed_property_must_be_chosen(admin_client, session, exp):
     r = _put(admin_client, exp, intervention_sites=[{"datastream_ids": exp.treated},
                                                     {"datastream_ids": [ids[other]]}])
     assert r.status_code == 422 and "matches several ObservedProperties" in r.text
+
+
+def test_only_open_data_can_feed_public_evaluations(admin_client, session, exp):
+    from stadslab.sensorthings.models import Thing
+
+    thing = session.get(Thing, exp.things[0])
+    thing.access_class = "restricted"
+    session.commit()
+    r = _put(admin_client, exp)
+    assert r.status_code == 422
+    msg = _fields(r)["body.intervention_sites.0.datastream_ids"]
+    assert "only open data" in msg and f"Datastream {exp.treated[0]} is 'restricted'" in msg
+    # Found through an area, a closed Thing is simply not used.
+    area = {"type": "Polygon", "coordinates": [[[5.0, 51.95], [5.3, 51.95], [5.3, 52.05], [5.0, 52.05], [5.0, 51.95]]]}
+    r = _put(admin_client, exp, intervention_sites=[{"area": area}])
+    assert r.status_code == 200, r.text
+    assert [s["datastream_id"] for s in r.json()["resolved"]["kpis"][0]["intervention"]] == [exp.treated[1]]

@@ -143,8 +143,28 @@ def _things_in_area(session: Session, area: dict) -> list[int]:
     return sorted(found)
 
 
+def _not_open(session: Session, rows: list) -> dict[int, str]:
+    """Datastream id -> access class, for the Datastreams that are not open data.
+
+    Evaluations, reports and comparisons are public, and group means are derived data,
+    so only open Datastreams of open Things may feed them.
+    """
+    if not rows:
+        return {}
+    things = dict(session.execute(select(Thing.id, Thing.access_class)
+                                  .where(Thing.id.in_({r.thing_id for r in rows}))).all())
+    out = {}
+    for r in rows:
+        cls = getattr(r, "access_class", None) or "open"
+        thing_cls = things.get(r.thing_id) or "open"
+        worst = cls if cls != "open" else thing_cls
+        if worst != "open":
+            out[r.id] = worst
+    return out
+
+
 def _site_streams(session: Session, design: DesignIn, errors: _Errors) -> dict[str, list[tuple[str, Any, bool]]]:
-    """Per group: (site name, Datastream row, listed explicitly) for every candidate Datastream."""
+    """Per group: (site name, Datastream row, listed explicitly) for every candidate open Datastream."""
     out: dict[str, list] = {g: [] for g in GROUPS}
     for group in GROUPS:
         label = "intervention" if group == "intervention_sites" else "control"
@@ -156,7 +176,11 @@ def _site_streams(session: Session, design: DesignIn, errors: _Errors) -> dict[s
                 missing = [d for d in site.datastream_ids if d not in rows]
                 if missing:
                     errors.add([group, i, "datastream_ids"], f"unknown Datastream id(s): {', '.join(map(str, missing))}")
-                out[group].extend((name, rows[d], True) for d in site.datastream_ids if d in rows)
+                closed = _not_open(session, list(rows.values()))
+                if closed:
+                    errors.add([group, i, "datastream_ids"], "evaluations are public, so only open data can be used; "
+                               + ", ".join(f"Datastream {d} is '{c}'" for d, c in sorted(closed.items())))
+                out[group].extend((name, rows[d], True) for d in site.datastream_ids if d in rows and d not in closed)
                 continue
             if site.thing_ids:
                 known = set(session.scalars(select(Thing.id).where(Thing.id.in_(site.thing_ids))))
@@ -173,7 +197,11 @@ def _site_streams(session: Session, design: DesignIn, errors: _Errors) -> dict[s
                                        .order_by(Datastream.id)).all()
                 if not rows:
                     errors.add([group, i], "the Things of this site have no Datastreams")
-                out[group].extend((name, r, False) for r in rows)
+                closed = _not_open(session, rows)
+                if closed and site.thing_ids:
+                    errors.add([group, i, "thing_ids"], "evaluations are public, so only open data can be used; "
+                               + ", ".join(f"Datastream {d} is '{c}'" for d, c in sorted(closed.items())))
+                out[group].extend((name, r, False) for r in rows if r.id not in closed)
     return out
 
 
