@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 
+import pytest
+
 STA = "/sta/v1.1"
 MEASUREMENT = "http://www.opengis.net/def/observationType/OGC-OM/2.0/OM_Measurement"
 COMPLEX = "http://www.opengis.net/def/observationType/OGC-OM/2.0/OM_ComplexObservation"
@@ -64,3 +66,11 @@ def new_thing(client, **over) -> dict:
     ds = get(client, f"Things({t['@iot.id']})/Datastreams")["value"][0]
     return {"thing": t["@iot.id"], "datastream": ds["@iot.id"],
             "location": get(client, f"Things({t['@iot.id']})/Locations")["value"][0]["@iot.id"]}
+
+
+@pytest.fixture
+def client(admin_client):
+    """For test modules that write but are not about authorization: ``from .helpers import client``
+    makes their ``client`` send a network administrator's token (writes need ``sta:write``; who
+    may do what is tested in test_authz.py, who sees what in test_access_classes.py)."""
+    return admin_client

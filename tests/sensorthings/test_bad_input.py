@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from .helpers import client  # noqa: F401  (an administrator's: these tests write)
 from .helpers import STA, counts, datastream, full_thing, location, new_thing, observed_property, thing
 
 INJECTIONS = ["1; DROP TABLE sta_things--", "' OR '1'='1", "name) UNION SELECT * FROM sta_things --",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .helpers import client  # noqa: F401  (an administrator's: these tests write)
 from .helpers import STA, counts, datastream, get, location, sensor, thing
 
 

@@ -9,6 +9,7 @@ from sqlalchemy import text
 
 from stadslab.sensorthings.bulk import encode, insert_observations, json_text, sqlite_datetime
 
+from .helpers import client  # noqa: F401  (an administrator's: these tests write)
 from .helpers import STA, get, new_thing, post
 
 RAW_COLUMNS = ("phenomenon_time_start", "phenomenon_time_end", "result_time", "result", "result_number",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .helpers import client  # noqa: F401  (an administrator's: these tests write)
 from .helpers import (COMPLEX, MEASUREMENT, STA, counts, datastream, full_thing, get, location, new_thing,
                       observed_property, post, sensor, thing)
 

@@ -3,6 +3,7 @@ tested in tests/sensorthings/filter/)."""
 
 from __future__ import annotations
 
+from .helpers import client  # noqa: F401  (an administrator's: these tests write)
 from .helpers import STA, get, location, new_thing, post, thing
 
 

@@ -1,7 +1,9 @@
 """Interoperability: the FROST Python client (frost-sta-client) against the hub over real HTTP.
 
 The application runs under uvicorn on a free loopback port; the client talks
-to it exactly as it would to a FROST-Server.
+to it exactly as it would to a FROST-Server. Writes need an API token: the client's
+``AuthHandler`` hook is given one that sends ``Authorization: Bearer <token>``
+(the client itself only knows HTTP Basic).
 """
 
 from __future__ import annotations
@@ -19,6 +21,26 @@ uvicorn = pytest.importorskip("uvicorn")
 MEASUREMENT = "http://www.opengis.net/def/observationType/OGC-OM/2.0/OM_Measurement"
 
 
+class BearerAuth(frost.service.auth_handler.AuthHandler):
+    """frost-sta-client asks its AuthHandler for a ``requests`` auth object per request."""
+
+    def __init__(self, token: str):
+        super().__init__()
+        self.token = token
+
+    def add_auth_header(self):
+        import requests
+
+        token = self.token
+
+        class _Bearer(requests.auth.AuthBase):
+            def __call__(self, r):
+                r.headers["Authorization"] = f"Bearer {token}"
+                return r
+
+        return _Bearer()
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -26,7 +48,7 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def service(app):
+def service(app, admin_headers):
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
                                            access_log=False, lifespan="off"))
@@ -37,7 +59,8 @@ def service(app):
         assert time.monotonic() < deadline, "uvicorn did not start"
         time.sleep(0.05)
     try:
-        yield frost.SensorThingsService(f"http://127.0.0.1:{port}/sta/v1.1")
+        token = admin_headers["Authorization"].split(" ", 1)[1]
+        yield frost.SensorThingsService(f"http://127.0.0.1:{port}/sta/v1.1", auth_handler=BearerAuth(token))
     finally:
         server.should_exit = True
         thread.join(timeout=10)

@@ -10,6 +10,7 @@ import pytest
 from stadslab.labs.models import LivingLab
 from stadslab.network.models import Organisation
 
+from .helpers import client  # noqa: F401  (an administrator's: these tests write)
 from .helpers import location, post, thing
 
 REGISTER = "/api/v1/sensor-register"

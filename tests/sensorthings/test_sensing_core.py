@@ -8,6 +8,7 @@ from stadslab.app import create_app
 from stadslab.core.config import Settings
 from fastapi.testclient import TestClient
 
+from .helpers import client  # noqa: F401  (an administrator's: these tests write)
 from .helpers import SETS, STA, datastream, get, location, new_thing, post, thing
 
 
@@ -32,9 +33,9 @@ def test_links_honour_forwarded_headers(client):
     assert body["Datastreams@iot.navigationLink"].startswith("https://data.stad.nl/hub/sta/v1.1/")
 
 
-def test_links_use_external_base_url(db):
+def test_links_use_external_base_url(db, admin_headers):
     app = create_app(Settings(database_url=db.url, external_base_url="https://stadslab.example.nl/"), db=db)
-    with TestClient(app) as c:
+    with TestClient(app, headers=admin_headers) as c:
         t = c.post(f"{STA}/Things", json=thing()).json()
         assert t["@iot.selfLink"] == f"https://stadslab.example.nl/sta/v1.1/Things({t['@iot.id']})"
         assert c.get(f"{STA}/Things").json()["value"][0]["@iot.selfLink"].startswith("https://stadslab.example.nl/")
@@ -165,11 +166,11 @@ def test_expand_depth_is_limited(client):
     assert ok.status_code == 200
 
 
-def test_count_modes(db):
+def test_count_modes(db, admin_headers):
     for mode, threshold in (("exact", 0), ("estimate", 10**9), ("estimate", 0)):
         app = create_app(Settings(database_url=db.url, sta_count_mode=mode,
                                   sta_count_estimate_threshold=threshold), db=db)
-        with TestClient(app) as c:
+        with TestClient(app, headers=admin_headers) as c:
             if not c.get(f"{STA}/Things").json()["value"]:
                 for _ in range(3):
                     c.post(f"{STA}/Things", json=thing())

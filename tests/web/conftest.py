@@ -156,3 +156,49 @@ def screenshot(page, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+# --- logged-in browsing through TestClient -------------------------------------------------------
+
+HTML = {"Accept": "text/html,application/xhtml+xml"}
+
+
+@pytest.fixture
+def web_client(app):
+    """A browser-like client on https://, so the Secure session cookie travels as in production."""
+    from fastapi.testclient import TestClient
+
+    with TestClient(app, base_url="https://testserver", headers=HTML) as c:
+        yield c
+
+
+def web_login(client, email: str, password: str | None = None) -> str:
+    """Logs in through the login form; returns the CSRF token the pages' forms carry."""
+    from tests.governance.factories import DEFAULT_PASSWORD
+
+    r = client.post("/inloggen", data={"email": email, "password": password or DEFAULT_PASSWORD},
+                    follow_redirects=False)
+    assert r.status_code == 303, r.text
+    return client.cookies.get("stadslab_csrf")
+
+
+@pytest.fixture
+def make_web_client(db):
+    """https clients on apps with changed settings (lockout, rate limits, OIDC)."""
+    from fastapi.testclient import TestClient
+
+    from stadslab.app import create_app
+    from stadslab.core.config import Settings
+
+    clients = []
+
+    def build(**overrides):
+        app = create_app(Settings(database_url=db.url, **overrides), db=db)
+        client = TestClient(app, base_url="https://testserver", headers=HTML)
+        client.__enter__()
+        clients.append(client)
+        return client
+
+    yield build
+    for c in clients:
+        c.__exit__(None, None, None)

@@ -44,7 +44,7 @@ def read(ctx: ReadContext, rp: ResourcePath, raw: dict[str, str]) -> dict:
     owner = rp.segments[-2]
     if owner.entity.name != "Datastream":
         raise BadRequest("$aggregate is available for Datastreams (single numeric results) only")
-    res = resolve(ctx.session, ResourcePath(rp.segments))
+    res = resolve(ctx.session, ResourcePath(rp.segments), ctx.principal)  # a hidden Datastream is a 404
     ds_id = res.parent[1]
     try:
         step = parse_duration(raw.get("interval", "1h"))

@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from sqlalchemy.orm import Session
 
+from stadslab.core.auth import Principal
 from stadslab.core.config import Settings
 from stadslab.core.errors import BadRequest, StadslabError
 
@@ -100,7 +101,9 @@ def _substitute(value: Any, ids: dict[str, int]) -> Any:
     return value
 
 
-def handle(session: Session, settings: Settings, links: Links, body: Any) -> dict:
+def handle(session: Session, settings: Settings, links: Links, body: Any, *, principal: Principal) -> dict:
+    """Every request runs as the batch's caller (``principal``): a request in a batch sees and may
+    change exactly what it could on its own; its own ``headers`` cannot carry other credentials."""
     from .dispatch import handle as dispatch
 
     reqs = _check(body)
@@ -141,8 +144,8 @@ def handle(session: Session, settings: Settings, links: Links, body: Any) -> dic
                 if url == "\0":
                     raise BadRequest(f"{r['url'][:60]}: refers to a request that created nothing")
                 resp = dispatch(session, settings, links, r["method"], path, query,
-                                _substitute(r.get("body"), ids), body_parsed=True, commit=False,
-                                content_type=headers.get("content-type", "application/json"))
+                                _substitute(r.get("body"), ids), principal=principal, body_parsed=True,
+                                commit=False, content_type=headers.get("content-type", "application/json"))
                 entry: dict[str, Any] = {"id": rid, "status": resp.status}
                 if resp.headers:
                     entry["headers"] = {k.lower(): v for k, v in resp.headers.items()}

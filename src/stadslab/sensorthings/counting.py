@@ -31,9 +31,10 @@ def estimate(session, stmt: Select) -> int | None:
     return int(plan[0]["Plan"]["Plan Rows"])
 
 
-def count(ctx, stmt: Select) -> int:
+def count(ctx, stmt: Select, *, exact_only: bool = False) -> int:
+    """``exact_only=True``: never estimate (the caller knows an estimate could mislead or leak)."""
     settings = ctx.settings
-    if settings.sta_count_mode == "estimate":
+    if settings.sta_count_mode == "estimate" and not exact_only:
         guess = estimate(ctx.session, stmt)
         if guess is not None and guess >= settings.sta_count_estimate_threshold:
             return guess

@@ -4,11 +4,15 @@ Properties map to columns as described in ``entities``; to-one navigation
 (``Datastream/Thing/name``) becomes a correlated scalar subquery and
 ``any()`` over a to-many path becomes a correlated ``EXISTS``. Every hop uses a
 fresh table alias, so paths that revisit a table stay correct.
+
+``visible(entity_type, alias)`` (from the caller's access rights, see
+``visibility``) is added to every hop, so a filter never matches through a row
+the caller may not see.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, exists, select
+from sqlalchemy import ColumnElement, and_, exists, select
 
 from .entities import ENTITY_TYPES, EntityType, Nav
 from .filter.resolver import PredicateBuilder, ResolvedValue, ValueKind
@@ -23,14 +27,24 @@ def relation(source, nav: Nav, target) -> ColumnElement[bool]:
     if nav.kind == "out":
         return target.c.id == source.c[nav.fk]
     link = nav.link.alias()
-    return target.c.id.in_(select(link.c[nav.link_target]).where(link.c[nav.link_source] == source.c.id))
+    # explicit: inside any() the source is two SELECTs up, beyond auto-correlation's reach
+    return target.c.id.in_(select(link.c[nav.link_target]).where(link.c[nav.link_source] == source.c.id)
+                           .correlate(source))
 
 
 class StaFilterResolver:
-    def __init__(self, entity: EntityType, table=None, dialect: str = "sqlite"):
+    def __init__(self, entity: EntityType, table=None, dialect: str = "sqlite", *, visible=None):
         self.entity = entity
         self.table = table if table is not None else entity.table
         self.dialect = dialect
+        self.visible = visible
+
+    def _hop(self, et: EntityType, alias) -> list:
+        hidden = self.visible(et, alias) if self.visible is not None else None
+        return [] if hidden is None else [hidden]
+
+    def _child(self, et: EntityType, alias) -> "StaFilterResolver":
+        return StaFilterResolver(et, alias, self.dialect, visible=self.visible)
 
     def resolve_property(self, path: tuple[str | int, ...]) -> ResolvedValue | None:
         if not path or not isinstance(path[0], str):
@@ -59,10 +73,10 @@ class StaFilterResolver:
             return None
         target_et = ENTITY_TYPES[nav.target]
         alias = target_et.table.alias()
-        inner = StaFilterResolver(target_et, alias, self.dialect).resolve_property(tuple(rest))
+        inner = self._child(target_et, alias).resolve_property(tuple(rest))
         if inner is None:
             return None
-        cond = relation(t, nav, alias)
+        cond = and_(relation(t, nav, alias), *self._hop(target_et, alias))
 
         def lift(expr):
             return None if expr is None else select(expr).where(cond).limit(1).scalar_subquery()
@@ -83,10 +97,11 @@ class StaFilterResolver:
             target_et = ENTITY_TYPES[nav.target]
             alias = target_et.table.alias()
             conditions.append(relation(current, nav, alias))
+            conditions.extend(self._hop(target_et, alias))
             froms.append(alias)
             many = many or nav.many
             et, current = target_et, alias
         if not many:
             return None
-        predicate = build_predicate(StaFilterResolver(et, current, self.dialect))
+        predicate = build_predicate(self._child(et, current))
         return exists(select(current.c.id).select_from(*froms).where(*conditions, predicate))

@@ -10,6 +10,7 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement
 from sqlalchemy.orm import Session
 
+from stadslab.core.auth import Principal
 from stadslab.core.errors import BadRequest
 
 from .entities import EntityType
@@ -33,20 +34,27 @@ def _sqlite_functions(session: Session) -> None:
     register_sqlite_functions(session.connection().connection.dbapi_connection)
 
 
-def compile_filter(session: Session, entity: EntityType, text: str, where: str) -> ColumnElement:
+def compile_filter(session: Session, entity: EntityType, text: str, where: str,
+                   principal: Principal) -> ColumnElement:
+    """``principal``: navigation and ``any()`` inside the filter only reach rows it may see, so a
+    filter cannot probe hidden data (``Things?$filter=Datastreams/any(d: d/name eq 'secret')``)."""
     if not available():
         raise BadRequest(f"{where}: $filter is not available on this server",
                          errors=[{"loc": ["query", *where.split("/")], "field": where,
                                   "msg": "$filter is not implemented"}])
     from .filter import FilterError
     from .filter import compile_filter as compile_
+    from . import visibility
     from .filter_resolver import StaFilterResolver
 
     dialect = session.get_bind().dialect.name
     if dialect == "sqlite":
         _sqlite_functions(session)
     try:
-        return compile_(text, StaFilterResolver(entity, entity.table, dialect))
+        def visible(et: EntityType, table) -> ColumnElement | None:
+            return visibility.clause(principal, et.name, table)
+
+        return compile_(text, StaFilterResolver(entity, entity.table, dialect, visible=visible))
     except FilterError as exc:
         if where == "$filter":
             raise

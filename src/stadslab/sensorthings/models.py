@@ -158,6 +158,9 @@ class Datastream(_StreamSummary, Base):
     sensor_id: Mapped[int] = mapped_column(ForeignKey("sta_sensors.id", ondelete="CASCADE"), index=True)
     observed_property_id: Mapped[int] = mapped_column(
         ForeignKey("sta_observed_properties.id", ondelete="CASCADE"), index=True)
+    #: open | network | restricted, set with ``properties.access_class``. Narrows the Thing's class:
+    #: the Datastream is readable only when both are (restricted: the Thing's owner organisation).
+    access_class: Mapped[str] = mapped_column(String(12), default="open", server_default="open")
 
 
 class MultiDatastream(_StreamSummary, Base):
@@ -173,6 +176,8 @@ class MultiDatastream(_StreamSummary, Base):
     properties: Mapped[dict | None] = mapped_column(JSON)
     thing_id: Mapped[int] = mapped_column(ForeignKey("sta_things.id", ondelete="CASCADE"), index=True)
     sensor_id: Mapped[int] = mapped_column(ForeignKey("sta_sensors.id", ondelete="CASCADE"), index=True)
+    #: As for Datastream: narrows the Thing's access class.
+    access_class: Mapped[str] = mapped_column(String(12), default="open", server_default="open")
 
 
 class FeatureOfInterest(Base):

@@ -15,10 +15,11 @@ from urllib.parse import urlencode
 from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session
 
+from stadslab.core.auth import Principal
 from stadslab.core.config import Settings
 from stadslab.core.errors import NotFound
 
-from . import counting, filtering
+from . import counting, filtering, visibility
 from .entities import ENTITY_TYPES, EntityType, Nav
 from .query import Options
 from .serialize import Links, collection_json, entity_json, property_value
@@ -30,10 +31,16 @@ class ReadContext:
     session: Session
     links: Links
     settings: Settings
+    #: Who is reading: every query below shows only what this caller may see (``visibility``).
+    principal: Principal
 
     @property
     def dialect(self) -> str:
         return self.session.get_bind().dialect.name
+
+    def visible(self, et: EntityType, table=None) -> list[ColumnElement]:
+        """Conditions (possibly none) hiding the rows of ``et`` this caller may not see."""
+        return visibility.where(self.principal, et.name, table)
 
 
 @dataclass
@@ -56,11 +63,16 @@ def relation_condition(source: EntityType, nav: Nav, source_id: Any) -> ColumnEl
     return target.c.id.in_(select(link.c[nav.link_target]).where(link.c[nav.link_source] == source_id))
 
 
-def resolve(session: Session, rp: ResourcePath) -> Resolved:
+def resolve(session: Session, rp: ResourcePath, principal: Principal) -> Resolved:
+    """Walk the path; an entity the principal may not see is reported exactly like a missing one."""
+    def seen(et: EntityType, cond: ColumnElement) -> ColumnElement:
+        hidden = visibility.clause(principal, et.name)
+        return cond if hidden is None else cond & hidden
+
     first = rp.segments[0]
     et = first.entity
     current_id = first.key
-    if current_id is not None and not _exists(session, et, et.table.c.id == current_id):
+    if current_id is not None and not _exists(session, et, seen(et, et.table.c.id == current_id)):
         raise NotFound(f"{et.set_name}({current_id}) does not exist")
     if len(rp.segments) == 1:
         return Resolved(et, current_id)
@@ -70,12 +82,12 @@ def resolve(session: Session, rp: ResourcePath) -> Resolved:
         cond = relation_condition(et, nav, current_id)
         where = f"{et.set_name}({current_id})/{seg.name}"
         if not nav.many:
-            found = session.scalar(select(target.table.c.id).where(cond))
+            found = session.scalar(select(target.table.c.id).where(seen(target, cond)))
             if found is None:
                 raise NotFound(f"{where} does not exist")
             et, current_id = target, found
         elif seg.key is not None:
-            if not _exists(session, target, cond & (target.table.c.id == seg.key)):
+            if not _exists(session, target, seen(target, cond & (target.table.c.id == seg.key))):
                 raise NotFound(f"{where}({seg.key}) does not exist")
             et, current_id = target, seg.key
         else:
@@ -109,12 +121,18 @@ def order_columns(et: EntityType, opts: Options, link: Nav | None = None) -> lis
 
 def base_query(ctx: ReadContext, et: EntityType, opts: Options, condition: ColumnElement | None,
                where: str) -> Select:
-    stmt = select(et.table)
+    stmt = select(et.table).where(*ctx.visible(et))
     if condition is not None:
         stmt = stmt.where(condition)
     if opts.filter:
-        stmt = stmt.where(filtering.compile_filter(ctx.session, et, opts.filter, where))
+        stmt = stmt.where(filtering.compile_filter(ctx.session, et, opts.filter, where, ctx.principal))
     return stmt
+
+
+def _count(ctx: ReadContext, et: EntityType, stmt: Select) -> int:
+    """A planner estimate of a query with a visibility condition could reveal how many rows
+    are hidden; such counts are always exact."""
+    return counting.count(ctx, stmt, exact_only=bool(ctx.visible(et)))
 
 
 def page_size(ctx: ReadContext, opts: Options) -> int:
@@ -126,7 +144,7 @@ def read_collection(ctx: ReadContext, res: Resolved, opts: Options, path: str,
     """Returns (json items, raw rows, count, nextLink) for one page of a collection."""
     stmt = base_query(ctx, res.entity, opts, res.condition, "$filter")
     top = page_size(ctx, opts)
-    count = counting.count(ctx, stmt) if opts.count else None
+    count = _count(ctx, res.entity, stmt) if opts.count else None
     rows = [r._mapping for r in ctx.session.execute(
         stmt.order_by(*order_columns(res.entity, opts)).limit(top + 1).offset(opts.skip))]
     next_link = None
@@ -146,9 +164,10 @@ def _next_link(url: str, opts: Options, top: int, skip: int) -> str:
 
 
 def read_entity(ctx: ReadContext, res: Resolved, opts: Options) -> dict:
-    stmt = select(res.entity.table).where(res.entity.table.c.id == res.id)
+    stmt = select(res.entity.table).where(res.entity.table.c.id == res.id, *ctx.visible(res.entity))
     if opts.filter:  # a filter on a single entity: 404 when it does not match
-        stmt = stmt.where(filtering.compile_filter(ctx.session, res.entity, opts.filter, "$filter"))
+        stmt = stmt.where(filtering.compile_filter(ctx.session, res.entity, opts.filter, "$filter",
+                                                   ctx.principal))
     row = ctx.session.execute(stmt).first()
     if row is None:
         raise NotFound(f"{res.entity.set_name}({res.id}) does not exist")
@@ -158,7 +177,8 @@ def read_entity(ctx: ReadContext, res: Resolved, opts: Options) -> dict:
 
 
 def read_property(ctx: ReadContext, res: Resolved, name: str) -> Any:
-    row = ctx.session.execute(select(res.entity.table).where(res.entity.table.c.id == res.id)).first()
+    row = ctx.session.execute(select(res.entity.table).where(res.entity.table.c.id == res.id,
+                                                             *ctx.visible(res.entity))).first()
     if row is None:
         raise NotFound(f"{res.entity.set_name}({res.id}) does not exist")
     return property_value(res.entity.props[name], row._mapping)
@@ -204,9 +224,9 @@ def _expand_many(ctx, et: EntityType, nav: Nav, target: EntityType, rows, items,
         stmt = select(table, parent_key.label("_parent")).join(
             nav.link, nav.link.c[nav.link_target] == table.c.id)
     where = f"$expand/{nav.name}/$filter"
-    stmt = stmt.where(parent_key.in_(ids))
+    stmt = stmt.where(parent_key.in_(ids), *ctx.visible(target))
     if opts.filter:
-        stmt = stmt.where(filtering.compile_filter(ctx.session, target, opts.filter, where))
+        stmt = stmt.where(filtering.compile_filter(ctx.session, target, opts.filter, where, ctx.principal))
     top = page_size(ctx, opts)
     rn = func.row_number().over(partition_by=parent_key, order_by=order_columns(target, opts, nav))
     sub = stmt.add_columns(rn.label("_rn")).subquery()
@@ -242,7 +262,7 @@ def ref_json(links: Links, et: EntityType, id_: int) -> dict:
 def read_refs(ctx: ReadContext, res: Resolved, opts: Options, path: str) -> dict:
     stmt = base_query(ctx, res.entity, opts, res.condition, "$filter")
     top = page_size(ctx, opts)
-    count = counting.count(ctx, stmt) if opts.count else None
+    count = _count(ctx, res.entity, stmt) if opts.count else None
     ids = list(ctx.session.scalars(stmt.with_only_columns(res.entity.table.c.id)
                                    .order_by(*order_columns(res.entity, opts)).limit(top + 1).offset(opts.skip)))
     next_link = None

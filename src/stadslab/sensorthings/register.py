@@ -1,8 +1,11 @@
 """The public sensor register: which sensors are in public space, who owns them, and why.
 
 Built from the Things of the hub and their ``properties.register`` metadata.
-Every Thing is listed whatever its data ``access_class``: the register is about
-transparency of the sensor's existence, not access to its data.
+The register shows the Things the caller may see in the hub (``visibility``):
+open ones to everybody, network ones to signed-in callers with ``sta:read``,
+restricted ones to the owner organisation and administrators, so the register
+can never reveal more than the STA API itself. ``measures`` lists only the
+ObservedProperties of visible Datastreams.
 Served at ``/api/v1/sensor-register`` as JSON, ``.geojson`` and ``.csv``.
 """
 
@@ -18,12 +21,14 @@ from fastapi.responses import Response
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from stadslab.core.auth import Principal, get_principal
 from stadslab.core.database import get_session
 from stadslab.core.errors import BadRequest
 from stadslab.labs.models import LivingLab
 from stadslab.network.models import Municipality, Organisation
 
 from . import models as m
+from . import visibility
 from .models import LEGAL_GROUNDS
 from .serialize import links_for
 
@@ -49,16 +54,19 @@ def _city_codes(session: Session, city: str) -> list[str]:
     return codes
 
 
-def query_register(session: Session, *, city: str | None = None, purpose: str | None = None,
+def query_register(session: Session, principal: Principal, *, city: str | None = None, purpose: str | None = None,
                    legal_ground: str | None = None, personal_data: bool | None = None,
                    sensor_type: str | None = None, living_lab_id: int | None = None,
                    limit: int | None = None, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+    """Filters and the total apply to the Things ``principal`` may see, and to nothing else."""
     stmt = (select(T.c.id, T.c.name, T.c.description, T.c.register, T.c.living_lab_id, T.c.owner_name,
+                   T.c.owner_organisation_id,
                    T.c.sensor_type, T.c.purpose, T.c.processes_personal_data, T.c.legal_ground, T.c.placement,
                    T.c.active_from, T.c.active_until, T.c.access_class, LAB.c.name.label("lab_name"),
                    func.coalesce(LAB.c.municipality_code, ORG.c.municipality_code).label("municipality_code"))
             .outerjoin(LAB, LAB.c.id == T.c.living_lab_id)
-            .outerjoin(ORG, ORG.c.id == T.c.owner_organisation_id))
+            .outerjoin(ORG, ORG.c.id == T.c.owner_organisation_id)
+            .where(*visibility.where(principal, "Thing")))
     if city:
         codes = _city_codes(session, city)
         stmt = stmt.where(or_(LAB.c.municipality_code.in_(codes), ORG.c.municipality_code.in_(codes)))
@@ -82,7 +90,7 @@ def query_register(session: Session, *, city: str | None = None, purpose: str | 
         stmt = stmt.limit(limit)
     rows = [r._mapping for r in session.execute(stmt)]
     ids = [r["id"] for r in rows]
-    locations, measures = _locations(session, ids), _measures(session, ids)
+    locations, measures = _locations(session, ids), _measures(session, ids, principal)
     return [_entry(r, locations.get(r["id"]), measures.get(r["id"], [])) for r in rows], total
 
 
@@ -98,14 +106,15 @@ def _locations(session: Session, ids: list[int]) -> dict[int, dict]:
     return out
 
 
-def _measures(session: Session, ids: list[int]) -> dict[int, list[str]]:
+def _measures(session: Session, ids: list[int], principal: Principal) -> dict[int, list[str]]:
     out: dict[int, list[str]] = {}
     if not ids:
         return out
     ds, op = m.Datastream.__table__, m.ObservedProperty.__table__
     for thing_id, name in session.execute(
             select(ds.c.thing_id, op.c.name).join(op, op.c.id == ds.c.observed_property_id)
-            .where(ds.c.thing_id.in_(ids)).distinct().order_by(op.c.name)):
+            .where(ds.c.thing_id.in_(ids), *visibility.where(principal, "Datastream", ds))
+            .distinct().order_by(op.c.name)):
         out.setdefault(thing_id, []).append(name)
     return out
 
@@ -116,7 +125,7 @@ def _entry(r, geometry: dict | None, observed: list[str]) -> dict[str, Any]:
     measures = list(dict.fromkeys([*(reg.get("measures") or []), *observed]))
     return {
         "id": r["id"], "name": r["name"], "description": r["description"],
-        "owner": {"organisation": r["owner_name"], "organisation_id": owner.get("organisation_id"),
+        "owner": {"organisation": r["owner_name"], "organisation_id": r["owner_organisation_id"],
                   "contact": owner.get("contact")},
         "purpose": r["purpose"], "measures": measures, "sensor_type": r["sensor_type"],
         "processes_personal_data": bool(r["processes_personal_data"]), "legal_ground": r["legal_ground"],
@@ -152,8 +161,8 @@ def _sta_url(request: Request, thing_id: int) -> str:
 @register_router.get("/sensor-register", summary="Public sensor register (JSON)")
 def register_json(request: Request, filters: dict = Depends(_filters),
                   limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0),
-                  session: Session = Depends(get_session)) -> Response:
-    items, total = query_register(session, **filters, limit=limit, offset=offset)
+                  session: Session = Depends(get_session), principal: Principal = Depends(get_principal)) -> Response:
+    items, total = query_register(session, principal, **filters, limit=limit, offset=offset)
     for item in items:
         item["url"] = _sta_url(request, item["id"])
     body = {"items": items, "total": total, "limit": limit, "offset": offset}
@@ -162,8 +171,9 @@ def register_json(request: Request, filters: dict = Depends(_filters),
 
 @register_router.get("/sensor-register.geojson", summary="Public sensor register (GeoJSON)")
 def register_geojson(request: Request, filters: dict = Depends(_filters),
-                     session: Session = Depends(get_session)) -> Response:
-    items, _ = query_register(session, **filters)
+                     session: Session = Depends(get_session),
+                     principal: Principal = Depends(get_principal)) -> Response:
+    items, _ = query_register(session, principal, **filters)
     features = []
     for item in items:
         geometry = item.pop("geometry")
@@ -175,8 +185,8 @@ def register_geojson(request: Request, filters: dict = Depends(_filters),
 
 @register_router.get("/sensor-register.csv", summary="Public sensor register (CSV)")
 def register_csv(request: Request, filters: dict = Depends(_filters),
-                 session: Session = Depends(get_session)) -> Response:
-    items, _ = query_register(session, **filters)
+                 session: Session = Depends(get_session), principal: Principal = Depends(get_principal)) -> Response:
+    items, _ = query_register(session, principal, **filters)
     buf = io.StringIO()
     writer = csv.writer(buf)
     writer.writerow(CSV_COLUMNS)

@@ -12,6 +12,7 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from stadslab.core.auth import Principal, get_principal
 from stadslab.core.database import get_session
 from stadslab.core.errors import StadslabError
 
@@ -52,21 +53,24 @@ def root(request: Request) -> Response:
 
 
 @router.post("/$batch", summary="JSON batch request (OData 4.01 JSON format)")
-async def batch_request(request: Request, session: Session = Depends(get_session)) -> Response:
+async def batch_request(request: Request, session: Session = Depends(get_session),
+                        principal: Principal = Depends(get_principal)) -> Response:
     ctype = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
     if ctype not in ("application/json", ""):
         raise UnsupportedMediaType(f"$batch accepts application/json (JSON batch), not {ctype[:60]}")
     body = parse_body(await request.body())
-    result = await run_in_threadpool(batch.handle, session, request.app.state.settings, _links(request), body)
+    result = await run_in_threadpool(batch.handle, session, request.app.state.settings, _links(request), body,
+                                     principal=principal)
     return _respond(StaResponse(200, result))
 
 
 @router.api_route("/{path:path}", methods=["GET", "POST", "PATCH", "PUT", "DELETE"],
                   summary="SensorThings API resources (OGC 18-088)")
-async def resource(path: str, request: Request, session: Session = Depends(get_session)) -> Response:
+async def resource(path: str, request: Request, session: Session = Depends(get_session),
+                   principal: Principal = Depends(get_principal)) -> Response:
     body = await request.body() if request.method in ("POST", "PATCH", "PUT") else None
     resp = await run_in_threadpool(
         handle, session, request.app.state.settings, _links(request), request.method, path,
-        list(request.query_params.multi_items()), body,
+        list(request.query_params.multi_items()), body, principal=principal,
         content_type=request.headers.get("content-type", "application/json"))
     return _respond(resp)

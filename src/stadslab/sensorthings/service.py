@@ -3,6 +3,10 @@
 Each write function runs in the caller's session and commits only when asked
 (``commit=True``, the default); ``$batch`` passes ``commit=False`` and wraps
 change sets in savepoints instead.
+
+Every write takes the caller's ``principal``: it needs ``sta:write`` and the
+right organisation (``authz``), an entity the caller cannot see is a 404, and
+the change is written to the audit trail in the same unit of work (``auditing``).
 """
 
 from __future__ import annotations
@@ -14,9 +18,11 @@ import jsonpatch
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
 
+from stadslab.core.auth import Principal
 from stadslab.core.errors import BadRequest, Conflict, StadslabError
 
-from . import filtering
+from . import auditing, filtering
+from .authz import OWNED, require_writer
 from .entities import BY_SET, EntityType
 from .read import resolve
 from .serialize import Links, property_value
@@ -93,18 +99,23 @@ def _unit_of_work(session: Session, commit: bool, fn):
                          errors=[{"loc": ["body"], "field": "body", "msg": str(exc.orig)[:200]}]) from None
 
 
-def create(session: Session, rp: ResourcePath, body: Any, *, commit: bool = True) -> tuple[EntityType, int]:
+def create(session: Session, rp: ResourcePath, body: Any, *, principal: Principal, commit: bool = True,
+           audit: bool = True) -> tuple[EntityType, int]:
+    """``audit=False``: the caller records one event for a whole batch of creates (MQTT, LoRaWAN)."""
+    require_writer(principal)
     if not rp.is_collection or rp.ref or rp.aggregate:
         raise BadRequest("POST must address an entity set, e.g. Things or Things(1)/Datastreams",
                          errors=[{"loc": ["path"], "field": "path", "msg": "not a collection"}])
 
     def run():
-        writer = Writer(session)
-        res = resolve(session, rp)
+        writer = Writer(session, principal)
+        res = resolve(session, rp, principal)
         preset: dict[str, Any] = {}
         skip = None
         if res.parent is not None:
             parent_et, parent_id, nav = res.parent
+            if parent_et.name in OWNED:  # Things(1)/Datastreams adds to Thing 1: its owner decides
+                writer.guard.check_change(parent_et.name, parent_id)
             from .entities import reverse_nav
             back = reverse_nav(parent_et, nav)
             skip = back.name if back else None
@@ -115,35 +126,45 @@ def create(session: Session, rp: ResourcePath, body: Any, *, commit: bool = True
             parent_et, parent_id, nav = res.parent
             writer.add_links(parent_et, nav, parent_id, [new_id], [])
         writer.finish()
+        if audit:
+            after = auditing.snapshot(session, res.entity, new_id)
+            created = {k: v for k, v in writer.guard.created.items() if k != res.entity.name or v > 1}
+            if created:
+                after["deep_insert"] = created
+            auditing.record(session, principal, "create", res.entity, new_id, None, after)
         return res.entity, new_id
 
     return _unit_of_work(session, commit, run)
 
 
-def _single(session: Session, rp: ResourcePath, verb: str):
+def _single(session: Session, rp: ResourcePath, verb: str, principal: Principal):
+    require_writer(principal)
     if rp.is_collection or rp.ref or rp.prop or rp.aggregate:
         raise BadRequest(f"{verb} must address one entity, e.g. Things(1)",
                          errors=[{"loc": ["path"], "field": "path", "msg": "not a single entity"}])
-    return resolve(session, rp)
+    return resolve(session, rp, principal)
 
 
-def update(session: Session, rp: ResourcePath, body: Any, *, replace: bool = False,
+def update(session: Session, rp: ResourcePath, body: Any, *, principal: Principal, replace: bool = False,
            commit: bool = True) -> tuple[EntityType, int]:
     def run():
-        res = _single(session, rp, "PUT" if replace else "PATCH")
-        writer = Writer(session)
+        res = _single(session, rp, "PUT" if replace else "PATCH", principal)
+        before = auditing.snapshot(session, res.entity, res.id)
+        writer = Writer(session, principal)
         writer.update(res.entity, res.id, body, replace=replace)
         writer.finish()
+        auditing.record(session, principal, "update", res.entity, res.id, before,
+                        auditing.snapshot(session, res.entity, res.id))
         return res.entity, res.id
 
     return _unit_of_work(session, commit, run)
 
 
-def json_patch(session: Session, rp: ResourcePath, operations: Any, *, commit: bool = True,
-               ) -> tuple[EntityType, int]:
+def json_patch(session: Session, rp: ResourcePath, operations: Any, *, principal: Principal,
+               commit: bool = True) -> tuple[EntityType, int]:
     """RFC 6902 JSON Patch over the entity's writable properties (e.g. /properties/owner)."""
     def run():
-        res = _single(session, rp, "PATCH")
+        res = _single(session, rp, "PATCH", principal)
         et = res.entity
         if not isinstance(operations, list):
             raise BadRequest("A JSON Patch document is an array of operations",
@@ -161,20 +182,26 @@ def json_patch(session: Session, rp: ResourcePath, operations: Any, *, commit: b
         removed = [k for k in doc if k not in patched]
         for k in removed:
             changed[k] = None
-        writer = Writer(session)
+        before = auditing.snapshot(session, et, res.id)
+        writer = Writer(session, principal)
         if changed:
             writer.update(et, res.id, changed)
+        else:
+            writer.guard.check_change(et.name, res.id)  # an empty patch still needs the right
         writer.finish()
+        auditing.record(session, principal, "update", et, res.id, before, auditing.snapshot(session, et, res.id))
         return et, res.id
 
     return _unit_of_work(session, commit, run)
 
 
-def delete(session: Session, rp: ResourcePath, *, commit: bool = True) -> None:
+def delete(session: Session, rp: ResourcePath, *, principal: Principal, commit: bool = True) -> None:
     def run():
-        res = _single(session, rp, "DELETE")
-        writer = Writer(session)
+        res = _single(session, rp, "DELETE", principal)
+        before = auditing.snapshot(session, res.entity, res.id)
+        writer = Writer(session, principal)
         writer.delete(res.entity, res.id)
         writer.finish()
+        auditing.record(session, principal, "delete", res.entity, res.id, before, None)
 
     _unit_of_work(session, commit, run)

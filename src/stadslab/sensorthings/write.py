@@ -12,9 +12,11 @@ from typing import Any
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
+from stadslab.core.auth import Principal
 from stadslab.core.errors import NotFound
 
 from . import rules
+from .authz import WriteGuard
 from .mqtt.changes import record
 from .entities import ENTITY_TYPES, EntityType, Nav, Prop
 from .registry import register_columns
@@ -73,8 +75,10 @@ def valid_id(value: Any) -> bool:
 
 
 class Writer:
-    def __init__(self, session: Session):
+    def __init__(self, session: Session, principal: Principal):
         self.session = session
+        #: who is writing: checked on every insert, link, update and delete (see ``authz``)
+        self.guard = WriteGuard(session, principal)
         self.streams: set[tuple[str, int]] = set()
         self.foi_cache: dict[int, int] = {}
 
@@ -113,6 +117,7 @@ class Writer:
                                         f'{{"@iot.id": ..}} or a new one inline')
         if et.name == "Observation":
             self._observation_rules(values, loc)
+        self.guard.before_insert(et.name, values, loc)
         new_id = self.session.execute(insert(et.table).values(**values).returning(et.table.c.id)).scalar_one()
         record(self.session, et.name, new_id)
         for name, nav in et.navs.items():
@@ -182,10 +187,12 @@ class Writer:
             raw = int(raw)
         if not valid_id(raw):
             raise bad([*loc, "@iot.id"], "must be a positive integer id")
-        if self.session.scalar(select(et.table.c.id).where(et.table.c.id == raw)) is None:
+        found = select(et.table.c.id).where(et.table.c.id == raw, *self.guard.visible(et.name))
+        if self.session.scalar(found) is None:  # one the caller may not see is as unknown
             raise NotFound(f"{'.'.join(map(str, loc))}: {et.set_name}({raw}) does not exist",
                            errors=[{"loc": [*map(str, loc), "@iot.id"], "field": ".".join(map(str, loc)),
                                     "msg": f"{et.name} {raw} does not exist"}])
+        self.guard.check_link(et.name, raw)
         return raw
 
     def _check_keys(self, et: EntityType, body: dict, loc: list) -> None:
@@ -254,6 +261,7 @@ class Writer:
         current = self.session.execute(select(table).where(table.c.id == id_)).first()
         if current is None:
             raise NotFound(f"{et.set_name}({id_}) does not exist")
+        self.guard.check_change(et.name, id_)
         self._check_keys(et, body, [])
         if "@iot.id" in body and body["@iot.id"] not in (id_, str(id_)):
             raise bad(["@iot.id"], "cannot change the id of an entity")
@@ -281,6 +289,7 @@ class Writer:
                 values[nav.fk] = self.link_target(ENTITY_TYPES[nav.target], body[name], [name])
         if et.name == "Observation":
             self._update_observation(current._mapping, values)
+        self.guard.before_update(et.name, values, current._mapping, [])
         if values:
             self.session.execute(update(table).where(table.c.id == id_).values(**values))
         record(self.session, et.name, id_, "update",
@@ -320,6 +329,7 @@ class Writer:
         table = et.table
         if self.session.scalar(select(table.c.id).where(table.c.id == id_)) is None:
             raise NotFound(f"{et.set_name}({id_}) does not exist")
+        self.guard.check_change(et.name, id_)  # shared entities: every owner whose data the cascade takes
         obs = ENTITY_TYPES["Observation"].table
         if et.name == "Observation":
             self.streams |= rules.streams_of_observations(self.session, obs.c.id == id_)

@@ -14,11 +14,14 @@ import uuid
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from stadslab.core.auth import SESSION_COOKIE
 from stadslab.core.errors import StadslabError
+from stadslab.governance.authn import clear_session_cookies
 
+from .auth import DROP_SESSION, login_url
 from .rendering import render
 
 log = logging.getLogger("stadslab.web")
@@ -34,7 +37,17 @@ def wants_html(request: Request) -> bool:
     return "text/html" in request.headers.get("accept", "").lower()
 
 
-def error_page(request: Request, status: int, reference: str | None = None) -> HTMLResponse:
+def login_redirect(request: Request) -> RedirectResponse:
+    """A person who must log in first is sent to the login page, and back here afterwards."""
+    response = RedirectResponse(login_url(request), status_code=303)
+    if getattr(request.state, DROP_SESSION, False) or request.cookies.get(SESSION_COOKIE):
+        clear_session_cookies(response, request.app.state.settings)  # the cookie did not work: drop it
+    return response
+
+
+def error_page(request: Request, status: int, reference: str | None = None) -> HTMLResponse | RedirectResponse:
+    if status == 401:
+        return login_redirect(request)
     try:
         return render(request, "error.html", {"status": status, "reference": reference},
                       status_code=status)
@@ -64,8 +77,9 @@ def install_html_errors(app: FastAPI) -> None:
     async def http_error(request: Request, exc: StarletteHTTPException):
         if wants_html(request) or prior_http is None:
             response = error_page(request, exc.status_code)
-            for key, value in (getattr(exc, "headers", None) or {}).items():
-                response.headers[key] = value
+            if exc.status_code != 401:  # a redirect to the login page carries no challenge header
+                for key, value in (getattr(exc, "headers", None) or {}).items():
+                    response.headers[key] = value
             return response
         return await _call(prior_http, request, exc)
 

@@ -9,7 +9,7 @@ no compiled ``.mo`` file has to be committed or built.
 from __future__ import annotations
 
 import io
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from functools import lru_cache
 from importlib import resources
 
@@ -71,3 +71,35 @@ def format_number(value: float | int | None, lang: str, digits: int | None = Non
         pattern = "#,##0" + ("." + "0" * digits if digits else "")
         return babel_format_decimal(value, format=pattern, locale=Locale.parse(lang))
     return babel_format_decimal(value, locale=Locale.parse(lang))
+
+
+HOME_ZONE = "Europe/Amsterdam"
+
+
+def format_datetime(value: datetime | None, lang: str, fmt: str = "medium", zone: str | None = None) -> str:
+    """A moment in the reader's language, shown in ``zone`` (default: Dutch time). Naive values are UTC.
+
+    ``fmt`` is the width of the date; the time is always hours and minutes.
+    """
+    if value is None:
+        return ""
+    from zoneinfo import ZoneInfo
+
+    from babel.dates import format_time
+
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    try:
+        tz = ZoneInfo(zone or HOME_ZONE)
+    except (KeyError, ValueError):
+        tz = ZoneInfo(HOME_ZONE)
+    local = value.astimezone(tz)
+    locale = Locale.parse(lang)
+    return f"{babel_format_date(local.date(), format=fmt, locale=locale)} {format_time(local, 'short', locale=locale)}"
+
+
+def country_name(code: str | None, lang: str) -> str:
+    """ISO 3166-1 alpha-2 code → the country's name in the reader's language."""
+    if not code:
+        return ""
+    return Locale.parse(lang).territories.get(code.upper(), code)

@@ -21,6 +21,7 @@ from .vocabulary import N_, status_label, theme_name, type_label
 router = APIRouter(include_in_schema=False)
 
 SEARCH_PAGE_SIZE = 20
+LOGGED_OUT = N_("You have been logged out.")
 SEARCH_TYPES = ("project", "living_lab", "solution", "coalition", "lesson")
 SEARCH_STATUSES = ("planned", "active", "closed", "idea", "pilot", "evaluated", "scaled", "stopped")
 
@@ -60,6 +61,7 @@ def home(request: Request):
         "tile_attribution": settings.map_tile_attribution,
         "statuses": statuses,
         "demo_notice": demo,
+        "notice": translations(lang).gettext(LOGGED_OUT) if request.query_params.get("uitgelogd") else None,
     }, lang=lang)
 
 

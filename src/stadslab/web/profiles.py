@@ -9,17 +9,21 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
+from stadslab.core.auth import may_write
 from stadslab.core.errors import NotFound
 from stadslab.core.listing import ListParams, RegistryFilters
 
-from . import queries
-from .i18n import language_of
+from . import evidence_view, queries
+from .auth import page_principal
+from .i18n import language_of, translations
 from .pages import _map_payload, _session
 from .rendering import render
+from .vocabulary import N_
 
 router = APIRouter(include_in_schema=False)
 
 LIST_PAGE_SIZE = 50
+SAVED = N_("Your changes have been saved.")
 
 
 def _filters(city: list[str] | None = None, status: list[str] | None = None) -> RegistryFilters:
@@ -105,19 +109,29 @@ def project_profile(request: Request, project_id: str):
     from stadslab.labs.models import Solution
     from sqlalchemy import select
 
+    lang = language_of(request)
     with _session(request) as session:
         project = labs.get_project(session, _id(project_id))
         solutions = list(session.scalars(select(Solution).where(Solution.origin_project_id == project.id)
                                          .order_by(Solution.name)))
+        evaluation = evidence_view.evaluation_view(session, project.id, lang)
+        can_edit = may_write(page_principal(request), project.owner_organisation_id, "registry:write")
+        notice = (translations(lang).gettext(SAVED) if request.query_params.get("melding") == "opgeslagen"
+                  else None)
         return render(request, "project.html", {"project": project, "solutions": solutions,
-                                                 "demo_notice": project.is_demo})
+                                                 "evaluation": evaluation, "can_edit": can_edit, "notice": notice,
+                                                 "demo_notice": project.is_demo}, lang=lang)
 
 
 @router.get("/oplossingen/{solution_id}", response_class=HTMLResponse)
 def solution_profile(request: Request, solution_id: str):
     from stadslab.labs import service as labs
 
+    lang = language_of(request)
     with _session(request) as session:
         solution = labs.get_solution(session, _id(solution_id))
+        graph = evidence_view.replication_graph(session, solution.id)
+        advice = evidence_view.scale_advice(session, solution.id, lang)
         return render(request, "solution.html", {"solution": solution, "adoptions": list(solution.adoptions),
-                                                  "demo_notice": solution.is_demo})
+                                                  "graph": graph, "advice": advice,
+                                                  "demo_notice": solution.is_demo}, lang=lang)

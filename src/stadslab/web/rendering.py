@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+from datetime import date
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -21,6 +23,9 @@ from stadslab import __version__
 from stadslab.core.config import Settings
 
 from . import i18n, vocabulary
+from .auth import DROP_SESSION, account, csrf_token
+
+log = logging.getLogger("stadslab.web")
 
 STATIC_DIR = Path(str(resources.files("stadslab.web") / "static"))
 
@@ -62,12 +67,35 @@ def environment(lang: str) -> Environment:
     env.filters["date"] = lambda value, fmt="long": i18n.format_date(value, lang, fmt)
     env.filters["number"] = lambda value, digits=None: i18n.format_number(value, lang, digits)
     env.filters["status"] = lambda code: vocabulary.status_label(code, lang)
-    env.filters["tone"] = vocabulary.status_tone
+    env.filters["tone"] = vocabulary.tone
+    env.filters["role"] = lambda code: vocabulary.label(vocabulary.ROLE_LABELS, code, lang)
+    env.filters["scope"] = lambda code: vocabulary.label(vocabulary.SCOPE_LABELS, code, lang)
+    env.filters["loket_type"] = lambda code: vocabulary.label(vocabulary.LOKET_TYPES, code, lang)
+    env.filters["loket_topic"] = lambda code: vocabulary.label(vocabulary.LOKET_TOPICS, code, lang)
+    env.filters["loket_status"] = lambda code: vocabulary.label(vocabulary.LOKET_STATUSES, code, lang)
+    env.filters["legal_ground"] = lambda code: vocabulary.label(vocabulary.LEGAL_GROUNDS, code, lang)
+    env.filters["event_kind"] = lambda code: vocabulary.label(vocabulary.EVENT_KINDS, code, lang)
+    env.filters["verdict"] = lambda code: vocabulary.label(vocabulary.VERDICTS, code, lang)
+    env.filters["method"] = lambda code: vocabulary.label(vocabulary.EVALUATION_METHODS, code, lang)
+    env.filters["call_status"] = lambda code: vocabulary.label(vocabulary.CALL_STATUSES, code, lang)
+    env.filters["datetime"] = lambda value, fmt="medium", zone=None: i18n.format_datetime(value, lang, fmt, zone)
+    env.filters["country"] = lambda code: i18n.country_name(code, lang)
+    env.filters["isodate"] = _isodate
     env.filters["theme"] = lambda theme: vocabulary.theme_name(theme, lang)
     env.filters["typename"] = lambda code: vocabulary.type_label(code, lang)
     env.globals.update(lang=lang, static_url=static_url, autonyms=i18n.AUTONYMS,
                        languages=i18n.LANGUAGES, version=__version__)
     return env
+
+
+def _isodate(value):
+    """``"2024-03-15"`` (as services return dates in JSON-ready dicts) → a date for the date filter."""
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value[:10])
+        except ValueError:
+            return None
+    return value
 
 
 def tile_origin(settings: Settings) -> str | None:
@@ -127,12 +155,28 @@ def render(request: Request, template: str, context: dict | None = None, *, stat
         "language_switch": language_switch(request, lang),
         "vendor_available": vendor_available(),
         "demo_notice": False,
+        **_visitor(request),
     }
     ctx.update(context or {})
     html = environment(lang).get_template(template).render(ctx)
     response = HTMLResponse(html, status_code=status_code, headers=security_headers(settings))
     response.headers["Content-Language"] = lang
     response.headers["Vary"] = "Cookie, Accept"
+    if ctx["account"] is not None or ctx.get("no_store"):
+        response.headers["Cache-Control"] = "no-store"  # personal pages never go into shared caches
     if request.query_params.get("lang") in i18n.LANGUAGES:
         response.set_cookie(i18n.COOKIE, lang, max_age=365 * 24 * 3600, httponly=True, samesite="lax")
+    if getattr(request.state, DROP_SESSION, False):
+        from stadslab.governance.authn import clear_session_cookies
+
+        clear_session_cookies(response, settings)
     return response
+
+
+def _visitor(request: Request) -> dict:
+    """The logged-in person and the CSRF token for the header's logout form (never fails a page)."""
+    try:
+        return {"account": account(request), "csrf_token": csrf_token(request)}
+    except Exception:  # noqa: BLE001 - e.g. the error page while the database is down
+        log.warning("could not resolve the visitor of %s", request.url.path, exc_info=True)
+        return {"account": None, "csrf_token": None}

@@ -63,3 +63,100 @@ def theme_name(theme, lang: str) -> str:
 
 def status_tone(code: str | None) -> str:
     return STATUS_TONE.get(code or "", "neutral")
+
+
+ROLE_LABELS = {
+    "public": N_("Public"),
+    "member": N_("Member"),
+    "editor": N_("Editor"),
+    "admin": N_("Administrator"),
+}
+
+SCOPE_LABELS = {
+    "registry:write": N_("Change registry content"),
+    "sta:write": N_("Write sensor data"),
+    "sta:read": N_("Read network sensor data"),
+    "loket:write": N_("Submit loket requests"),
+    "admin": N_("Administration"),
+}
+
+LOKET_TYPES = {
+    "experiment": N_("Room to experiment (exemption)"),
+    "funding": N_("Funding"),
+    "cooperation": N_("Cooperation"),
+    "knowledge": N_("Knowledge"),
+}
+
+LOKET_TOPICS = {
+    "mobility": N_("Mobility"),
+    "privacy": N_("Privacy"),
+    "digital": N_("Digital"),
+    "energy": N_("Energy"),
+    "climate": N_("Climate"),
+    "housing": N_("Housing"),
+    "health": N_("Health"),
+    "safety": N_("Safety"),
+    "other": N_("Other"),
+}
+
+LOKET_STATUSES = {
+    "submitted": N_("Submitted"),
+    "in_review": N_("In review"),
+    "decided": N_("Decided"),
+    "closed": N_("Closed"),
+    "granted": N_("Granted"),
+    "rejected": N_("Rejected"),
+}
+
+LEGAL_GROUNDS = {
+    "publieke taak": N_("Public task"),
+    "gerechtvaardigd belang": N_("Legitimate interest"),
+    "wettelijke verplichting": N_("Legal obligation"),
+    "toestemming": N_("Consent"),
+    "uitvoering overeenkomst": N_("Performance of a contract"),
+    "vitale belangen": N_("Vital interests"),
+}
+
+EVENT_KINDS = {
+    "trade_mission": N_("Trade mission"),
+    "conference": N_("Conference"),
+    "eu_info_day": N_("EU info day"),
+    "network_meeting": N_("Network meeting"),
+    "webinar": N_("Webinar"),
+    "other": N_("Other event"),
+}
+
+VERDICTS = {
+    "improved": N_("Improved"),
+    "no_detectable_effect": N_("No detectable effect"),
+    "worse": N_("Worse"),
+}
+
+EVALUATION_METHODS = {
+    "difference_in_differences": N_("Difference in differences against control sites"),
+    "before_after": N_("Before/after comparison (no control sites)"),
+}
+
+CALL_STATUSES = {
+    "forthcoming": N_("Forthcoming"),
+    "open": N_("Open"),
+    "closed": N_("Closed"),
+}
+
+#: Badge modifier per word, for the new vocabularies.
+TONE_EXTRA = {
+    "submitted": "neutral", "in_review": "active", "decided": "success", "granted": "success",
+    "rejected": "inactive", "improved": "success", "no_detectable_effect": "neutral", "worse": "danger",
+    "forthcoming": "neutral", "open": "active",
+}
+
+
+def label(table: dict[str, str], code: str | None, lang: str) -> str:
+    """The word for ``code`` from one of the tables above; unknown codes are shown as they are."""
+    if not code:
+        return ""
+    return translations(lang).gettext(table[code]) if code in table else code
+
+
+def tone(code: str | None) -> str:
+    return TONE_EXTRA.get(code or "") or status_tone(code)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import pytest
 
 from tests.sensorthings.helpers import datastream, get, location, observed_property, post, thing
+from tests.sensorthings.helpers import client  # noqa: F401  (an administrator's: the admin API needs one)
 
 API = "/api/v1/lorawan"
 

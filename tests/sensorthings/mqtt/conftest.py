@@ -2,6 +2,9 @@
 
 Every test gets its own topic prefix and shared-subscription group, so parallel
 or repeated runs against the one Mosquitto never see each other's messages.
+
+Creates over MQTT need an API token in the MQTT 5 user property ``authorization``;
+listeners publish with an administrator's token unless a test says otherwise.
 """
 
 from __future__ import annotations
@@ -14,12 +17,14 @@ from collections.abc import Callable, Iterator
 import orjson
 import pytest
 
+from stadslab.core.auth import SYSTEM
 from stadslab.core.config import Settings
 from stadslab.sensorthings import service
 from stadslab.sensorthings.mqtt.bus import BusMessage
 from stadslab.sensorthings.mqtt.paho_bus import PahoBus
 from stadslab.sensorthings.mqtt.runtime import MqttRuntime
 from stadslab.sensorthings.urls import parse_path
+from tests.governance.factories import make_token, make_user
 from tests.sensorthings.helpers import datastream, location, thing
 
 WAIT = 15.0  # upper bound for the broker round trips; tests never assert on durations
@@ -37,7 +42,8 @@ def wait_until(predicate: Callable[[], bool], timeout: float = WAIT) -> bool:
 class Listener:
     """A plain MQTT client as an STA subscriber would use it."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, token: str | None = None):
+        self.token = token
         self.bus = PahoBus(url, client_id_prefix="test-listener")
         self.messages: list[BusMessage] = []
         self._lock = threading.Lock()
@@ -58,10 +64,13 @@ class Listener:
     def json_on(self, topic: str) -> list[dict]:
         return [orjson.loads(m.payload) for m in self.on(topic)]
 
-    def publish(self, topic: str, payload: bytes | str | dict, qos: int = 1) -> None:
+    def publish(self, topic: str, payload: bytes | str | dict, qos: int = 1, token: str | None | bool = True,
+                ) -> None:
+        """``token``: True = this listener's token, None/False = none, a string = that token."""
         if isinstance(payload, dict):
             payload = orjson.dumps(payload)
-        self.bus.publish(topic, payload, qos)
+        token = self.token if token is True else (token or None)
+        self.bus.publish(topic, payload, qos, {"authorization": f"Bearer {token}"} if token else None)
 
 
 @pytest.fixture
@@ -94,11 +103,18 @@ def start_runtime(db, mqtt_settings) -> Iterator[Callable[..., MqttRuntime]]:
 
 
 @pytest.fixture
-def listener(mqtt_url) -> Iterator[Callable[..., Listener]]:
+def mqtt_token(db) -> str:
+    """An administrator's API token, sent with every create the listeners publish."""
+    with db.session() as s:
+        return make_token(s, make_user(s, "admin"))
+
+
+@pytest.fixture
+def listener(mqtt_url, mqtt_token) -> Iterator[Callable[..., Listener]]:
     made: list[Listener] = []
 
-    def make(*topics: str) -> Listener:
-        lst = Listener(mqtt_url).subscribe(*topics)
+    def make(*topics: str, token: str | None = mqtt_token) -> Listener:
+        lst = Listener(mqtt_url, token).subscribe(*topics)
         lst.bus.start()
         made.append(lst)
         assert lst.bus.wait_ready(WAIT), "test client did not connect and subscribe"
@@ -109,10 +125,12 @@ def listener(mqtt_url) -> Iterator[Callable[..., Listener]]:
         lst.bus.stop()
 
 
-def make_datastream(db) -> int:
+def make_datastream(db, principal=SYSTEM, **thing_over) -> int:
     """A Thing with one Datastream, made through the STA service; returns the Datastream id."""
     with db.session() as s:
-        _, thing_id = service.create(s, parse_path("Things"), thing(Locations=[location()], Datastreams=[datastream()]))
+        _, thing_id = service.create(s, parse_path("Things"),
+                                     thing(Locations=[location()], Datastreams=[datastream()], **thing_over),
+                                     principal=principal)
         from stadslab.sensorthings.models import Datastream
         return s.query(Datastream.id).filter(Datastream.thing_id == thing_id).scalar()
 

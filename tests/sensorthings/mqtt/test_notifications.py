@@ -7,6 +7,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from stadslab.app import create_app
+from stadslab.core.auth import SYSTEM
 from stadslab.sensorthings import service
 from stadslab.sensorthings.models import Datastream, Location, Sensor, Thing
 from stadslab.sensorthings.mqtt.changes import pending_changes, record
@@ -19,11 +20,11 @@ from .conftest import make_datastream, wait_until
 pytestmark = pytest.mark.mqtt
 
 
-def test_http_create_is_notified(db, prefix, mqtt_settings, listener):
+def test_http_create_is_notified(db, prefix, mqtt_settings, listener, admin_headers):
     ds = make_datastream(db)
     topic = f"{prefix}/Datastreams({ds})/Observations"
     watcher = listener(topic)
-    with TestClient(create_app(mqtt_settings, db=db)) as client:
+    with TestClient(create_app(mqtt_settings, db=db), headers=admin_headers) as client:
         r = client.post(f"/sta/v1.1/Datastreams({ds})/Observations", json={"result": 5})
         assert r.status_code == 201, r.text
         stored = client.get(r.headers["location"]).json()
@@ -36,7 +37,8 @@ def test_created_entities_are_announced_on_their_collections(db, prefix, start_r
     watcher = listener(f"{prefix}/#")
     with db.session() as s:
         _, thing_id = service.create(s, parse_path("Things"),
-                                     thing(Locations=[location()], Datastreams=[datastream()]), commit=False)
+                                     thing(Locations=[location()], Datastreams=[datastream()]), principal=SYSTEM,
+                                     commit=False)
         ds = s.scalars(select(Datastream).where(Datastream.thing_id == thing_id)).one()
         loc_id = s.scalar(select(Location.id))
         # What the STA writer will do for every entity it inserts (see sta-requests.md):
@@ -62,7 +64,8 @@ def test_update_is_announced_on_entity_and_property_topics(db, prefix, start_run
     watcher = listener(f"{prefix}/Things({thing_id})", f"{prefix}/Things({thing_id})/name",
                        f"{prefix}/Things({thing_id})/description")
     with db.session() as s:
-        service.update(s, parse_path(f"Things({thing_id})"), {"name": "Meetkast Oost"}, commit=False)
+        service.update(s, parse_path(f"Things({thing_id})"), {"name": "Meetkast Oost"}, principal=SYSTEM,
+                       commit=False)
         record(s, "Thing", thing_id, "update", {"name"})
         s.commit()
     assert wait_until(lambda: watcher.on(f"{prefix}/Things({thing_id})/name"))
@@ -89,12 +92,14 @@ def test_rolled_back_work_is_not_announced(db, prefix, start_runtime, listener):
     watcher = listener(f"{prefix}/Sensors")
     with db.session() as s:
         _, sensor_id = service.create(s, parse_path("Sensors"), {
-            "name": "s", "description": "d", "encodingType": "application/pdf", "metadata": "m"}, commit=False)
+            "name": "s", "description": "d", "encodingType": "application/pdf", "metadata": "m"}, principal=SYSTEM,
+            commit=False)
         record(s, "Sensor", sensor_id)
         s.rollback()
         assert pending_changes(s) == []
         _, sensor_id = service.create(s, parse_path("Sensors"), {
-            "name": "kept", "description": "d", "encodingType": "application/pdf", "metadata": "m"}, commit=False)
+            "name": "kept", "description": "d", "encodingType": "application/pdf", "metadata": "m"}, principal=SYSTEM,
+            commit=False)
         record(s, "Sensor", sensor_id)
         s.commit()
     assert wait_until(lambda: watcher.on(f"{prefix}/Sensors"))

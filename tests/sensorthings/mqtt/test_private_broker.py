@@ -9,11 +9,12 @@ from .conftest import Listener, make_datastream, observation_count, wait_until
 pytestmark = pytest.mark.mqtt
 
 
-def test_server_reconnects_and_resubscribes_after_a_broker_restart(db, private_broker, start_runtime, prefix):
+def test_server_reconnects_and_resubscribes_after_a_broker_restart(db, private_broker, start_runtime, prefix,
+                                                                   mqtt_token):
     ds = make_datastream(db)
     rt = start_runtime(mqtt_url=private_broker.url)
     topic = f"{prefix}/Datastreams({ds})/Observations"
-    client = Listener(private_broker.url)
+    client = Listener(private_broker.url, mqtt_token)
     client.bus.start()
     try:
         assert client.bus.wait_ready(15)
@@ -33,11 +34,12 @@ def test_server_reconnects_and_resubscribes_after_a_broker_restart(db, private_b
         client.bus.stop()
 
 
-def test_select_topics_are_learned_from_mosquittos_subscribe_log(db, private_broker, start_runtime, prefix):
+def test_select_topics_are_learned_from_mosquittos_subscribe_log(db, private_broker, start_runtime, prefix,
+                                                                 mqtt_token):
     ds = make_datastream(db)
     rt = start_runtime(mqtt_url=private_broker.url, mqtt_learn_select_topics=True)
     wanted = f"{prefix}/Observations?$select=result"
-    watcher = Listener(private_broker.url).subscribe(wanted)
+    watcher = Listener(private_broker.url, mqtt_token).subscribe(wanted)
     watcher.bus.start()
     try:
         assert watcher.bus.wait_ready(15)

@@ -28,6 +28,9 @@ class LorawanIntegration(Timestamped, Base):
     #: ``scrypt$n$r$p$salt$hash`` (base64); the secret itself is never stored.
     secret_hash: Mapped[str] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    #: Whose integration this is: its editors (and admins) manage it, its devices and mappings.
+    owner_organisation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisations.id", ondelete="SET NULL"), index=True)
 
 
 class LorawanDevice(Timestamped, Base):

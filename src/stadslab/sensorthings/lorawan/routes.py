@@ -4,8 +4,8 @@ The webhook authenticates with the integration's own secret (``X-Stadslab-Secret
 or ``Authorization: Bearer``), checked before the body is even parsed, so an
 unauthenticated caller learns nothing about what a valid message looks like.
 
-The admin endpoints create integrations, devices and mappings; who may call them
-is for the governance layer to decide (not enforced here yet).
+The admin endpoints create integrations, devices and mappings: administrators,
+and editors of the integration's owner organisation (``service`` checks it).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from stadslab.core.auth import Principal, get_principal
 from stadslab.core.database import get_session
 from stadslab.core.errors import BadRequest, StadslabError, field_error
 
@@ -65,34 +66,37 @@ async def uplink(integration_id: int, request: Request, session: Session = Depen
 
 @lorawan_router.post("/integrations", status_code=201, response_model=IntegrationCreated,
                      summary="Register a network-server integration (returns a generated secret once)")
-def create_integration(data: IntegrationIn, response: Response,
-                       session: Session = Depends(get_session)) -> IntegrationCreated:
-    integration, secret = service.create_integration(session, data)
+def create_integration(data: IntegrationIn, response: Response, session: Session = Depends(get_session),
+                       principal: Principal = Depends(get_principal)) -> IntegrationCreated:
+    integration, secret = service.create_integration(session, data, principal)
     response.headers["Location"] = f"/api/v1/lorawan/integrations/{integration.id}"
     return _integration_out(integration, secret)
 
 
 @lorawan_router.get("/integrations", response_model=list[IntegrationOut])
-def list_integrations(session: Session = Depends(get_session)) -> list[IntegrationCreated]:
-    return [_integration_out(i) for i in service.list_integrations(session)]
+def list_integrations(session: Session = Depends(get_session),
+                      principal: Principal = Depends(get_principal)) -> list[IntegrationCreated]:
+    return [_integration_out(i) for i in service.list_integrations(session, principal)]
 
 
 @lorawan_router.post("/integrations/{integration_id}/devices", status_code=201, response_model=DeviceOut)
-def add_device(integration_id: int, data: DeviceIn, response: Response,
-               session: Session = Depends(get_session)) -> DeviceOut:
-    device = service.add_device(session, integration_id, data)
+def add_device(integration_id: int, data: DeviceIn, response: Response, session: Session = Depends(get_session),
+               principal: Principal = Depends(get_principal)) -> DeviceOut:
+    device = service.add_device(session, integration_id, data, principal)
     response.headers["Location"] = f"/api/v1/lorawan/devices/{device.id}"
     return DeviceOut.model_validate(device)
 
 
 @lorawan_router.get("/devices/{device_id}", response_model=DeviceOut)
-def get_device(device_id: int, session: Session = Depends(get_session)) -> DeviceOut:
-    device = service.get_device(session, device_id)
+def get_device(device_id: int, session: Session = Depends(get_session),
+               principal: Principal = Depends(get_principal)) -> DeviceOut:
+    device = service.managed_device(session, device_id, principal)
     out = DeviceOut.model_validate(device)
     out.mappings = [MappingOut.model_validate(m) for m in service.mappings_of(session, device_id)]
     return out
 
 
 @lorawan_router.post("/devices/{device_id}/mappings", status_code=201, response_model=MappingOut)
-def add_mapping(device_id: int, data: MappingIn, session: Session = Depends(get_session)) -> MappingOut:
-    return MappingOut.model_validate(service.add_mapping(session, device_id, data))
+def add_mapping(device_id: int, data: MappingIn, session: Session = Depends(get_session),
+                principal: Principal = Depends(get_principal)) -> MappingOut:
+    return MappingOut.model_validate(service.add_mapping(session, device_id, data, principal))

@@ -13,6 +13,8 @@ class IntegrationIn(BaseModel):
     kind: Literal["tts", "chirpstack"]
     #: Leave out to have the server generate a strong secret (returned once).
     secret: str | None = Field(default=None, min_length=16, max_length=200)
+    #: Default: the caller's organisation. Only administrators may name another one.
+    owner_organisation_id: int | None = Field(default=None, ge=1)
 
 
 class IntegrationOut(BaseModel):
@@ -21,6 +23,7 @@ class IntegrationOut(BaseModel):
     name: str
     kind: str
     active: bool
+    owner_organisation_id: int | None = None
     webhook_path: str = ""
 
 

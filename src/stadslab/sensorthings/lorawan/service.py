@@ -4,6 +4,14 @@ An uplink is stored as one unit: the ``lorawan_received`` row (the idempotency
 key) and every Observation it yields are committed together or not at all, so
 a redelivered message finds its key and stores nothing twice, and a message
 that fails halfway leaves no key behind and can be retried.
+
+Management (integrations, devices, mappings) is for administrators and for
+editors of the integration's owner organisation; a device's Thing and a
+mapping's Datastream must moreover be writable by the caller (and visible: one
+it may not see is as unknown). Every change is audited. The webhook itself is
+authenticated by the integration secret alone and then writes as the
+integration (``integration_principal``): what it may write was decided when
+its devices and mappings were registered.
 """
 
 from __future__ import annotations
@@ -14,9 +22,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from stadslab.core.auth import Principal, authorize_write, require_scope
 from stadslab.core.errors import NotFound, StadslabError, Unauthorized, ValidationFailed, field_error
-from stadslab.core.unit_of_work import commit
+from stadslab.core.unit_of_work import unit_of_work
+from stadslab.governance import audit
+from stadslab.network.models import Organisation
 
+from .. import visibility
 from ..models import Datastream, Thing
 from ..mqtt.store import ObservationStore, ServiceObservationStore
 from ..values import format_instant
@@ -27,6 +39,26 @@ from .models import LorawanDevice, LorawanFieldMapping, LorawanIntegration, Lora
 from .schemas import DeviceIn, IntegrationIn, MappingIn, UplinkResult
 
 AUTH_FAILED = "Invalid or missing integration credentials"
+SCOPE = "sta:write"
+
+
+def integration_principal(integration: LorawanIntegration) -> Principal:
+    """Who the webhook writes as: the integration, on behalf of its owner organisation.
+
+    The secret authenticates it; the Datastreams it may feed were authorised when an
+    editor of the owner organisation (or an administrator) mapped them. It reads and
+    writes like a system account (audited as ``system`` with the owner organisation).
+    """
+    return Principal(user_id=None, organisation_id=integration.owner_organisation_id, role="admin",
+                     scopes=frozenset({"sta:write", "sta:read"}), via="system")
+
+
+def _snapshot(obj) -> dict[str, Any]:
+    """Audit snapshot without secrets."""
+    cols = {"LorawanIntegration": ("id", "name", "kind", "active", "owner_organisation_id"),
+            "LorawanDevice": ("id", "integration_id", "dev_eui", "thing_id", "name"),
+            "LorawanFieldMapping": ("id", "device_id", "field", "datastream_id", "scale", "offset")}
+    return {c: getattr(obj, c) for c in cols[type(obj).__name__]}
 
 
 def webhook_path(integration_id: int) -> str:
@@ -34,18 +66,53 @@ def webhook_path(integration_id: int) -> str:
 
 
 # ---------------------------------------------------------------------------------- admin
-def create_integration(session: Session, data: IntegrationIn) -> tuple[LorawanIntegration, str | None]:
-    """Returns the integration and, when the server generated it, the secret (shown once)."""
+def create_integration(session: Session, data: IntegrationIn, principal: Principal,
+                       ) -> tuple[LorawanIntegration, str | None]:
+    """Returns the integration and, when the server generated it, the secret (shown once).
+
+    The owner is the caller's organisation unless given; only administrators may
+    register integrations for another organisation (or for none).
+    """
+    owner = data.owner_organisation_id if data.owner_organisation_id is not None else principal.organisation_id
+    authorize_write(principal, owner, SCOPE)
+    if owner is not None and session.get(Organisation, owner) is None:
+        raise ValidationFailed(f"Organisation {owner} does not exist",
+                               errors=[field_error(["owner_organisation_id"], "no such organisation")])
     generated = None if data.secret else secrets.new_secret()
-    integration = LorawanIntegration(name=data.name.strip(), kind=data.kind,
+    integration = LorawanIntegration(name=data.name.strip(), kind=data.kind, owner_organisation_id=owner,
                                      secret_hash=secrets.hash_secret(data.secret or generated), active=True)
-    session.add(integration)
-    commit(session, "Integration not created")
+    with unit_of_work(session, "Integration not created"):
+        session.add(integration)
+        session.flush()
+        audit.record(session, principal, "create", "lorawan_integration", integration.id, None,
+                     _snapshot(integration))
     return integration, generated
 
 
-def list_integrations(session: Session) -> list[LorawanIntegration]:
-    return list(session.scalars(select(LorawanIntegration).order_by(LorawanIntegration.id)))
+def list_integrations(session: Session, principal: Principal) -> list[LorawanIntegration]:
+    """Administrators see every integration, editors those of their own organisation."""
+    require_scope(principal, SCOPE)
+    stmt = select(LorawanIntegration).order_by(LorawanIntegration.id)
+    if principal.role != "admin":
+        authorize_write(principal, principal.organisation_id, SCOPE)  # editors only
+        stmt = stmt.where(LorawanIntegration.owner_organisation_id == principal.organisation_id)
+    return list(session.scalars(stmt))
+
+
+def _integration(session: Session, integration_id: int, principal: Principal) -> LorawanIntegration:
+    integration = session.get(LorawanIntegration, integration_id)
+    if integration is None:
+        raise NotFound(f"LoRaWAN integration {integration_id} does not exist")
+    authorize_write(principal, integration.owner_organisation_id, SCOPE)
+    return integration
+
+
+def managed_device(session: Session, device_id: int, principal: Principal) -> LorawanDevice:
+    """A device the caller may manage: its integration's owner decides."""
+    device = get_device(session, device_id)
+    authorize_write(principal, session.scalar(select(LorawanIntegration.owner_organisation_id)
+                                              .where(LorawanIntegration.id == device.integration_id)), SCOPE)
+    return device
 
 
 def get_device(session: Session, device_id: int) -> LorawanDevice:
@@ -55,22 +122,28 @@ def get_device(session: Session, device_id: int) -> LorawanDevice:
     return device
 
 
-def add_device(session: Session, integration_id: int, data: DeviceIn) -> LorawanDevice:
-    if session.get(LorawanIntegration, integration_id) is None:
-        raise NotFound(f"LoRaWAN integration {integration_id} does not exist")
+def add_device(session: Session, integration_id: int, data: DeviceIn, principal: Principal) -> LorawanDevice:
+    """The device's Thing must be one the caller may see (else: as unknown) and write."""
+    _integration(session, integration_id, principal)
     eui = parse_dev_eui(data.dev_eui, ["dev_eui"])
-    if session.get(Thing, data.thing_id) is None:
+    thing = session.execute(select(Thing.id, Thing.owner_organisation_id).where(
+        Thing.id == data.thing_id, *visibility.where(principal, "Thing", Thing.__table__))).first()
+    if thing is None:
         raise ValidationFailed(f"Thing {data.thing_id} does not exist",
                                errors=[field_error(["thing_id"], "no such Thing")])
+    authorize_write(principal, thing.owner_organisation_id, SCOPE)
     device = LorawanDevice(integration_id=integration_id, dev_eui=eui, thing_id=data.thing_id, name=data.name)
-    session.add(device)
-    commit(session, f"Device {eui} not added")
+    with unit_of_work(session, f"Device {eui} not added"):
+        session.add(device)
+        session.flush()
+        audit.record(session, principal, "create", "lorawan_device", device.id, None, _snapshot(device))
     return device
 
 
-def add_mapping(session: Session, device_id: int, data: MappingIn) -> LorawanFieldMapping:
-    device = get_device(session, device_id)
-    stream_thing = session.scalar(select(Datastream.thing_id).where(Datastream.id == data.datastream_id))
+def add_mapping(session: Session, device_id: int, data: MappingIn, principal: Principal) -> LorawanFieldMapping:
+    device = managed_device(session, device_id, principal)
+    stream_thing = session.scalar(select(Datastream.thing_id).where(
+        Datastream.id == data.datastream_id, *visibility.where(principal, "Datastream", Datastream.__table__)))
     if stream_thing is None:
         raise ValidationFailed(f"Datastream {data.datastream_id} does not exist",
                                errors=[field_error(["datastream_id"], "no such Datastream")])
@@ -78,10 +151,14 @@ def add_mapping(session: Session, device_id: int, data: MappingIn) -> LorawanFie
         raise ValidationFailed(f"Datastream {data.datastream_id} belongs to Thing {stream_thing}, "
                                f"not to this device's Thing {device.thing_id}",
                                errors=[field_error(["datastream_id"], "belongs to another Thing")])
+    authorize_write(principal, session.scalar(select(Thing.owner_organisation_id).where(Thing.id == stream_thing)),
+                    SCOPE)
     mapping = LorawanFieldMapping(device_id=device.id, field=data.field.strip(), datastream_id=data.datastream_id,
                                   scale=data.scale, offset=data.offset)
-    session.add(mapping)
-    commit(session, f"Field '{data.field[:60]}' not mapped")
+    with unit_of_work(session, f"Field '{data.field[:60]}' not mapped"):
+        session.add(mapping)
+        session.flush()
+        audit.record(session, principal, "create", "lorawan_mapping", mapping.id, None, _snapshot(mapping))
     return mapping
 
 
@@ -120,7 +197,9 @@ def ingest_uplink(session: Session, integration: LorawanIntegration, body: Any, 
                                    device_id=device.id, observations=len(bodies))
         session.add(received)
         session.flush()  # claims the message id before any Observation is written
-        ids = (store or ServiceObservationStore()).create_observations(session, bodies) if bodies else []
+        ids = (store or ServiceObservationStore()).create_observations(
+            session, bodies, principal=integration_principal(integration),
+            via=f"lorawan integration {integration.id}") if bodies else []
         session.commit()
     except IntegrityError:
         session.rollback()

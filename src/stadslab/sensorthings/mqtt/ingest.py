@@ -10,6 +10,14 @@ A message that cannot be stored is logged with the topic and the reason (never
 its payload, which may hold personal data) and dropped: there is nobody to
 answer, and one bad sensor must not stop the others.
 
+Creates must be authenticated: the broker cannot tell the server who published,
+so the client sends an API token in the MQTT 5 user property
+``authorization: Bearer stl_...`` (``AUTH_PROPERTY``). It is checked like a
+``Bearer`` header over HTTP, and the token's account needs write rights on the
+Thing behind the Datastream. A message without a valid token is dropped and
+logged (never the token), unless the development setting ``anonymous_writes``
+is on.
+
 Loop guard: notifications are published on these same topics. A message with
 the ``NOTIFICATION_MARKER`` user property is the server speaking and is
 ignored; should a bridge strip user properties, the ``@iot.id`` every
@@ -23,8 +31,9 @@ import threading
 
 import orjson
 
+from stadslab.core.auth import AUTH_FAILED, AUTH_REQUIRED, WWW_AUTHENTICATE, Principal
 from stadslab.core.database import Database
-from stadslab.core.errors import BadRequest, StadslabError
+from stadslab.core.errors import BadRequest, StadslabError, Unauthorized
 
 from .bus import BusMessage
 from .notify import NOTIFICATION_MARKER
@@ -35,15 +44,41 @@ log = logging.getLogger("stadslab.mqtt.ingest")
 
 #: Topic filters (below the prefix) that carry Observation creates.
 CREATE_FILTERS = ("Observations", "+/Observations")
+#: MQTT 5 user property carrying ``Bearer <API token>`` (name compared case-insensitively).
+AUTH_PROPERTY = "authorization"
+
+
+def message_principal(session, message: BusMessage, anonymous_writes: bool = False) -> Principal:
+    """The publisher, from the token in the ``authorization`` user property.
+
+    Same rules as the HTTP ``Authorization`` header: a bad or unknown token is a
+    credential failure (not a fall-back to anonymous), no token is anonymous.
+    """
+    from stadslab.governance.authn import principal_for_token
+
+    given = next((v for k, v in message.user_properties.items() if k.lower() == AUTH_PROPERTY), None)
+    if given is None:
+        if anonymous_writes:
+            return Principal(user_id=None, organisation_id=None, role="public", via="anonymous",
+                             anonymous_writes=True)
+        raise Unauthorized(AUTH_REQUIRED + f": send an API token in the MQTT 5 user property "
+                                           f"'{AUTH_PROPERTY}: Bearer <token>'", headers=WWW_AUTHENTICATE)
+    scheme, _, secret = given.partition(" ")
+    principal = principal_for_token(session, secret.strip()) if scheme.lower() == "bearer" else None
+    if principal is None:
+        raise Unauthorized(AUTH_FAILED, headers=WWW_AUTHENTICATE)
+    return principal
 
 
 class ObservationCreates:
     def __init__(self, db: Database, prefix: str, store: ObservationStore | None = None,
-                 max_payload: int = 1_000_000):
+                 max_payload: int = 1_000_000, *, anonymous_writes: bool = False):
         self.db = db
         self.prefix = prefix
         self.store = store or ServiceObservationStore()
         self.max_payload = max_payload
+        #: development only: store unauthenticated publishes (as ``Settings.anonymous_writes`` over HTTP)
+        self.anonymous_writes = anonymous_writes
         self._lock = threading.Lock()
         self.stored = 0
         self.rejected = 0
@@ -83,7 +118,8 @@ class ObservationCreates:
         if not isinstance(body, dict):
             raise BadRequest("payload must be one Observation as a JSON object")
         with self.db.session() as session:
-            ids = self.store.create_observations(session, [body], parent)
+            principal = message_principal(session, message, self.anonymous_writes)
+            ids = self.store.create_observations(session, [body], parent, principal=principal, via="mqtt")
             session.commit()
         return ids
 

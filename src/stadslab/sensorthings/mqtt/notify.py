@@ -7,6 +7,12 @@ broker never slows a write down; the entity is read back from the database so
 that the payload is exactly what ``GET`` returns (``entity_json`` with
 selfLinks), including server-computed values.
 
+Only what an anonymous caller may read is published (``PUBLIC``): a broker
+hands a message to every subscriber of a topic and cannot filter per reader,
+so entities of network or restricted Things and Datastreams are never
+announced, and neither are the navigation topics of hidden entities
+(``Things(<restricted>)/Locations``). Their data is available over HTTP only.
+
 Every notification carries the MQTT 5 user property ``NOTIFICATION_MARKER``:
 creates arrive on the same topics that notifications are published on (the
 standard wants it so), and the marker is how a server worker recognises a
@@ -23,8 +29,10 @@ from collections import defaultdict
 import orjson
 from sqlalchemy import select
 
+from stadslab.core.auth import ANONYMOUS
 from stadslab.core.database import Database
 
+from .. import visibility
 from ..entities import ENTITY_TYPES
 from ..serialize import Links, entity_json, property_value
 from .bus import MessageBus
@@ -34,6 +42,8 @@ from .topics import SelectTopics, join, notification_paths
 log = logging.getLogger("stadslab.mqtt")
 
 NOTIFICATION_MARKER = "stadslab-notification"
+#: Whose view notifications show: every subscriber of a topic gets the message.
+PUBLIC = ANONYMOUS
 _STOP = object()
 _CHUNK = 500
 
@@ -113,14 +123,15 @@ class Notifier:
                 ids = sorted(wanted)
                 for start in range(0, len(ids), _CHUNK):
                     chunk = ids[start:start + _CHUNK]
-                    rows = session.execute(select(et.table).where(et.table.c.id.in_(chunk)))
+                    rows = session.execute(select(et.table).where(et.table.c.id.in_(chunk),
+                                                                  *visibility.where(PUBLIC, et.name)))
                     for row in rows:
                         mapping = row._mapping
                         self._publish_entity(session, et, mapping, wanted[mapping["id"]])
 
     def _publish_entity(self, session, et, row, change: EntityChange) -> None:
         body = orjson.dumps(entity_json(et, row, self.links, None))
-        for path in notification_paths(session, et, row):
+        for path in notification_paths(session, et, row, PUBLIC):
             self._send(path, body)
             for topic in self.selects.for_path(path):
                 self._send(topic.raw, orjson.dumps(entity_json(et, row, self.links, list(topic.select))))

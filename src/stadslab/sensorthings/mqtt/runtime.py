@@ -52,7 +52,7 @@ class MqttRuntime:
         self.notifier = Notifier(db, self.bus, prefix=self.prefix, links=links_for_settings(settings),
                                  qos=settings.mqtt_qos, selects=self.selects, origin=origin)
         self.feed = ChangeFeed(db, self.notifier.submit)
-        self.creates = ObservationCreates(db, self.prefix)
+        self.creates = ObservationCreates(db, self.prefix, anonymous_writes=settings.anonymous_writes)
         self._learned_counts: Counter[str] = Counter()
         self.running = False
 

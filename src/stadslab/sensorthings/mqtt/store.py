@@ -5,6 +5,10 @@ Observation JSON, optionally under a parent collection" with the same
 validation and deep-insert rules as ``POST /sta/v1.1/...``, and both must
 announce what they stored (``changes.record``). Nothing is committed here; callers own the unit of
 work so a batch is all-or-nothing.
+
+Both act for a ``principal`` (the MQTT client's API token, the LoRaWAN
+integration), whose write rights the STA service checks as for ``POST``, and
+both are audited with one event per message, not one per Observation.
 """
 
 from __future__ import annotations
@@ -14,9 +18,12 @@ from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
+from sqlalchemy import select
+
+from stadslab.core.auth import Principal
 from stadslab.core.errors import BadRequest, StadslabError
 
-from .. import service
+from .. import auditing, service
 from ..entities import ENTITY_TYPES
 from ..urls import parse_path
 from . import changes
@@ -28,8 +35,8 @@ Parent = tuple[str, int]
 
 
 class ObservationStore(Protocol):
-    def create_observations(self, session: Session, bodies: list[Any], parent: Parent | None = None,
-                            ) -> list[int]: ...
+    def create_observations(self, session: Session, bodies: list[Any], parent: Parent | None = None, *,
+                            principal: Principal, via: str = "mqtt") -> list[int]: ...
 
 
 def observation_parent(path: str) -> Parent | None:
@@ -54,8 +61,8 @@ def observation_parent(path: str) -> Parent | None:
 class ServiceObservationStore:
     """The default store: the STA service's own create, so rules match ``POST`` exactly."""
 
-    def create_observations(self, session: Session, bodies: list[Any], parent: Parent | None = None,
-                            ) -> list[int]:
+    def create_observations(self, session: Session, bodies: list[Any], parent: Parent | None = None, *,
+                            principal: Principal, via: str = "mqtt") -> list[int]:
         path = "Observations" if parent is None else f"{ENTITY_TYPES[parent[0]].set_name}({parent[1]})/Observations"
         rp = parse_path(path)
         ids = []
@@ -66,9 +73,15 @@ class ServiceObservationStore:
                 raise BadRequest("an Observation to create must not carry @iot.id",
                                  errors=[{"loc": [*loc, "@iot.id"], "field": ".".join([*loc, "@iot.id"]),
                                           "msg": "ids are assigned by the server"}])
-            _, new_id = service.create(session, rp, body, commit=False)
+            _, new_id = service.create(session, rp, body, principal=principal, commit=False, audit=False)
             changes.record(session, "Observation", new_id)
             ids.append(new_id)
+        if ids:
+            obs = ENTITY_TYPES["Observation"].table
+            streams = session.execute(select(obs.c.datastream_id, obs.c.multi_datastream_id)
+                                      .where(obs.c.id.in_(ids)).distinct()).all()
+            auditing.record_observations(session, principal, len(ids), [d for d, _ in streams if d is not None],
+                                         [md for _, md in streams if md is not None], via=via)
         return ids
 
 

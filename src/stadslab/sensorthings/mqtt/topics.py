@@ -24,8 +24,10 @@ from urllib.parse import parse_qsl
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from stadslab.core.auth import Principal
 from stadslab.core.errors import StadslabError
 
+from .. import visibility
 from ..entities import BY_SET, ENTITY_TYPES, EntityType, reverse_nav
 from ..urls import parse_path
 
@@ -45,8 +47,13 @@ def strip_prefix(prefix: str, topic: str) -> str | None:
     return None
 
 
-def notification_paths(session: Session, et: EntityType, row: Mapping[str, Any]) -> list[str]:
-    """Resource paths (without prefix) of the collections and the entity a row appears in."""
+def notification_paths(session: Session, et: EntityType, row: Mapping[str, Any], principal: Principal,
+                       ) -> list[str]:
+    """Resource paths (without prefix) of the collections and the entity a row appears in.
+
+    Collections owned by an entity ``principal`` may not see are left out (a Location
+    shared by an open and a restricted Thing is announced under the open one only).
+    """
     id_ = row["id"]
     paths = [et.set_name, f"{et.set_name}({id_})"]
     for nav in et.navs.values():
@@ -55,11 +62,16 @@ def notification_paths(session: Session, et: EntityType, row: Mapping[str, Any])
         if back is None or not back.many:
             continue
         if nav.kind == "out":
+            # what a visible row points at is visible (a rule of ``visibility``): no check needed
             if row.get(nav.fk) is not None:
                 paths.append(f"{target.set_name}({row[nav.fk]})/{back.name}")
         elif nav.kind == "link":
             link = nav.link
-            owners = session.scalars(select(link.c[nav.link_target]).where(link.c[nav.link_source] == id_))
+            query = select(link.c[nav.link_target]).where(link.c[nav.link_source] == id_)
+            hidden = visibility.clause(principal, target.name)
+            if hidden is not None:
+                query = query.where(link.c[nav.link_target].in_(select(target.table.c.id).where(hidden)))
+            owners = session.scalars(query)
             paths.extend(f"{target.set_name}({owner})/{back.name}" for owner in owners)
     return paths
 

@@ -14,7 +14,26 @@
     });
   }
 
+  function sensorPopup(props, labels) {
+    var html = "<strong>" + escapeHtml(props.name) + "</strong><dl class=\"stadslab-popup\">";
+    function row(label, value) {
+      html += "<dt>" + escapeHtml(label) + "</dt><dd>" + escapeHtml(value || labels.unknown || "") + "</dd>";
+    }
+    row(labels.purpose, props.purpose);
+    row(labels.owner, props.owner);
+    row(labels.personal, props.personal ? labels.yes : labels.no);
+    row(labels.legal_ground, props.legal_ground);
+    row(labels.retention, props.retention);
+    html += "</dl>";
+    if (props.privacy_url && /^https?:\/\//.test(props.privacy_url)) {
+      html += '<a href="' + escapeHtml(props.privacy_url) + '" rel="noopener">' + escapeHtml(labels.privacy) + "</a><br>";
+    }
+    html += '<a href="' + escapeHtml(props.url) + '">' + escapeHtml(labels.open) + "</a>";
+    return html;
+  }
+
   function popup(props, labels) {
+    if (props.kind === "sensor") { return sensorPopup(props, labels); }
     var html = "<strong>" + escapeHtml(props.name) + "</strong>";
     if (props.kind === "lab") {
       html += "<br>" + escapeHtml(labels.lab) + " · " + escapeHtml(props.city);
@@ -63,8 +82,19 @@
     }).addTo(map);
 
     var points = L.geoJSON(data, {
-      filter: function (f) { return f.properties.kind === "lab" || f.properties.kind === "city-point"; },
+      filter: function (f) {
+        var kind = f.properties.kind;
+        return kind === "lab" || kind === "city-point" || kind === "sensor";
+      },
       pointToLayer: function (f, latlng) {
+        if (f.properties.kind === "sensor") {
+          // Sensors that process personal data are drawn as larger accent dots, the others as white dots.
+          var personal = f.properties.personal;
+          return L.circleMarker(latlng, {
+            radius: personal ? 8 : 6, weight: 2, color: "#073a50", fillColor: personal ? "#ffc93c" : "#ffffff",
+            fillOpacity: 1, className: "stadslab-marker-sensor" + (personal ? " stadslab-marker-personal" : "")
+          });
+        }
         var lab = f.properties.kind === "lab";
         return L.circleMarker(latlng, {
           radius: lab ? 7 : 4, weight: 2, color: lab ? "#073a50" : "#0b4f6c",
