@@ -99,6 +99,8 @@ def demo(host: str = typer.Option("127.0.0.1", help="Interface to bind"),
          workers: int = typer.Option(1, min=1, help="Worker processes"),
          no_serve: bool = typer.Option(False, "--no-serve", help="Load the data, do not serve")) -> None:
     """Load reference and demo data, then serve."""
+    from stadslab.evidence.demo import demo_size as evidence_demo_size
+    from stadslab.evidence.demo import load_evidence_demo
     from stadslab.interop.demo import load_interop_demo
     from stadslab.labs.demo_loader import demo_size, load_demo
 
@@ -109,6 +111,8 @@ def demo(host: str = typer.Option("127.0.0.1", help="Interface to bind"),
         task = progress.add_task("Demo content", total=demo_size())
         counts = load_demo(s, progress=lambda: progress.advance(task))
         counts.update(load_interop_demo(s) or {})
+        evidence_task = progress.add_task("Sensor series and evaluations", total=evidence_demo_size())
+        counts.update(load_evidence_demo(s, progress=lambda *_: progress.advance(evidence_task)) or {})
     console.print("Demo content loaded: " + (", ".join(f"{v} {k}" for k, v in counts.items())
                                               or "already present"))
     db.dispose()
