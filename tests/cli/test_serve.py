@@ -51,3 +51,32 @@ def test_every_command_has_help():
         r = runner.invoke(app, [*cmd, "--help"])
         assert r.exit_code == 0, (cmd, r.output)
         assert "Usage" in r.output
+
+
+def test_demo_command_loads_everything_once(tmp_path, monkeypatch):
+    """What `make demo` runs, minus serving: reference, registry, calendar, sensors and evaluations."""
+    from fastapi.testclient import TestClient
+    from typer.testing import CliRunner
+
+    from stadslab.app import create_app
+    from stadslab.cli import app as cli_app
+    from stadslab.core.config import Settings, get_settings
+
+    url = f"sqlite:///{tmp_path / 'demo.db'}"
+    monkeypatch.setenv("STADSLAB_DATABASE_URL", url)
+    get_settings.cache_clear()
+    try:
+        runner = CliRunner()
+        first = runner.invoke(cli_app, ["demo", "--no-serve"])
+        assert first.exit_code == 0, first.output
+        assert "67 projects" in first.output.replace("\n", " ")
+        again = runner.invoke(cli_app, ["demo", "--no-serve"])
+        assert again.exit_code == 0 and "already present" in again.output
+        with TestClient(create_app(Settings(database_url=url))) as client:
+            assert client.get("/api/v1/municipalities").json()["total"] == 342
+            projects = client.get("/api/v1/projects", params={"limit": 200}).json()
+            assert projects["total"] >= 55 and all(p["is_demo"] for p in projects["items"])
+            assert client.get("/sta/v1.1/Things", params={"$count": "true"}).json()["@iot.count"] > 0
+            assert client.get("/api/v1/events").json()["total"] > 0
+    finally:
+        get_settings.cache_clear()
