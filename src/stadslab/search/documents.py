@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from stadslab.core.database import utcnow
-from stadslab.search.text import PARENT_PREFIX, stems_for
+from stadslab.search.text import PARENT_PREFIX, stems_for, title_stems_for
 
 TITLE_MAX = 300
 STATUS_MAX = 20
@@ -49,6 +49,7 @@ def _row(doc_type: str, doc_id: int, title: str, body: str, *, context: str, cit
     return {
         "doc_type": doc_type, "doc_id": doc_id, "title": title[:TITLE_MAX], "body": body,
         "stems": stems_for(title=title if index_title else "", body=body, context=context, markers=markers),
+        "title_stems": title_stems_for(title) if index_title else "",
         "city_code": city_code, "status": (status or None) and status[:STATUS_MAX], "themes": themes,
         "updated_at": updated_at or utcnow(),
     }

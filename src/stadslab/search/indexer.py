@@ -22,6 +22,7 @@ from stadslab.network.models import (Coalition, Municipality, Organisation, Them
 from stadslab.search import documents as docs
 from stadslab.search.backends import backend_for
 from stadslab.search.models import DOC_TYPES, SearchDocument
+from stadslab.search.themebits import MAX_BITS, TooManyThemes, all_theme_bits, mask_of, theme_bits
 
 BATCH = 5000
 Progress = Callable[[int], None]
@@ -37,6 +38,16 @@ def _city_name(session: Session, code: str | None) -> str | None:
 
 
 # --- single records --------------------------------------------------------------------
+
+def _upsert(session: Session, rows: list[dict]) -> None:
+    """Upsert documents with their theme masks (new theme codes get a bit first)."""
+    if not rows:
+        return
+    bits = theme_bits(session, {code for row in rows for code in row["themes"].split()})
+    for row in rows:
+        row["themes_mask"] = mask_of(row["themes"], bits)
+    backend_for(session).upsert(session, rows)
+
 
 def project_rows(session: Session, project: Project) -> list[dict]:
     """The project's document followed by one document per lesson."""
@@ -59,16 +70,15 @@ def project_rows(session: Session, project: Project) -> list[dict]:
 def index_project(session: Session, project: Project) -> None:
     """Index a project and its lessons; lessons removed from the project leave the index."""
     session.flush()
-    backend = backend_for(session)
     rows = project_rows(session, project)
-    backend.upsert(session, rows[:1])
-    backend.delete_marked(session, "lesson", docs.parent_marker(project.id))
-    backend.upsert(session, rows[1:])
+    _upsert(session, rows[:1])
+    backend_for(session).delete_marked(session, "lesson", docs.parent_marker(project.id))
+    _upsert(session, rows[1:])
 
 
 def index_living_lab(session: Session, lab: LivingLab) -> None:
     session.flush()
-    backend_for(session).upsert(session, [docs.living_lab_row(
+    _upsert(session, [docs.living_lab_row(
         id=lab.id, name=lab.name, description=lab.description, city_code=lab.municipality_code,
         status=lab.status, updated_at=lab.updated_at, city_name=_city_name(session, lab.municipality_code),
         theme_codes=[t.code for t in lab.themes], theme_names=_theme_names(lab.themes),
@@ -82,7 +92,7 @@ def index_solution(session: Session, solution: Solution) -> None:
                 if solution.provider_organisation_id else None)
     adopters = session.scalars(select(Municipality.name).join(Adoption, Adoption.municipality_code == Municipality.code)
                                .where(Adoption.solution_id == solution.id)).all()
-    backend_for(session).upsert(session, [docs.solution_row(
+    _upsert(session, [docs.solution_row(
         id=solution.id, name=solution.name, description=solution.description, maturity=solution.maturity,
         updated_at=solution.updated_at, origin_city_code=origin.municipality_code if origin else None,
         origin_title=origin.title if origin else None, provider_name=provider.name if provider else None,
@@ -92,7 +102,7 @@ def index_solution(session: Session, solution: Solution) -> None:
 
 def index_coalition(session: Session, coalition: Coalition) -> None:
     session.flush()
-    backend_for(session).upsert(session, [docs.coalition_row(
+    _upsert(session, [docs.coalition_row(
         id=coalition.id, title=coalition.title, question=coalition.question, description=coalition.description,
         lead_city_code=coalition.lead_municipality_code, status=coalition.status,
         updated_at=coalition.updated_at,
@@ -271,21 +281,33 @@ def rebuild_index(session: Session, progress: Progress | None = None) -> dict[st
 
     ``progress(n)`` is called after every batch with the number of documents written.
     Runs in the caller's transaction: readers keep seeing the old index until commit.
+    Ends with the backend's set-based refresh of its narrow structures and ANALYZE,
+    so that the planner knows the new index at once.
     """
     session.flush()
     backend = backend_for(session)
     lookups = _Lookups(session)
     counts = {t: 0 for t in DOC_TYPES}
+    bits = all_theme_bits(session)
     with backend.bulk_replace(session):
         for batches in (_project_batches, _lab_batches, _solution_batches, _coalition_batches):
             for rows in batches(session, lookups):
-                written = backend.insert_many(session, _counted(rows, counts))
+                written = backend.insert_many(session, _counted(rows, counts, bits))
                 if progress:
                     progress(written)
     return counts
 
 
-def _counted(rows: Iterable[dict], counts: dict[str, int]) -> Iterator[dict]:
+def _counted(rows: Iterable[dict], counts: dict[str, int], bits: dict[str, int]) -> Iterator[dict]:
+    masks: dict[str, int] = {}
     for row in rows:
         counts[row["doc_type"]] += 1
+        themes = row["themes"]
+        mask = masks.get(themes)
+        if mask is None:
+            unknown = [code for code in themes.split() if code not in bits]
+            if unknown:  # all_theme_bits covered the themes table: only past the 63-bit limit
+                raise TooManyThemes(f"search supports at most {MAX_BITS} theme codes; cannot index {unknown[0]}")
+            mask = masks[themes] = mask_of(themes, bits)
+        row["themes_mask"] = mask
         yield row

@@ -35,6 +35,7 @@ def search(request: Request,
         nxt = str(request.url.include_query_params(offset=offset + limit, limit=limit))
     if offset > 0:
         prev = str(request.url.include_query_params(offset=max(0, offset - limit), limit=limit))
-    return SearchResponse(query=res.query, terms=res.terms, total=res.total, limit=res.limit, offset=res.offset,
-                          items=[asdict(i) for i in res.items], facets=facets, note=res.note,
-                          next=nxt, previous=prev)
+    return SearchResponse(query=res.query, terms=res.terms, total=res.total,
+                          total_is_estimate=res.total_is_estimate, limit=res.limit, offset=res.offset,
+                          items=[asdict(i) for i in res.items], facets=facets,
+                          facets_estimated=res.facets_estimated, note=res.note, next=nxt, previous=prev)

@@ -29,13 +29,19 @@ class FacetValue(BaseModel):
 class SearchResponse(BaseModel):
     query: str
     terms: list[str] = Field(description="Words and quoted phrases searched for, after dropping stopwords")
-    total: int
+    total: int = Field(description="Number of matches; an estimate when total_is_estimate is true")
+    total_is_estimate: bool = Field(
+        False, description="True for very large match sets: total is then estimated from a deterministic "
+                           "1-in-16 sample of the index (and never below what the returned page proves)")
     limit: int
     offset: int
     items: list[SearchItemOut]
     facets: dict[str, list[FacetValue]] = Field(
         description="Counts over the whole match set per type, theme, city and status; "
-                    "each facet applies every filter except its own")
+                    "each facet applies every filter except its own; estimates when facets_estimated is true")
+    facets_estimated: bool = Field(
+        False, description="True for very large match sets: facet counts are then estimated from a "
+                           "deterministic 1-in-16 sample, and values absent from the sample are not listed")
     note: str | None = None
     next: str | None = None
     previous: str | None = None

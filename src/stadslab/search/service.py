@@ -21,7 +21,7 @@ from stadslab.labs.schemas import Maturity
 from stadslab.network.models import Municipality, Theme
 from stadslab.search import snippets
 from stadslab.search.backends import Filters, backend_for
-from stadslab.search.models import DOC_TYPES, SearchDocument
+from stadslab.search.models import DOC_TYPES, SearchDocument, SearchThemeBit
 from stadslab.search.text import ParsedQuery, parse_query
 
 MAX_QUERY_LENGTH = 500
@@ -71,6 +71,11 @@ class SearchResults:
     limit: int
     offset: int
     items: list[SearchItem] = field(default_factory=list)
+    #: ``total`` is estimated from a sample (very large match sets); it is never
+    #: below what the returned page proves to exist.
+    total_is_estimate: bool = False
+    #: The facet counts are estimated from a sample (very large match sets).
+    facets_estimated: bool = False
     #: facet → value → count, most frequent first; keys: type, theme, city, status.
     facets: dict[str, dict[str, int]] = field(default_factory=dict)
     #: facet → value → human label in the requested language.
@@ -108,7 +113,11 @@ def validate_query(query: str | None) -> ParsedQuery:
 
 def search(session: Session, query: str, *, types=None, themes=None, cities=None, statuses=None,
            limit: int = 20, offset: int = 0, lang: str = "nl", with_facets: bool = True) -> SearchResults:
-    """Search the knowledge base; ``with_facets=False`` skips the facet counts (the total stays exact).
+    """Search the knowledge base; ``with_facets=False`` skips the facet counts.
+
+    Totals and facets are exact unless the match set is very large; then they are
+    estimated from a deterministic sample and ``total_is_estimate`` /
+    ``facets_estimated`` say so (see docs/search.md).
 
     Raises ``ValidationFailed`` (422) naming the offending argument for bad input.
     """
@@ -120,11 +129,14 @@ def search(session: Session, query: str, *, types=None, themes=None, cities=None
     if not 0 <= offset <= MAX_OFFSET:
         raise _fail("offset", f"must be between 0 and {MAX_OFFSET}")
     theme_names = {code: (nl, en) for code, nl, en in session.execute(select(Theme.code, Theme.name_nl, Theme.name_en))}
+    bits = dict(session.execute(select(SearchThemeBit.code, SearchThemeBit.bit)).all())
+    chosen_themes = _values("theme", themes, theme_names)
     filters = Filters(
         types=_values("type", types, DOC_TYPES),
-        themes=_values("theme", themes, theme_names),
+        themes=chosen_themes,
         cities=_values("city", cities, _known_cities(session, cities), normalise=lambda v: v.strip().upper()),
         statuses=_values("status", statuses, STATUSES, normalise=lambda v: v.strip().lower()),
+        theme_mask=sum(1 << bits[c] for c in chosen_themes if c in bits),
     )
     results = SearchResults(query=query, terms=parsed.describe(), total=0, limit=limit, offset=offset,
                             facets={"type": {}, "theme": {}, "city": {}, "status": {}})
@@ -134,8 +146,10 @@ def search(session: Session, query: str, *, types=None, themes=None, cities=None
         return results
 
     raw = backend_for(session).search(session, parsed, filters, limit=limit, offset=offset,
-                                      with_facets=with_facets)
+                                      with_facets=with_facets, by_bit={b: c for c, b in bits.items()})
     results.total = raw.total
+    results.total_is_estimate = raw.total_is_estimate
+    results.facets_estimated = raw.facets_estimated
     results.facets = raw.facets
     results.items = _items(session, raw.hits, parsed)
     results.facet_labels = _labels(session, raw.facets, theme_names, lang)

@@ -208,6 +208,15 @@ def stems_for(*, title: str, body: str, context: str = "", markers: tuple[str, .
     return " ".join([*primary, *extra, *boost, *markers])
 
 
+def title_stems_for(title: str) -> str:
+    """Every form of every title word, once each, space separated (``search_documents.title_stems``).
+
+    The same forms as the title-boost tokens in ``stems``, without their prefix:
+    PostgreSQL ranks the title tier on a small vector made from these.
+    """
+    return " ".join(dict.fromkeys(f for info in _infos(title) for f in info[1]))
+
+
 # --- queries -------------------------------------------------------------------------
 
 _QUOTES = str.maketrans({"\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u00ab": '"',

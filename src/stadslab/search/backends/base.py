@@ -1,42 +1,57 @@
-"""What both full-text backends share: filters, the facet query and the result shape.
+"""What both full-text backends share: filters, counting, the result shape.
 
-A search runs two statements. The first ranks the match set and returns one
-page of document ids. The second materialises the match set once (ids and the
-four facet columns, no text) and counts everything from it with UNION ALL:
-the filtered total and, per facet, the counts under all *other* filters (so a
-user sees what choosing another value would give). Themes are stored as one
-space-wrapped string per document; they are counted per distinct combination in
-SQL, and the few combinations are split afterwards.
+A search ranks one page of document ids (tiered: documents with every query
+word in the title first) and counts the total and four facets, each facet
+under every filter except its own (so a user sees what choosing another value
+would give). Counting never reads the wide document rows: it reads the four
+narrow facet columns (``doc_type``, ``city_code``, ``status``, ``themes_mask``)
+of the match set, through an index on SQLite and a narrow table on PostgreSQL.
+
+Counting is exact while the match set (before facet filters) is at most the
+backend's ``exact_limit``. Past that, counting every match would dominate the
+response time for a 20-row page, so the total and the facets are estimated
+from a fixed, deterministic sample: the documents whose id is a multiple of
+``SAMPLE_EVERY``, each counted ``SAMPLE_EVERY`` times. Results then say so
+(``total_is_estimate``, ``facets_estimated``); see docs/search.md.
 """
 
 from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from stadslab.search.text import ParsedQuery
+from stadslab.search.text import ParsedQuery, Term
 
 FACETS = ("type", "theme", "city", "status")
-_COLUMN = {"type": "doc_type", "city": "city_code", "status": "status"}
+_COLUMN = {"type": "doc_type", "city": "city_code", "status": "status", "theme": "themes_mask"}
 #: Only our own analyser output ever reaches a query string; this is the last guard.
 SAFE_TOKEN = re.compile(r"[^\W_]+")
-DOC_COLUMNS = ("doc_type", "doc_id", "title", "body", "stems", "city_code", "status", "themes", "updated_at")
+DOC_COLUMNS = ("doc_type", "doc_id", "title", "body", "stems", "city_code", "status", "themes",
+               "themes_mask", "title_stems", "updated_at")
+#: The estimate sample: documents whose id is a multiple of this (migration 0009 uses the same number).
+SAMPLE_EVERY = 16
 
 
 @dataclass(frozen=True)
 class Filters:
-    """Within one facet the values are alternatives (OR); across facets all must hold (AND)."""
+    """Within one facet the values are alternatives (OR); across facets all must hold (AND).
+
+    ``theme_mask`` holds the bits of the chosen themes (``themebits``); a chosen
+    theme that no document has ever carried has no bit, so ``themes`` can be
+    non-empty while the mask is 0: then nothing matches, as it should.
+    """
 
     types: tuple[str, ...] = ()
     themes: tuple[str, ...] = ()
     cities: tuple[str, ...] = ()
     statuses: tuple[str, ...] = ()
+    theme_mask: int = 0
 
     def by_facet(self) -> dict[str, tuple[str, ...]]:
         return {"type": self.types, "theme": self.themes, "city": self.cities, "status": self.statuses}
@@ -48,15 +63,38 @@ class RawResults:
     #: (search_documents.id, score, title_match) in rank order: documents with every
     #: query word in their title first, then by score (higher is better).
     hits: list[tuple[int, float, bool]] = field(default_factory=list)
+    #: facet → value → count; theme values are codes.
     facets: dict[str, dict[str, int]] = field(default_factory=dict)
+    #: ``total`` is a sample estimate (never below what the returned page proves).
+    total_is_estimate: bool = False
+    #: The facet counts are sample estimates.
+    facets_estimated: bool = False
+
+
+@dataclass
+class _Counts:
+    total: int = 0
+    #: Matches before any filter: what exact counting would have to read.
+    unfiltered: int = 0
+    facets: dict[str, dict] = field(default_factory=lambda: {f: {} for f in FACETS})
 
 
 def safe_forms(forms: Iterable[str]) -> list[str]:
     return [f for f in forms if SAFE_TOKEN.fullmatch(f)]
 
 
+def relaxed(query: ParsedQuery) -> ParsedQuery:
+    """The query with each phrase loosened to its words: the candidates a phrase check must read."""
+    terms = list(query.terms) + [Term(s, (s,)) for p in query.phrases for s in p.stems]
+    return ParsedQuery(terms=terms)
+
+
 class SearchBackend(ABC):
     name: str
+    #: Match sets (before facet filters) up to this size are counted exactly.
+    exact_limit: int = 10_000
+    #: Whether phrase candidates (not just matches) decide the cost of exact counting.
+    phrase_cost_is_candidates: bool = False
 
     # --- dialect pieces -----------------------------------------------------------
 
@@ -81,16 +119,13 @@ class SearchBackend(ABC):
         """A full-text query string for one internal marker token."""
 
     @abstractmethod
-    def _matched_rows_sql(self) -> str:
-        """SELECT doc_type, city_code, status, themes of every document matching ``:q``."""
+    def _facet_rows_sql(self, sample: bool) -> str:
+        """SELECT doc_type, city_code, status, themes_mask (aliased ``d``) of the documents
+        matching ``:q``; only those of the estimate sample when ``sample``."""
 
     @abstractmethod
     def _ranked_sql(self, where: str, match: str) -> str:
         """SELECT id, score of documents matching bound ``:<match>`` and ``where``, best first, paged."""
-
-    @abstractmethod
-    def _contains_sql(self, column: str, param: str) -> str:
-        """True when string ``column`` contains the bound parameter ``param``."""
 
     @abstractmethod
     def bare_sql(self) -> str:
@@ -114,28 +149,7 @@ class SearchBackend(ABC):
         session.execute(text("DELETE FROM search_documents"))
         yield
 
-    # --- shared ---------------------------------------------------------------------
-
-    def _filter_clauses(self, filters: Filters, params: dict) -> dict[str, str]:
-        clauses: dict[str, str] = {}
-        for facet, values in filters.by_facet().items():
-            if not values:
-                continue
-            names = []
-            for i, value in enumerate(values):
-                name = f"f_{facet}_{i}"
-                params[name] = f" {value} " if facet == "theme" else value
-                names.append(name)
-            if facet == "theme":
-                clauses[facet] = "(" + " OR ".join(self._contains_sql("d.themes", n) for n in names) + ")"
-            else:
-                clauses[facet] = f"d.{_COLUMN[facet]} IN (" + ", ".join(f":{n}" for n in names) + ")"
-        return clauses
-
-    @staticmethod
-    def _where(clauses: dict[str, str], without: str | None = None) -> str:
-        parts = [sql for facet, sql in clauses.items() if facet != without]
-        return " AND ".join(parts) if parts else "1 = 1"
+    # --- ranking --------------------------------------------------------------------
 
     def _ranked(self, session: Session, params: dict, where: str, match: str, limit: int,
                 offset: int) -> list[tuple[int, float]]:
@@ -144,14 +158,44 @@ class SearchBackend(ABC):
         rows = session.execute(text(self._ranked_sql(where, match)), {**params, "limit": limit, "offset": offset})
         return [(int(r[0]), float(r[1])) for r in rows]
 
+    def _title_tier(self, session: Session, query: ParsedQuery, params: dict, where: str, limit: int,
+                    offset: int) -> list[tuple[int, float]]:
+        """Documents with every query word in the title (and matching the whole query), best first."""
+        return self._ranked(session, params, where, "tq", limit, offset)
+
+    # --- filters --------------------------------------------------------------------
+
+    def _filter_clauses(self, filters: Filters, params: dict) -> dict[str, str]:
+        clauses: dict[str, str] = {}
+        for facet, values in filters.by_facet().items():
+            if not values:
+                continue
+            if facet == "theme":
+                params["f_theme"] = filters.theme_mask
+                clauses[facet] = "(d.themes_mask & :f_theme) <> 0"
+                continue
+            names = []
+            for i, value in enumerate(values):
+                name = f"f_{facet}_{i}"
+                params[name] = value
+                names.append(name)
+            clauses[facet] = f"d.{_COLUMN[facet]} IN (" + ", ".join(f":{n}" for n in names) + ")"
+        return clauses
+
+    @staticmethod
+    def _where(clauses: dict[str, str], without: str | None = None) -> str:
+        parts = [sql for facet, sql in clauses.items() if facet != without]
+        return " AND ".join(parts) if parts else "1 = 1"
+
+    # --- the search -----------------------------------------------------------------
+
     def search(self, session: Session, query: ParsedQuery, filters: Filters, *, limit: int,
-               offset: int, with_facets: bool = True) -> RawResults:
+               offset: int, with_facets: bool = True, by_bit: Mapping[int, str] | None = None) -> RawResults:
         """Ranking is tiered: documents with every query word in the title come first.
 
         Besides being what searchers expect, this bounds the ranking work for very
-        common words: the page is usually filled from the (much smaller) title tier,
-        so BM25/ts_rank is computed for those documents only. The second tier is
-        ranked only when the first runs out.
+        common words: the page is usually filled from the (much smaller) title tier.
+        The second tier is ranked only when the first runs out.
         """
         full = self.match_expression(query)
         title = self.title_expression(query)
@@ -164,33 +208,77 @@ class SearchBackend(ABC):
             params["tq"] = self.both(full, title)
             params["rq"] = self.minus(full, title)
             want = offset + limit
-            tier1 = self._ranked(session, params, where, "tq", want, 0)
+            tier1 = self._title_tier(session, query, params, where, want, 0)
             hits = [(i, s, True) for i, s in tier1[offset:]]
             if len(tier1) < want:
                 rest = self._ranked(session, params, where, "rq", limit - len(hits), max(0, offset - len(tier1)))
                 hits += [(i, s, False) for i, s in rest]
 
-        parts = [f"SELECT 'total' AS facet, NULL AS value, count(*) AS n FROM m AS d WHERE {self._where(clauses)}"]
+        counts, estimated = self._counts(session, query, params, clauses, with_facets)
+        total, total_is_estimate = counts.total, estimated
+        if len(hits) < limit and (hits or offset == 0):
+            # A page that is not full shows where the match set ends: the total is known.
+            total, total_is_estimate = offset + len(hits), False
+        elif estimated:
+            total = max(total, offset + len(hits) + (1 if len(hits) == limit else 0))
+        facets = {f: {} for f in FACETS}
         for facet in FACETS if with_facets else ():
-            column = "themes" if facet == "theme" else _COLUMN[facet]
-            parts.append(f"SELECT '{facet}', d.{column}, count(*) FROM m AS d "
+            values = counts.facets[facet]
+            if facet == "theme":
+                values = self._theme_counts(values, by_bit or {})
+            facets[facet] = dict(sorted(values.items(), key=lambda kv: (-kv[1], kv[0])))
+        return RawResults(total=total, hits=hits, facets=facets, total_is_estimate=total_is_estimate,
+                          facets_estimated=estimated and with_facets)
+
+    @staticmethod
+    def _theme_counts(by_mask: dict[int, int], by_bit: Mapping[int, str]) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for mask, n in by_mask.items():
+            bit = 0
+            while mask:
+                if mask & 1 and bit in by_bit:
+                    out[by_bit[bit]] = out.get(by_bit[bit], 0) + n
+                mask >>= 1
+                bit += 1
+        return out
+
+    def _counts(self, session: Session, query: ParsedQuery, params: dict, clauses: dict[str, str],
+                with_facets: bool) -> tuple[_Counts, bool]:
+        """(counts, estimated): from the sample first; exactly when the match set is small enough."""
+        sample = self._count(session, params, clauses, with_facets, sample=True)
+        candidates = sample.unfiltered
+        if self.phrase_cost_is_candidates and query.phrases:
+            candidates = self._sample_size(session, self.match_expression(relaxed(query)))
+        if candidates * SAMPLE_EVERY <= self.exact_limit:
+            return self._count(session, params, clauses, with_facets, sample=False), False
+        scaled = _Counts(total=sample.total * SAMPLE_EVERY, unfiltered=sample.unfiltered * SAMPLE_EVERY)
+        for facet, values in sample.facets.items():
+            scaled.facets[facet] = {v: n * SAMPLE_EVERY for v, n in values.items()}
+        return scaled, True
+
+    def _sample_size(self, session: Session, match: str) -> int:
+        sql = f"SELECT count(*) FROM ({self._facet_rows_sql(sample=True)}) AS c"
+        return int(session.execute(text(sql), {"q": match}).scalar_one())
+
+    def _count(self, session: Session, params: dict, clauses: dict[str, str], with_facets: bool, *,
+               sample: bool) -> _Counts:
+        parts = ["SELECT 'all' AS facet, NULL AS value, count(*) AS n FROM m AS d",
+                 f"SELECT 'total', NULL, count(*) FROM m AS d WHERE {self._where(clauses)}"]
+        for facet in FACETS if with_facets else ():
+            column = _COLUMN[facet]
+            value = f"CAST(d.{column} AS TEXT)" if facet == "theme" else f"d.{column}"
+            parts.append(f"SELECT '{facet}', {value}, count(*) FROM m AS d "
                          f"WHERE {self._where(clauses, without=facet)} GROUP BY d.{column}")
-        sql = f"WITH m AS MATERIALIZED ({self._matched_rows_sql()}) " + " UNION ALL ".join(parts)
-        total = 0
-        facets: dict[str, dict[str, int]] = {f: {} for f in FACETS}
+        sql = f"WITH m AS MATERIALIZED ({self._facet_rows_sql(sample)}) " + " UNION ALL ".join(parts)
+        out = _Counts()
         for facet, value, n in session.execute(text(sql), params):
-            if facet == "total":
-                total = int(n)
-            elif value is None:
-                continue
-            elif facet == "theme":
-                for code in value.split():
-                    facets["theme"][code] = facets["theme"].get(code, 0) + int(n)
-            else:
-                facets[facet][value] = int(n)
-        for facet in FACETS:
-            facets[facet] = dict(sorted(facets[facet].items(), key=lambda kv: (-kv[1], kv[0])))
-        return RawResults(total=total, hits=hits, facets=facets)
+            if facet == "all":
+                out.unfiltered = int(n)
+            elif facet == "total":
+                out.total = int(n)
+            elif value is not None:
+                out.facets[facet][int(value) if facet == "theme" else value] = int(n)
+        return out
 
     def bare(self, session: Session, query: ParsedQuery) -> list[int]:
         return [int(r[0]) for r in session.execute(text(self.bare_sql()), {"q": self.match_expression(query)})]

@@ -3,6 +3,14 @@
 The 'simple' configuration only lower-cases, so the lexemes are exactly our
 stems. The tsquery text is built from analysed tokens, each a quoted lexeme,
 combined with ``|``, ``&`` and ``<->``, and passed as a bound parameter.
+
+Every match found through the GIN index costs a visit to its heap row, and
+the rows of ``search_documents`` are wide. So the work that touches many
+matches runs on ``search_narrow`` (migration 0009), one short row per
+document kept by triggers: the title tier is ranked on its small title
+vector, and the estimate sample (1 in ``SAMPLE_EVERY`` documents) carries the
+full vector there. Only the exact counts of small match sets, the second
+tier and phrase checks read ``search_documents``.
 """
 
 from __future__ import annotations
@@ -10,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 
+from psycopg import pq
 from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
@@ -17,15 +26,26 @@ from sqlalchemy.orm import Session
 from stadslab.search.models import SearchDocument
 from stadslab.search.text import TITLE_PREFIX, ParsedQuery
 
-from .base import DOC_COLUMNS, SearchBackend, safe_forms
+from .base import DOC_COLUMNS, SAMPLE_EVERY, SearchBackend, safe_forms
 
 
 def _lexeme(token: str) -> str:
     return "'" + token.replace("'", "''") + "'"
 
 
+#: Transaction-local setting that makes the row triggers of search_narrow stand aside.
+BULK_SETTING = "stadslab.search_bulk"
+_NARROW_FILL = ("INSERT INTO search_narrow (id, doc_type, city_code, status, themes_mask, title_tsv, sample_tsv) "
+                "SELECT id, doc_type, city_code, status, themes_mask, to_tsvector('simple', title_stems), "
+                f"CASE WHEN id % {SAMPLE_EVERY} = 0 THEN tsv END FROM search_documents")
+
+
 class PostgreSQLBackend(SearchBackend):
     name = "postgresql"
+    #: Each exact count visits one wide heap row per match (a few µs each, from the OS cache).
+    exact_limit = 5_000
+    #: A phrase is rechecked in the stored vector of every document holding all its words.
+    phrase_cost_is_candidates = True
 
     def match_expression(self, query: ParsedQuery) -> str:
         clauses = []
@@ -42,12 +62,12 @@ class PostgreSQLBackend(SearchBackend):
             raise ValueError("query has no searchable words")
         return " & ".join(clauses)
 
-    def title_expression(self, query: ParsedQuery) -> str | None:
+    def title_expression(self, query: ParsedQuery, prefix: str = TITLE_PREFIX) -> str | None:
         clauses = []
         for term in query.terms:
             forms = safe_forms(term.forms)
             if forms:
-                clauses.append("(" + " | ".join(_lexeme(TITLE_PREFIX + f) for f in forms) + ")")
+                clauses.append("(" + " | ".join(_lexeme(prefix + f) for f in forms) + ")")
         return " & ".join(clauses) if clauses else None
 
     def both(self, a: str, b: str) -> str:
@@ -59,18 +79,38 @@ class PostgreSQLBackend(SearchBackend):
     def marker_expression(self, marker: str) -> str:
         return _lexeme(marker)
 
-    def _matched_rows_sql(self) -> str:
-        return ("SELECT doc_type, city_code, status, themes FROM search_documents "
-                "WHERE tsv @@ to_tsquery('simple', :q)")
+    def _facet_rows_sql(self, sample: bool) -> str:
+        if sample:
+            return ("SELECT d.doc_type, d.city_code, d.status, d.themes_mask FROM search_narrow AS d "
+                    "WHERE d.sample_tsv @@ to_tsquery('simple', :q)")
+        return ("SELECT d.doc_type, d.city_code, d.status, d.themes_mask FROM search_documents AS d "
+                "WHERE d.tsv @@ to_tsquery('simple', :q)")
 
     def _ranked_sql(self, where: str, match: str) -> str:
-        return ("SELECT d.id, ts_rank(d.tsv, query) AS score "
+        # Normalisation 32 maps the rank into [0, 1): title-tier scores (1 + ...) stay above.
+        return ("SELECT d.id, ts_rank(d.tsv, query, 32) AS score "
                 f"FROM search_documents AS d, to_tsquery('simple', :{match}) AS query "
                 f"WHERE d.tsv @@ query AND {where} "
                 "ORDER BY score DESC, d.id LIMIT :limit OFFSET :offset")
 
-    def _contains_sql(self, column: str, param: str) -> str:
-        return f"strpos({column}, :{param}) > 0"
+    def _title_tier(self, session: Session, query: ParsedQuery, params: dict, where: str, limit: int,
+                    offset: int) -> list[tuple[int, float]]:
+        """Ranked on the narrow table's title vector: a short title that is mostly the query ranks first.
+
+        Every query word is in the title, so the document matches the words; only
+        phrases still need the document's own vector, read for these candidates only.
+        """
+        if limit <= 0:
+            return []
+        phrase = ("AND EXISTS (SELECT 1 FROM search_documents AS w WHERE w.id = d.id "
+                  "AND w.tsv @@ to_tsquery('simple', :q)) " if query.phrases else "")
+        sql = ("SELECT d.id, 1 + ts_rank(d.title_tsv, query, 1 | 32) AS score "
+               "FROM search_narrow AS d, to_tsquery('simple', :tp) AS query "
+               f"WHERE d.title_tsv @@ query AND {where} {phrase}"
+               "ORDER BY score DESC, d.id LIMIT :limit OFFSET :offset")
+        rows = session.execute(text(sql), {**params, "tp": self.title_expression(query, prefix=""),
+                                           "limit": limit, "offset": offset})
+        return [(int(r[0]), float(r[1])) for r in rows]
 
     def bare_sql(self) -> str:
         return "SELECT id FROM search_documents WHERE tsv @@ to_tsquery('simple', :q) LIMIT 20"
@@ -101,16 +141,45 @@ class PostgreSQLBackend(SearchBackend):
                         {"t": doc_type, "m": self.marker_expression(marker)})
 
     @contextmanager
-    def _bitmap_plans(self, session: Session) -> Iterator[None]:
-        """Steer the planner to the GIN index for the duration of one search.
+    def bulk_replace(self, session: Session) -> Iterator[None]:
+        """Refill search_narrow once, set-based, instead of row by row through its triggers.
 
-        For a very common word the planner prefers a sequential scan (every row's
+        Ends with ANALYZE of both tables (allowed inside the transaction), so the
+        planner's statistics describe the new index as soon as it is committed.
+        """
+        session.execute(text("SELECT set_config(:k, 'on', true)"), {"k": BULK_SETTING})
+        try:
+            session.execute(text("DELETE FROM search_narrow"))
+            session.execute(text("DELETE FROM search_documents"))
+            yield
+        except BaseException:
+            # A failed COPY aborts the transaction (the caller must roll back); otherwise
+            # make both tables agree, whatever the caller then commits.
+            raw = session.connection().connection.driver_connection
+            if raw.info.transaction_status != pq.TransactionStatus.INERROR:
+                self._refill_narrow(session)
+            raise
+        self._refill_narrow(session)
+        session.execute(text("ANALYZE search_documents"))
+        session.execute(text("ANALYZE search_narrow"))
+
+    @staticmethod
+    def _refill_narrow(session: Session) -> None:
+        session.execute(text("DELETE FROM search_narrow"))
+        session.execute(text(_NARROW_FILL))
+        session.execute(text("SELECT set_config(:k, 'off', true)"), {"k": BULK_SETTING})
+
+    @contextmanager
+    def _bitmap_plans(self, session: Session) -> Iterator[None]:
+        """Steer the planner to the GIN indexes for the duration of one search.
+
+        For a very common word the planner may prefer a sequential scan (every row's
         tsvector re-checked), which costs several times a bitmap scan of the GIN
         index. The setting is transaction-local and restored afterwards, so other
         queries in the same unit of work are unaffected.
         """
-        previous = session.execute(text("SELECT current_setting('enable_seqscan')")).scalar_one()
-        session.execute(text("SELECT set_config('enable_seqscan', 'off', true)"))
+        previous = session.execute(text("SELECT current_setting('enable_seqscan'), "
+                                        "set_config('enable_seqscan', 'off', true)")).first()[0]
         try:
             yield
         finally:

@@ -23,7 +23,10 @@ from sqlalchemy.orm import Session
 from stadslab.search.models import SearchDocument
 from stadslab.search.text import TITLE_PREFIX, ParsedQuery
 
-from .base import DOC_COLUMNS, SearchBackend, safe_forms
+from .base import DOC_COLUMNS, SAMPLE_EVERY, SearchBackend, safe_forms
+
+#: Migration 0009: (id, doc_type, city_code, status, themes_mask).
+FACET_INDEX = "ix_search_documents_facets"
 
 
 def _string(token: str) -> str:
@@ -32,6 +35,8 @@ def _string(token: str) -> str:
 
 class SQLiteBackend(SearchBackend):
     name = "sqlite"
+    #: Reading 10,000 facet rows from the covering index and grouping them takes a few ms.
+    exact_limit = 10_000
 
     def match_expression(self, query: ParsedQuery) -> str:
         clauses = []
@@ -65,9 +70,12 @@ class SQLiteBackend(SearchBackend):
     def marker_expression(self, marker: str) -> str:
         return _string(marker)
 
-    def _matched_rows_sql(self) -> str:
-        return ("SELECT doc_type, city_code, status, themes FROM search_documents "
-                "WHERE id IN (SELECT rowid FROM search_fts WHERE search_fts MATCH :q)")
+    def _facet_rows_sql(self, sample: bool) -> str:
+        # The facet columns come from the covering index, never from the wide rows;
+        # FTS5 hands out rowids in order, so the index is read front to back.
+        return ("SELECT d.doc_type, d.city_code, d.status, d.themes_mask FROM search_fts "
+                f"JOIN search_documents AS d INDEXED BY {FACET_INDEX} ON d.id = search_fts.rowid "
+                "WHERE search_fts MATCH :q" + (f" AND search_fts.rowid % {SAMPLE_EVERY} = 0" if sample else ""))
 
     def _ranked_sql(self, where: str, match: str) -> str:
         # bm25() is lower for better matches; we report its negation.
@@ -75,12 +83,9 @@ class SQLiteBackend(SearchBackend):
             return (f"SELECT rowid, -bm25(search_fts) AS score FROM search_fts WHERE search_fts MATCH :{match} "
                     "ORDER BY score DESC, rowid LIMIT :limit OFFSET :offset")
         return ("SELECT search_fts.rowid, -bm25(search_fts) AS score FROM search_fts "
-                "JOIN search_documents AS d ON d.id = search_fts.rowid "
+                f"JOIN search_documents AS d INDEXED BY {FACET_INDEX} ON d.id = search_fts.rowid "
                 f"WHERE search_fts MATCH :{match} AND {where} "
                 "ORDER BY score DESC, search_fts.rowid LIMIT :limit OFFSET :offset")
-
-    def _contains_sql(self, column: str, param: str) -> str:
-        return f"instr({column}, :{param}) > 0"
 
     def bare_sql(self) -> str:
         return "SELECT rowid FROM search_fts WHERE search_fts MATCH :q LIMIT 20"
