@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("stadslab.errors")
@@ -125,6 +126,16 @@ def install_error_handlers(app: FastAPI) -> None:
             detail = f"No resource at {request.url.path}"
         return problem(exc.status_code, titles.get(exc.status_code, "Error"), detail,
                        headers=getattr(exc, "headers", None), instance=request.url.path)
+
+    @app.exception_handler(OverflowError)
+    async def _overflow(request: Request, exc: OverflowError):
+        return problem(400, "Bad request", "A number in the request is too large", instance=request.url.path)
+
+    @app.exception_handler(DataError)
+    async def _data_error(request: Request, exc: DataError):
+        # The database refused a value (out of range, wrong encoding): the input is at fault.
+        return problem(400, "Bad request", "A value in the request cannot be stored or compared",
+                       instance=request.url.path)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):
