@@ -26,8 +26,12 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     async def lifespan(app: FastAPI):
         from stadslab.sensorthings.mqtt.runtime import start_mqtt, stop_mqtt
 
+        from stadslab.federation.scheduler import start_federation, stop_federation
+
         start_mqtt(app)  # no-op unless STADSLAB_MQTT_URL is set
+        start_federation(app)  # no-op unless STADSLAB_FEDERATION_INTERVAL_SECONDS > 0
         yield
+        await stop_federation(app)
         stop_mqtt(app)
         if own_db:
             db.dispose()
@@ -49,6 +53,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
 
     from stadslab.core.routes import router as core_router
     from stadslab.evidence.routes import router as evidence_router
+    from stadslab.federation.routes import router as federation_router
     from stadslab.governance.routes import router as governance_router
     from stadslab.interop.ogcapi import router as ogcapi_router
     from stadslab.interop.routes import router as interop_router
@@ -69,6 +74,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.include_router(register_router, prefix="/api/v1")
     app.include_router(lorawan_router, prefix="/api/v1")
     app.include_router(interop_router, prefix="/api/v1")
+    app.include_router(federation_router, prefix="/api/v1")
     app.include_router(ogcapi_router, prefix="/ogcapi")
     mount_web(app)
     return app

@@ -21,6 +21,7 @@ from stadslab.interop.cli import calendar_app, funding_app  # noqa: E402
 app.add_typer(calendar_app, name="calendar"); app.add_typer(funding_app, name="funding")  # noqa: E702
 from stadslab.governance.cli import register as _register_governance  # noqa: E402
 _register_governance(app)  # user, token, loket, privacy, audit
+from stadslab.federation.cli import federation_app; app.add_typer(federation_app, name="federation")  # noqa: E402,E702
 console = Console(stderr=True)
 
 

@@ -96,6 +96,25 @@ class Settings(BaseSettings):
     #: Datasets per catalogue page (hydra:PagedCollection).
     catalog_page_size: int = Field(default=100, ge=1, le=1000)
 
+    # --- federation between regional nodes (see docs/interoperability.md "Federation") ---
+    #: This node's name, attributed to local items in network-wide views.
+    node_name: str = "stadslab"
+    #: Seconds between background harvests of the peers; 0 switches the loop off.
+    federation_interval_seconds: int = Field(default=0, ge=0)
+    #: Largest page (bytes) accepted from a peer; larger answers are refused.
+    federation_max_page_bytes: int = Field(default=5_000_000, ge=1024)
+    #: Connect/read timeout (seconds) per request to a peer.
+    federation_timeout_seconds: float = Field(default=10.0, gt=0)
+    #: Attempts per request and the capped exponential backoff between them.
+    federation_retries: int = Field(default=3, ge=1, le=10)
+    federation_backoff_seconds: float = Field(default=0.5, ge=0)
+    federation_backoff_max_seconds: float = Field(default=8.0, ge=0)
+    #: A failing peer is skipped by scheduled harvests for min(interval * 2^failures, this).
+    federation_peer_backoff_max_seconds: int = Field(default=3600, ge=0)
+    #: Incremental harvests ask for changes since the high-water mark minus this margin
+    #: (peer clocks and commit order are not perfectly monotonic).
+    federation_skew_margin_seconds: int = Field(default=300, ge=0)
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

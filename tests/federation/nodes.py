@@ -1,0 +1,124 @@
+"""Real Stadslab nodes for federation tests: one uvicorn process per node, own SQLite file.
+
+Each node's database is a copy of one migrated, reference-seeded template, with an
+administrator and an API token created through the governance services before the
+server starts. Processes run in their own process group and are always killed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+import httpx
+from sqlalchemy import update
+
+from stadslab.core.auth import SYSTEM
+from stadslab.core.database import Database
+from stadslab.core.migrate import upgrade
+from stadslab.governance import service as governance
+from stadslab.network.reference import load_reference
+
+STARTUP_DEADLINE = 60.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def make_template(path: Path) -> Path:
+    url = f"sqlite:///{path}"
+    upgrade(url)
+    db = Database(url)
+    with db.session() as s:
+        load_reference(s)
+    db.dispose()
+    return path
+
+
+class Node:
+    def __init__(self, name: str, tmp: Path, template: Path, *, env: dict[str, str] | None = None):
+        self.name = name
+        self.db_path = tmp / f"{name}.db"
+        shutil.copy(template, self.db_path)
+        self.database_url = f"sqlite:///{self.db_path}"
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.log_path = tmp / f"{name}.log"
+        self.extra_env = env or {}
+        self.proc: subprocess.Popen | None = None
+        db = Database(self.database_url)
+        with db.session() as s:
+            user = governance.create_user(s, SYSTEM, email=f"admin@{name.lower()}.example.org", role="admin")
+            _, self.token = governance.create_token(s, SYSTEM, name="federation tests", user_id=user.id,
+                                                    scopes=["admin", "registry:write"])
+        db.dispose()
+
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "STADSLAB_DATABASE_URL": self.database_url, "STADSLAB_NODE_NAME": self.name,
+                "STADSLAB_COOKIE_SECURE": "false", "STADSLAB_WRITE_RATE_PER_MINUTE": "0",
+                "STADSLAB_SECRET_KEY": f"secret-of-{self.name}", **self.extra_env}
+
+    def start(self) -> "Node":
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "stadslab.app:create_app", "--factory", "--host", "127.0.0.1",
+             "--port", str(self.port), "--log-level", "warning"],
+            env=self.env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        log.close()
+        deadline = time.monotonic() + STARTUP_DEADLINE
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"node {self.name} exited: {self.log_path.read_text()[-2000:]}")
+            try:
+                if httpx.get(f"{self.base_url}/api/v1/themes", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        self.kill()
+        raise RuntimeError(f"node {self.name} did not start: {self.log_path.read_text()[-2000:]}")
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group: no graceful shutdown, like a crashed server."""
+        if self.proc is not None and self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.proc.wait(timeout=10)
+        self.proc = None
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def request(self, method: str, path: str, **kwargs) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {self.token}"}
+        return httpx.request(method, f"{self.base_url}{path}", headers=headers, timeout=15, **kwargs)
+
+    def create(self, kind: str, body: dict) -> dict:
+        r = self.request("POST", f"/api/v1/{kind}", json=body)
+        assert r.status_code == 201, r.text
+        return r.json()
+
+    def patch(self, kind: str, item_id: int, body: dict) -> dict:
+        r = self.request("PATCH", f"/api/v1/{kind}/{item_id}", json=body)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    def set_updated_at(self, model, item_id: int, when: datetime) -> None:
+        """Stamps an item as a peer with a wrong clock would (straight into its database)."""
+        db = Database(self.database_url)
+        with db.engine.begin() as conn:
+            conn.execute(update(model.__table__).where(model.__table__.c.id == item_id).values(updated_at=when))
+        db.dispose()

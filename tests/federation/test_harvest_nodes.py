@@ -1,0 +1,180 @@
+"""Harvesting real peer processes: attribution, incremental re-harvest, dead peer, clock skew.
+
+The harvesting node is the ``db`` fixture (SQLite and PostgreSQL) running in-process;
+the peers are ``uvicorn`` processes with their own SQLite databases.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from stadslab.app import create_app
+from stadslab.core.database import utcnow
+from stadslab.federation import service
+from stadslab.federation.harvester import as_utc
+from stadslab.federation.models import FederatedItem, FederationPeer, PeerStatus
+from stadslab.labs.models import Project
+from tests.governance.factories import auth_headers, make_token, make_user
+
+
+@pytest.fixture
+def hub(harvest_settings, db) -> Iterator[TestClient]:
+    """The harvesting node's API, as its administrator."""
+    with db.session() as s:
+        token = make_token(s, make_user(s, "admin"))
+    with TestClient(create_app(harvest_settings, db=db), headers=auth_headers(token)) as c:
+        yield c
+
+
+def register(hub: TestClient, node) -> int:
+    r = hub.post("/api/v1/federation/peers", json={"name": node.name, "base_url": node.base_url,
+                                                   "token": node.token})
+    assert r.status_code == 201, r.text
+    return r.json()["id"]
+
+
+def harvest(hub: TestClient, peer: str | None = None) -> dict:
+    r = hub.post("/api/v1/federation/harvest", params={"peer": peer} if peer else {})
+    assert r.status_code == 200, r.text
+    return {p["peer"]: p for p in r.json()["peers"]}
+
+
+def items(session, peer_name: str, item_type: str | None = None) -> list[FederatedItem]:
+    stmt = select(FederatedItem).join(FederationPeer).where(FederationPeer.name == peer_name)
+    if item_type:
+        stmt = stmt.where(FederatedItem.item_type == item_type)
+    session.expire_all()
+    return list(session.scalars(stmt.order_by(FederatedItem.id)))
+
+
+def test_harvest_keeps_nodes_apart_and_attributes_every_item(hub, alpha, beta, session):
+    register(hub, alpha)
+    register(hub, beta)
+    reports = harvest(hub)
+    assert reports["Alpha"]["ok"] and reports["Beta"]["ok"], reports
+    alpha_projects = {i.remote_id: i for i in items(session, "Alpha", "project")}
+    beta_projects = {i.remote_id: i for i in items(session, "Beta", "project")}
+    # Both nodes have a project 1: two distinct harvested items, keyed by peer.
+    assert "1" in alpha_projects and "1" in beta_projects
+    assert alpha_projects["1"].title == "Slimme verkeerslichten voor fietsers"
+    assert beta_projects["1"].title == "Warmtenet met restwarmte"
+    assert alpha_projects["1"].city_code == "GM0344"
+    assert alpha_projects["1"].source_url == f"{alpha.base_url}/api/v1/projects/1"
+    # The DCAT catalogue was harvested too (each node publishes at least its registry datasets).
+    assert items(session, "Alpha", "dataset")
+
+    found = hub.get("/api/v1/federation/search", params={"q": "fietser"}).json()
+    sources = {(i["source"]["node"], i["title"]) for i in found["items"]}
+    assert ("Alpha", "Slimme verkeerslichten voor fietsers") in sources
+    assert all(i["source"]["node"] != "Beta" for i in found["items"])
+    warm = hub.get("/api/v1/federation/search", params={"q": "warmtenetten"}).json()  # stem match
+    assert [(i["source"]["node"], i["id"]) for i in warm["items"]] == [("Beta", "1")]
+    assert warm["items"][0]["source"]["url"] == beta.base_url
+
+    graph = hub.get("/api/v1/federation/replication-graph").json()
+    sol_key = f"Alpha:{alpha.seed['solution']['id']}"
+    assert any(n["key"] == sol_key and n["name"] == "Parkeersensor" for n in graph["solutions"])
+    assert any(e["solution"] == sol_key and e["city_code"] == "GM0363" and e["source"]["node"] == "Alpha"
+               for e in graph["adoptions"])
+
+    health = hub.get(f"/api/v1/federation/peers/{items(session, 'Alpha')[0].peer_id}/health").json()
+    assert health["healthy"] is True and health["consecutive_failures"] == 0
+    assert health["items"] == len(items(session, "Alpha"))
+    assert set(health["high_water"]) >= {"project", "solution", "adoption"}
+
+
+def test_local_items_are_attributed_to_this_node(hub, alpha, session):
+    r = hub.post("/api/v1/projects", json={"title": "Fietsers tellen op de brug", "city": "GM0363"})
+    assert r.status_code == 201, r.text
+    from stadslab.search.indexer import reindex_all  # noqa: F401 - the registry indexes on write
+    found = hub.get("/api/v1/federation/search", params={"q": "fietsers"}).json()
+    local = [i for i in found["items"] if i["source"]["node"] == "Hub"]
+    assert [i["title"] for i in local] == ["Fietsers tellen op de brug"]
+    assert found["local_total"] == 1
+
+
+def test_reharvest_fetches_only_what_changed(hub, alpha, harvest_settings, session):
+    harvest_settings.federation_skew_margin_seconds = 0
+    register(hub, alpha)
+    first = harvest(hub)["Alpha"]
+    assert first["ok"] and first["created"] >= 4
+    total = len(items(session, "Alpha"))
+    changed = alpha.patch("projects", alpha.seed["other_project"]["id"], {"status": "pilot"})
+
+    second = harvest(hub)["Alpha"]
+    assert second["ok"], second
+    registry_unchanged = second["unchanged"] - len(items(session, "Alpha", "dataset"))
+    assert second["created"] == 0 and second["updated"] == 1
+    # Only the high-water items themselves (>= mark) come back per list, not the whole registry.
+    assert registry_unchanged <= 6 and registry_unchanged < total
+    assert len(items(session, "Alpha")) == total
+    row = next(i for i in items(session, "Alpha", "project") if i.remote_id == str(changed["id"]))
+    assert row.status == "pilot"
+    assert as_utc(row.first_seen_at) < as_utc(row.last_seen_at)
+
+
+def test_dead_peer_is_reported_backed_off_and_recovers(hub, alpha, session, harvest_settings, db):
+    peer_id = register(hub, alpha)
+    assert harvest(hub)["Alpha"]["ok"]
+    kept = {(i.item_type, i.remote_id, i.title) for i in items(session, "Alpha")}
+    alpha.kill()
+    try:
+        down = harvest(hub)["Alpha"]
+        assert not down["ok"] and down["errors"]
+        health = hub.get(f"/api/v1/federation/peers/{peer_id}/health").json()
+        assert health["healthy"] is False and health["consecutive_failures"] == 1
+        assert health["last_success_at"] is not None and health["last_error"]
+        assert health["next_attempt_at"] > health["last_attempt_at"]
+        # The last good copy stays.
+        assert {(i.item_type, i.remote_id, i.title) for i in items(session, "Alpha")} == kept
+        # A scheduled (unforced) pass leaves the peer alone while it is backing off.
+        with db.session() as s:
+            scheduled = service.harvest(s, harvest_settings, force=False)
+        assert [r.skipped_backoff for r in scheduled] == [True]
+        session.expire_all()
+        assert session.get(PeerStatus, peer_id).consecutive_failures == 1
+        again = harvest(hub)["Alpha"]  # forced: tried, fails again, backs off longer
+        assert not again["ok"]
+        health2 = hub.get(f"/api/v1/federation/peers/{peer_id}/health").json()
+        assert health2["consecutive_failures"] == 2
+    finally:
+        alpha.start()
+    back = harvest(hub)["Alpha"]
+    assert back["ok"], back
+    health = hub.get(f"/api/v1/federation/peers/{peer_id}/health").json()
+    assert health["healthy"] is True and health["consecutive_failures"] == 0 and health["last_error"] is None
+    assert health["next_attempt_at"] is None
+
+
+def test_clock_skew_neither_misses_nor_duplicates(hub, alpha, session):
+    register(hub, alpha)
+    ahead = alpha.create("projects", {"title": "Project met klok voor", "city": "GM0344"})
+    behind = alpha.create("projects", {"title": "Project met klok achter", "city": "GM0344"})
+    alpha.set_updated_at(Project, ahead["id"], utcnow() + timedelta(hours=2))
+    alpha.set_updated_at(Project, behind["id"], utcnow() - timedelta(hours=2))
+    assert harvest(hub)["Alpha"]["ok"]
+    projects = {i.remote_id for i in items(session, "Alpha", "project")}
+    assert {str(ahead["id"]), str(behind["id"])} <= projects
+
+    # The peer's clock is corrected: its next change is stamped far below the item from the future.
+    later = alpha.patch("projects", alpha.seed["project"]["id"], {"summary": "Na de klokcorrectie."})
+    # And one change committed late, stamped a minute before the last harvest.
+    late = alpha.create("projects", {"title": "Laat vastgelegd project", "city": "GM0344"})
+    alpha.set_updated_at(Project, late["id"], utcnow() - timedelta(minutes=1))
+
+    second = harvest(hub)["Alpha"]
+    assert second["ok"], second
+    rows = items(session, "Alpha", "project")
+    by_id = {i.remote_id: i for i in rows}
+    assert by_id[str(later["id"])].summary == "Na de klokcorrectie."
+    assert str(late["id"]) in by_id
+    assert len(rows) == len(by_id)  # no duplicates
+    listed = alpha.request("GET", "/api/v1/projects", params={"limit": 500}).json()["total"]
+    assert len(rows) == listed
+    count = session.scalar(select(func.count()).select_from(FederatedItem))
+    assert count == len(items(session, "Alpha"))
