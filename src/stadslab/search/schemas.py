@@ -14,7 +14,8 @@ class SearchItemOut(BaseModel):
     city_code: str | None
     status: str | None
     themes: list[str]
-    score: float = Field(description="Relevance within its tier (title matches first); higher is better")
+    score: float = Field(description="Relevance in [0, 2), higher is better: results with every query word "
+                                     "in the title score 1 or more and come first")
     url: str
     title_match: bool = Field(False, description="Every query word is in the title; such results come first")
     project_id: int | None = Field(None, description="For lessons: the project they belong to")

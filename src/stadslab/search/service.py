@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import get_args
 
-from sqlalchemy import select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from stadslab.core.errors import ValidationFailed, field_error
@@ -128,8 +128,7 @@ def search(session: Session, query: str, *, types=None, themes=None, cities=None
         raise _fail("limit", f"must be between 1 and {MAX_LIMIT}")
     if not 0 <= offset <= MAX_OFFSET:
         raise _fail("offset", f"must be between 0 and {MAX_OFFSET}")
-    theme_names = {code: (nl, en) for code, nl, en in session.execute(select(Theme.code, Theme.name_nl, Theme.name_en))}
-    bits = dict(session.execute(select(SearchThemeBit.code, SearchThemeBit.bit)).all())
+    theme_names, bits = _themes(session)
     chosen_themes = _values("theme", themes, theme_names)
     filters = Filters(
         types=_values("type", types, DOC_TYPES),
@@ -156,6 +155,20 @@ def search(session: Session, query: str, *, types=None, themes=None, cities=None
     return results
 
 
+def _themes(session: Session) -> tuple[dict[str, tuple[str, str]], dict[str, int]]:
+    """Theme names (code → (nl, en)) and theme bits (code → bit), in one round trip."""
+    T, B = Theme.__table__, SearchThemeBit.__table__
+    names, bits = {}, {}
+    stmt = select(func.coalesce(T.c.code, B.c.code), T.c.name_nl, T.c.name_en, B.c.bit).select_from(
+        T.join(B, B.c.code == T.c.code, full=True))
+    for code, nl, en, bit in session.execute(stmt):
+        if nl is not None:
+            names[code] = (nl, en)
+        if bit is not None:
+            bits[code] = bit
+    return names, bits
+
+
 _CITY_CODE = re.compile(r"GM\d{4}")
 
 
@@ -171,13 +184,13 @@ def _known_cities(session: Session, cities) -> set[str]:
 def _items(session: Session, hits: list[tuple[int, float, bool]], parsed: ParsedQuery) -> list[SearchItem]:
     if not hits:
         return []
-    D = SearchDocument.__table__
+    D, L = SearchDocument.__table__, Lesson.__table__
     rows = {r.id: r for r in session.execute(
-        select(D.c.id, D.c.doc_type, D.c.doc_id, D.c.title, D.c.body, D.c.city_code, D.c.status, D.c.themes)
+        select(D.c.id, D.c.doc_type, D.c.doc_id, D.c.title, D.c.body, D.c.city_code, D.c.status, D.c.themes,
+               L.c.project_id)
+        .select_from(D.outerjoin(L, and_(D.c.doc_type == "lesson", L.c.id == D.c.doc_id)))
         .where(D.c.id.in_([h[0] for h in hits])))}
-    lesson_ids = [r.doc_id for r in rows.values() if r.doc_type == "lesson"]
-    parents = dict(session.execute(select(Lesson.id, Lesson.project_id).where(Lesson.id.in_(lesson_ids)))
-                   .all()) if lesson_ids else {}
+    parents = {r.doc_id: r.project_id for r in rows.values() if r.doc_type == "lesson" and r.project_id}
     forms = parsed.highlight_forms()
     items = []
     for doc_id, score, title_match in hits:

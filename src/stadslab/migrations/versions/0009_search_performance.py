@@ -15,7 +15,9 @@ body, stems, tsvector) of ``search_documents``.
 * ``search_theme_bits``: which bit stands for which theme code; a bit, once
   given, never changes (new codes get the next free bit when first indexed).
 * SQLite: a covering index ``(id, doc_type, city_code, status, themes_mask)``:
-  the facet columns of an FTS5 match are read from the index, not the table.
+  the facet columns of an FTS5 match are read from the index, not the table;
+  and ``search_fts_sample``, an FTS5 index of the 1-in-16 estimate sample only
+  (content: the view ``search_sample_content``), kept by triggers.
 * PostgreSQL: ``search_narrow``, one short row per document (facet columns,
   a title tsvector, and for the 1-in-16 sample the full tsvector), kept by row
   triggers and rebuilt set-based by ``rebuild_index``; the document tsvector
@@ -77,6 +79,7 @@ def upgrade() -> None:
     if op.get_bind().dialect.name == "sqlite":
         op.create_index("ix_search_documents_facets", "search_documents",
                         ["id", "doc_type", "city_code", "status", "themes_mask"])
+        _create_sqlite_sample()
     else:
         _create_postgresql()
 
@@ -98,6 +101,28 @@ def _backfill() -> None:
     if updates:
         bind.execute(sa.text("UPDATE search_documents SET themes_mask = :m, title_stems = :t WHERE id = :i"),
                      updates)
+
+
+def _create_sqlite_sample() -> None:
+    """A second FTS5 index over the estimate sample only (its content is a view of the sample rows)."""
+    op.execute(f"CREATE VIEW search_sample_content AS SELECT id, stems FROM search_documents "
+               f"WHERE id % {SAMPLE_EVERY} = 0")
+    op.execute("CREATE VIRTUAL TABLE search_fts_sample USING fts5(stems, content='search_sample_content', "
+               "content_rowid='id', tokenize='unicode61 remove_diacritics 2')")
+    op.execute(f"CREATE TRIGGER search_documents_sample_ai AFTER INSERT ON search_documents "
+               f"WHEN new.id % {SAMPLE_EVERY} = 0 BEGIN "
+               "INSERT INTO search_fts_sample(rowid, stems) VALUES (new.id, new.stems); END")
+    op.execute(f"CREATE TRIGGER search_documents_sample_ad AFTER DELETE ON search_documents "
+               f"WHEN old.id % {SAMPLE_EVERY} = 0 BEGIN "
+               "INSERT INTO search_fts_sample(search_fts_sample, rowid, stems) VALUES ('delete', old.id, old.stems); "
+               "END")
+    op.execute(f"CREATE TRIGGER search_documents_sample_au AFTER UPDATE ON search_documents "
+               f"WHEN old.id % {SAMPLE_EVERY} = 0 OR new.id % {SAMPLE_EVERY} = 0 BEGIN "
+               "INSERT INTO search_fts_sample(search_fts_sample, rowid, stems) "
+               f"SELECT 'delete', old.id, old.stems WHERE old.id % {SAMPLE_EVERY} = 0; "
+               "INSERT INTO search_fts_sample(rowid, stems) "
+               f"SELECT new.id, new.stems WHERE new.id % {SAMPLE_EVERY} = 0; END")
+    op.execute("INSERT INTO search_fts_sample(search_fts_sample) VALUES ('rebuild')")
 
 
 def _create_postgresql() -> None:
@@ -133,6 +158,10 @@ def _create_postgresql() -> None:
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "sqlite":
+        for trigger in ("search_documents_sample_ai", "search_documents_sample_ad", "search_documents_sample_au"):
+            op.execute(f"DROP TRIGGER IF EXISTS {trigger}")
+        op.execute("DROP TABLE IF EXISTS search_fts_sample")
+        op.execute("DROP VIEW IF EXISTS search_sample_content")
         op.drop_index("ix_search_documents_facets", table_name="search_documents")
     else:
         op.execute("DROP TRIGGER IF EXISTS search_narrow_sync ON search_documents")

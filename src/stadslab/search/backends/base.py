@@ -76,6 +76,8 @@ class _Counts:
     total: int = 0
     #: Matches before any filter: what exact counting would have to read.
     unfiltered: int = 0
+    #: Documents a phrase check must read (phrases loosened to their words); None: the matches.
+    candidates: int | None = None
     facets: dict[str, dict] = field(default_factory=lambda: {f: {} for f in FACETS})
 
 
@@ -119,13 +121,14 @@ class SearchBackend(ABC):
         """A full-text query string for one internal marker token."""
 
     @abstractmethod
-    def _facet_rows_sql(self, sample: bool) -> str:
+    def _facet_rows_sql(self, sample: bool, param: str = "q") -> str:
         """SELECT doc_type, city_code, status, themes_mask (aliased ``d``) of the documents
-        matching ``:q``; only those of the estimate sample when ``sample``."""
+        matching bound ``:<param>``; only those of the estimate sample when ``sample``."""
 
     @abstractmethod
     def _ranked_sql(self, where: str, match: str) -> str:
-        """SELECT id, score of documents matching bound ``:<match>`` and ``where``, best first, paged."""
+        """SELECT id, score in [0, 1) of documents matching bound ``:<match>`` and ``where``, best
+        first, paged. Title-tier scores get 1 added, so scores fall down the whole result list."""
 
     @abstractmethod
     def bare_sql(self) -> str:
@@ -209,7 +212,7 @@ class SearchBackend(ABC):
             params["rq"] = self.minus(full, title)
             want = offset + limit
             tier1 = self._title_tier(session, query, params, where, want, 0)
-            hits = [(i, s, True) for i, s in tier1[offset:]]
+            hits = [(i, 1.0 + s, True) for i, s in tier1[offset:]]
             if len(tier1) < want:
                 rest = self._ranked(session, params, where, "rq", limit - len(hits), max(0, offset - len(tier1)))
                 hits += [(i, s, False) for i, s in rest]
@@ -245,25 +248,26 @@ class SearchBackend(ABC):
     def _counts(self, session: Session, query: ParsedQuery, params: dict, clauses: dict[str, str],
                 with_facets: bool) -> tuple[_Counts, bool]:
         """(counts, estimated): from the sample first; exactly when the match set is small enough."""
-        sample = self._count(session, params, clauses, with_facets, sample=True)
-        candidates = sample.unfiltered
-        if self.phrase_cost_is_candidates and query.phrases:
-            candidates = self._sample_size(session, self.match_expression(relaxed(query)))
-        if candidates * SAMPLE_EVERY <= self.exact_limit:
+        relax = self.phrase_cost_is_candidates and bool(query.phrases)
+        if relax:
+            params = {**params, "cq": self.match_expression(relaxed(query))}
+        sample = self._count(session, params, clauses, with_facets, sample=True, candidates=relax)
+        cost = sample.unfiltered if sample.candidates is None else sample.candidates
+        if cost * SAMPLE_EVERY <= self.exact_limit:
             return self._count(session, params, clauses, with_facets, sample=False), False
         scaled = _Counts(total=sample.total * SAMPLE_EVERY, unfiltered=sample.unfiltered * SAMPLE_EVERY)
         for facet, values in sample.facets.items():
             scaled.facets[facet] = {v: n * SAMPLE_EVERY for v, n in values.items()}
         return scaled, True
 
-    def _sample_size(self, session: Session, match: str) -> int:
-        sql = f"SELECT count(*) FROM ({self._facet_rows_sql(sample=True)}) AS c"
-        return int(session.execute(text(sql), {"q": match}).scalar_one())
-
     def _count(self, session: Session, params: dict, clauses: dict[str, str], with_facets: bool, *,
-               sample: bool) -> _Counts:
+               sample: bool, candidates: bool = False) -> _Counts:
+        """Total and facets over the match set (or the sample); with ``candidates``, also the
+        size of the relaxed query ``:cq`` (phrases loosened to their words)."""
         parts = ["SELECT 'all' AS facet, NULL AS value, count(*) AS n FROM m AS d",
                  f"SELECT 'total', NULL, count(*) FROM m AS d WHERE {self._where(clauses)}"]
+        if candidates:
+            parts.append(f"SELECT 'cand', NULL, count(*) FROM ({self._facet_rows_sql(sample, 'cq')}) AS c")
         for facet in FACETS if with_facets else ():
             column = _COLUMN[facet]
             value = f"CAST(d.{column} AS TEXT)" if facet == "theme" else f"d.{column}"
@@ -274,6 +278,8 @@ class SearchBackend(ABC):
         for facet, value, n in session.execute(text(sql), params):
             if facet == "all":
                 out.unfiltered = int(n)
+            elif facet == "cand":
+                out.candidates = int(n)
             elif facet == "total":
                 out.total = int(n)
             elif value is not None:

@@ -79,15 +79,15 @@ class PostgreSQLBackend(SearchBackend):
     def marker_expression(self, marker: str) -> str:
         return _lexeme(marker)
 
-    def _facet_rows_sql(self, sample: bool) -> str:
+    def _facet_rows_sql(self, sample: bool, param: str = "q") -> str:
         if sample:
             return ("SELECT d.doc_type, d.city_code, d.status, d.themes_mask FROM search_narrow AS d "
-                    "WHERE d.sample_tsv @@ to_tsquery('simple', :q)")
+                    f"WHERE d.sample_tsv @@ to_tsquery('simple', :{param})")
         return ("SELECT d.doc_type, d.city_code, d.status, d.themes_mask FROM search_documents AS d "
-                "WHERE d.tsv @@ to_tsquery('simple', :q)")
+                f"WHERE d.tsv @@ to_tsquery('simple', :{param})")
 
     def _ranked_sql(self, where: str, match: str) -> str:
-        # Normalisation 32 maps the rank into [0, 1): title-tier scores (1 + ...) stay above.
+        # Normalisation 32 maps the rank into [0, 1): title-tier scores (+1) stay above.
         return ("SELECT d.id, ts_rank(d.tsv, query, 32) AS score "
                 f"FROM search_documents AS d, to_tsquery('simple', :{match}) AS query "
                 f"WHERE d.tsv @@ query AND {where} "
@@ -104,7 +104,7 @@ class PostgreSQLBackend(SearchBackend):
             return []
         phrase = ("AND EXISTS (SELECT 1 FROM search_documents AS w WHERE w.id = d.id "
                   "AND w.tsv @@ to_tsquery('simple', :q)) " if query.phrases else "")
-        sql = ("SELECT d.id, 1 + ts_rank(d.title_tsv, query, 1 | 32) AS score "
+        sql = ("SELECT d.id, ts_rank(d.title_tsv, query, 1 | 32) AS score "
                "FROM search_narrow AS d, to_tsquery('simple', :tp) AS query "
                f"WHERE d.title_tsv @@ query AND {where} {phrase}"
                "ORDER BY score DESC, d.id LIMIT :limit OFFSET :offset")

@@ -5,6 +5,10 @@ update and delete, so writes here are plain SQL on ``search_documents``. Each
 token is written as an FTS5 string ("..."), the only FTS5 syntax we emit
 besides AND, OR and parentheses.
 
+``search_fts_sample`` (migration 0009) indexes only the estimate sample
+(documents whose id is a multiple of ``SAMPLE_EVERY``), so that estimating a
+huge match set reads a sixteenth of its doclists.
+
 A full rebuild does not go through the triggers: maintaining FTS5 row by row
 is several times slower than one ``'rebuild'`` of the whole index from its
 content table. The triggers are set aside inside the caller's transaction and
@@ -23,7 +27,7 @@ from sqlalchemy.orm import Session
 from stadslab.search.models import SearchDocument
 from stadslab.search.text import TITLE_PREFIX, ParsedQuery
 
-from .base import DOC_COLUMNS, SAMPLE_EVERY, SearchBackend, safe_forms
+from .base import DOC_COLUMNS, SearchBackend, safe_forms
 
 #: Migration 0009: (id, doc_type, city_code, status, themes_mask).
 FACET_INDEX = "ix_search_documents_facets"
@@ -70,19 +74,30 @@ class SQLiteBackend(SearchBackend):
     def marker_expression(self, marker: str) -> str:
         return _string(marker)
 
-    def _facet_rows_sql(self, sample: bool) -> str:
+    def _facet_rows_sql(self, sample: bool, param: str = "q") -> str:
         # The facet columns come from the covering index, never from the wide rows;
         # FTS5 hands out rowids in order, so the index is read front to back.
-        return ("SELECT d.doc_type, d.city_code, d.status, d.themes_mask FROM search_fts "
-                f"JOIN search_documents AS d INDEXED BY {FACET_INDEX} ON d.id = search_fts.rowid "
-                "WHERE search_fts MATCH :q" + (f" AND search_fts.rowid % {SAMPLE_EVERY} = 0" if sample else ""))
+        fts = "search_fts_sample" if sample else "search_fts"
+        return (f"SELECT d.doc_type, d.city_code, d.status, d.themes_mask FROM {fts} AS f "
+                f"JOIN search_documents AS d INDEXED BY {FACET_INDEX} ON d.id = f.rowid "
+                f"WHERE {fts} MATCH :{param}")
+
+    def _title_tier(self, session: Session, query: ParsedQuery, params: dict, where: str, limit: int,
+                    offset: int) -> list[tuple[int, float]]:
+        """Ranked by BM25 of the title tokens alone: every query word is in the title, so the
+        document matches the words; only phrases need the whole expression (and cost more)."""
+        if query.phrases:
+            return self._ranked(session, params, where, "tq", limit, offset)
+        return self._ranked(session, {**params, "tq": self.title_expression(query)}, where, "tq", limit, offset)
 
     def _ranked_sql(self, where: str, match: str) -> str:
-        # bm25() is lower for better matches; we report its negation.
+        # bm25() is lower for better matches; its negation s >= 0 is reported as s / (1 + s),
+        # in [0, 1) like PostgreSQL's ts_rank(..., 32), so that title-tier scores (+1) stay above.
+        score = "(-bm25(search_fts)) / (1.0 - bm25(search_fts))"
         if where == "1 = 1":
-            return (f"SELECT rowid, -bm25(search_fts) AS score FROM search_fts WHERE search_fts MATCH :{match} "
+            return (f"SELECT rowid, {score} AS score FROM search_fts WHERE search_fts MATCH :{match} "
                     "ORDER BY score DESC, rowid LIMIT :limit OFFSET :offset")
-        return ("SELECT search_fts.rowid, -bm25(search_fts) AS score FROM search_fts "
+        return (f"SELECT search_fts.rowid, {score} AS score FROM search_fts "
                 f"JOIN search_documents AS d INDEXED BY {FACET_INDEX} ON d.id = search_fts.rowid "
                 f"WHERE search_fts MATCH :{match} AND {where} "
                 "ORDER BY score DESC, search_fts.rowid LIMIT :limit OFFSET :offset")
@@ -145,5 +160,6 @@ class SQLiteBackend(SearchBackend):
         finally:
             # Also on failure: whatever the caller then commits, index and content agree.
             session.execute(text("INSERT INTO search_fts(search_fts) VALUES ('rebuild')"))
+            session.execute(text("INSERT INTO search_fts_sample(search_fts_sample) VALUES ('rebuild')"))
             for sql in triggers:
                 session.execute(text(sql))
