@@ -28,6 +28,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
 
         from stadslab.federation.scheduler import start_federation, stop_federation
 
+        from stadslab.ops.logging import configure_logging
+
+        configure_logging(settings.log_format, settings.log_level)  # ops: JSON logs with request ids
         start_mqtt(app)  # no-op unless STADSLAB_MQTT_URL is set
         start_federation(app)  # no-op unless STADSLAB_FEDERATION_INTERVAL_SECONDS > 0
         yield
@@ -50,6 +53,12 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     install_error_handlers(app)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     install_security(app, settings)
+    from stadslab.ops.metrics import MetricsMiddleware
+    from stadslab.ops.shedding import SheddingMiddleware
+
+    app.add_middleware(MetricsMiddleware)  # ops: outside security, so refused requests are counted too
+    app.add_middleware(SheddingMiddleware, max_in_flight=settings.max_in_flight,
+                       retry_after=settings.shed_retry_after_seconds)
 
     from stadslab.core.routes import router as core_router
     from stadslab.evidence.routes import router as evidence_router
@@ -64,6 +73,10 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     from stadslab.sensorthings.lorawan.routes import lorawan_router
     from stadslab.web.routes import mount_web
 
+    from stadslab.ops.routes import metrics_router, router as ops_router
+
+    app.include_router(ops_router, prefix="/api/v1")  # ops: /health/live, /health/ready
+    app.include_router(metrics_router)  # ops: /metrics
     app.include_router(core_router, prefix="/api/v1")
     app.include_router(network_router, prefix="/api/v1")
     app.include_router(labs_router, prefix="/api/v1")

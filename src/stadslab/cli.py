@@ -21,6 +21,9 @@ from stadslab.interop.cli import calendar_app, funding_app  # noqa: E402
 app.add_typer(calendar_app, name="calendar"); app.add_typer(funding_app, name="funding")  # noqa: E702
 from stadslab.governance.cli import register as _register_governance  # noqa: E402
 _register_governance(app)  # user, token, loket, privacy, audit
+from stadslab.ops import cli as _ops_cli  # noqa: E402
+app.command("backup")(_ops_cli.backup_command); app.command("restore")(_ops_cli.restore_command)  # noqa: E702
+app.command("migrate-to-postgres")(_ops_cli.migrate_to_postgres_command)
 from stadslab.federation.cli import federation_app; app.add_typer(federation_app, name="federation")  # noqa: E402,E702
 console = Console(stderr=True)
 
@@ -83,7 +86,8 @@ def _serve(host: str, port: int, workers: int) -> None:
     _upgrade()
     console.print(f"Stadslab {__version__} on http://{host}:{port}  (API docs: /api/docs)")
     uvicorn.run("stadslab.app:create_app", factory=True, host=host, port=port, workers=workers,
-                proxy_headers=True, forwarded_allow_ips="127.0.0.1", log_level="info")
+                proxy_headers=True, forwarded_allow_ips="127.0.0.1", log_level="info",
+                timeout_keep_alive=15, limit_concurrency=1024)  # ops: docs/operations.md "Overload"
 
 
 @app.command()

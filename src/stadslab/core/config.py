@@ -96,6 +96,17 @@ class Settings(BaseSettings):
     #: Datasets per catalogue page (hydra:PagedCollection).
     catalog_page_size: int = Field(default=100, ge=1, le=1000)
 
+    # --- operations (see docs/operations.md) --------------------------------------------
+    #: ``json``: one JSON object per log line (production); ``console``: readable lines.
+    log_format: Literal["json", "console"] = "console"
+    #: ``/metrics`` is served to loopback clients only unless this is true or the
+    #: scraper sends ``Authorization: Bearer <metrics_token>``.
+    metrics_public: bool = False
+    metrics_token: str | None = None
+    #: Requests in flight per worker process beyond which new ones get 503 + Retry-After; 0 = no limit.
+    max_in_flight: int = Field(default=256, ge=0)
+    shed_retry_after_seconds: int = Field(default=1, ge=1)
+
     # --- federation between regional nodes (see docs/interoperability.md "Federation") ---
     #: This node's name, attributed to local items in network-wide views.
     node_name: str = "stadslab"

@@ -1,0 +1,1 @@
+"""Production operations: metrics, structured logs, health probes, backups, migration, shedding."""

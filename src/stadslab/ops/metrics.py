@@ -1,0 +1,138 @@
+"""Prometheus metrics.
+
+Labels use the *route template* (``/sta/v1.1/Things({id})``), never the raw path:
+raw paths carry ids and would create a time series per entity. With several
+worker processes set ``PROMETHEUS_MULTIPROC_DIR`` to an empty directory shared by
+the workers (and wiped at service start); the scrape then aggregates all
+workers' counters and histograms. Pool and MQTT gauges are read live at scrape
+time from the process that answers the scrape (one sample per answering worker).
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import os
+import time
+
+from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest)
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import REGISTRY
+
+REQUESTS = Counter("stadslab_http_requests_total", "HTTP requests handled",
+                   ["method", "route", "status_class"])
+LATENCY = Histogram("stadslab_http_request_duration_seconds", "HTTP request latency",
+                    ["method", "route", "status_class"],
+                    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
+#: Observations stored, by channel (http, mqtt, lorawan). Ingest paths outside
+#: the HTTP layer call ``observations_ingested.labels(channel).inc(n)``.
+observations_ingested = Counter("stadslab_observations_ingested_total",
+                                "SensorThings Observations created", ["channel"])
+SHED = Counter("stadslab_http_requests_shed_total", "Requests refused with 503 because the process was full")
+
+#: POST routes whose 201 response means Observations were stored over HTTP.
+_OBSERVATION_ROUTES = ("/Observations", "/CreateObservations")
+
+
+class MetricsMiddleware:
+    """Counts and times every HTTP request by method, route template and status class."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = time.perf_counter()
+        status = {"code": 500}
+
+        async def send_status(message):
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            code = status["code"]
+            route = _full_route(scope)
+            labels = (scope["method"], route, f"{code // 100}xx")
+            REQUESTS.labels(*labels).inc()
+            LATENCY.labels(*labels).observe(time.perf_counter() - started)
+            if (scope["method"] == "POST" and code == 201 and scope["path"].startswith("/sta/")
+                    and scope["path"].rstrip("/").endswith(_OBSERVATION_ROUTES)):
+                observations_ingested.labels("http").inc()
+
+
+#: Prefixes under which app.py includes routers. FastAPI reports an included route's
+#: template without its include prefix, so the prefix is taken from the raw path;
+#: the set is fixed, which keeps the label set bounded.
+ROUTER_PREFIXES = ("/api/v1", "/sta/v1.1", "/ogcapi")
+
+
+def _full_route(scope) -> str:
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    if not path:
+        return "<unmatched>"
+    raw = scope.get("path", "")
+    for prefix in ROUTER_PREFIXES:
+        if raw.startswith(prefix + "/") and not path.startswith(prefix):
+            return prefix + path
+    return path
+
+
+class _RuntimeCollector:
+    """Database pool and MQTT state, read when scraped."""
+
+    def __init__(self, app):
+        self.app = app
+
+    def collect(self):
+        pool = GaugeMetricFamily("stadslab_db_pool_connections", "Database connections by state",
+                                 labels=["state"])
+        db = getattr(self.app.state, "db", None)
+        p = getattr(getattr(db, "engine", None), "pool", None)
+        for state, fn in (("checked_out", "checkedout"), ("idle", "checkedin"), ("size", "size")):
+            value = getattr(p, fn, None)
+            if callable(value):
+                try:
+                    pool.add_metric([state], float(value()))
+                except Exception:  # noqa: BLE001 - pools without this figure are skipped
+                    pass
+        yield pool
+        mqtt = getattr(self.app.state, "mqtt", None)
+        configured = bool(getattr(self.app.state.settings, "mqtt_url", None))
+        g = GaugeMetricFamily("stadslab_mqtt_connected",
+                              "1 when connected to the MQTT broker (absent when no broker is configured)")
+        if configured:
+            g.add_metric([], 1.0 if getattr(getattr(mqtt, "bus", None), "connected", False) else 0.0)
+        yield g
+
+
+def render(app) -> tuple[bytes, str]:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        registry = CollectorRegistry()
+        for collector in list(REGISTRY._collector_to_names):  # process, platform, GC and ours
+            registry.register(collector)
+    registry.register(_RuntimeCollector(app))
+    return generate_latest(registry), CONTENT_TYPE_LATEST
+
+
+def may_scrape(settings, client_host: str | None, authorization: str | None) -> bool:
+    """Loopback, a matching admin token or ``STADSLAB_METRICS_PUBLIC=true``."""
+    if settings.metrics_public:
+        return True
+    token = settings.metrics_token
+    if token and authorization and authorization.lower().startswith("bearer "):
+        if hmac.compare_digest(authorization[7:].strip().encode(), token.encode()):
+            return True
+    try:
+        return bool(client_host) and ipaddress.ip_address(client_host).is_loopback
+    except ValueError:
+        return False
