@@ -78,6 +78,21 @@ def server(url: str, *, workers: int = 1, **extra: str):
                 proc.wait()
 
 
+def bench_token(db) -> dict[str, str]:
+    """Headers with a fresh administrator's API token (writes need ``sta:write``): benchmark clients
+    authenticate like real ones, so the token check is part of every measured request."""
+    from stadslab.core.auth import ROLE_SCOPES, SYSTEM
+    from stadslab.governance import service
+
+    with db.session() as s:
+        user = service.create_user(s, SYSTEM, email=f"bench-{secrets.token_hex(4)}@example.org",
+                                   display_name="Benchmark", role="admin")
+        _, secret = service.create_token(s, SYSTEM, name="benchmark", scopes=sorted(ROLE_SCOPES["admin"]),
+                                         user_id=user.id, expires_in_days=1)
+        s.commit()
+    return {"Authorization": f"Bearer {secret}"}
+
+
 def thing_body(name: str = "bench", lon: float = 4.9, lat: float = 52.37, datastreams: int = 1) -> dict:
     return {"name": name, "description": "benchmark", "Locations": [{
         "name": "l", "description": "d", "encodingType": "application/geo+json",

@@ -27,7 +27,7 @@ import orjson
 from sqlalchemy import insert, text
 
 from benchmarks.common import fresh_database, machine
-from benchmarks.sta_common import STA, T0, make_datastreams, server
+from benchmarks.sta_common import STA, T0, bench_token, make_datastreams, server
 from stadslab.sensorthings.bulk import encode
 from stadslab.sensorthings.models import Observation
 
@@ -39,8 +39,8 @@ def rows_for(n: int, offset: int) -> list[list]:
             for i in range(n)]
 
 
-def bench_http(base: str, rows: int, batch: int) -> tuple[float, int]:
-    with httpx.Client(base_url=base, timeout=300) as http:
+def bench_http(base: str, auth: dict, rows: int, batch: int) -> tuple[float, int]:
+    with httpx.Client(base_url=base, timeout=300, headers=auth) as http:
         ds = make_datastreams(http)[0]
         bodies = [orjson.dumps([{"Datastream": {"@iot.id": ds}, "components": ["phenomenonTime", "result"],
                                  "dataArray": rows_for(min(batch, rows - i), i)}]) for i in range(0, rows, batch)]
@@ -88,8 +88,9 @@ def bench_driver(db, rows: list[tuple], batch: int) -> float:
 
 def run(dialect: str, rows: int, batches: list[int]) -> None:
     with fresh_database(dialect, "stadslab_bench_ingest") as db, server(db.url) as (base, _proc):
+        auth = bench_token(db)
         for batch in batches:
-            http_s, ds = bench_http(base, rows, batch)
+            http_s, ds = bench_http(base, auth, rows, batch)
             with db.engine.connect() as conn:
                 foi, stored = conn.execute(text(
                     "SELECT min(feature_of_interest_id), count(*) FROM sta_observations WHERE datastream_id = :d"),

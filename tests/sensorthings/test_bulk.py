@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+from shapely.geometry import Polygon, shape
 from sqlalchemy import text
 
 from stadslab.sensorthings.bulk import encode, insert_observations, json_text, sqlite_datetime
@@ -101,3 +102,34 @@ def test_encoders_match_sqlalchemy_storage():
     assert json_text(2**70) == str(2**70)  # beyond orjson's 64-bit integers
     row = encode([(1, t, {"a": 1})], ("datastream_id", "phenomenon_time_start", "parameters"), "postgresql")[0]
     assert row == (1, t, '{"a":1}')  # psycopg adapts datetimes itself
+
+
+def _foi(client, lon: float, lat: float) -> int:
+    return post(client, "FeaturesOfInterest", {"name": "f", "description": "d", "encodingType": "application/geo+json",
+                                               "feature": {"type": "Point", "coordinates": [lon, lat]}})["@iot.id"]
+
+
+def test_stream_summary_follows_single_and_bulk_creates(client):
+    ids = new_thing(client, n_obs=0)
+    ds = ids["datastream"]
+    a, b, c, inside = _foi(client, 4, 52), _foi(client, 6, 52), _foi(client, 5, 54), _foi(client, 5, 52.5)
+    post(client, f"Datastreams({ds})/Observations", {"result": 1, "phenomenonTime": "2024-03-01T12:00:00Z",
+                                                     "resultTime": "2024-03-01T12:00:05Z",
+                                                     "FeatureOfInterest": {"@iot.id": a}})
+    summary = get(client, f"Datastreams({ds})")
+    assert summary["observedArea"] == {"type": "Point", "coordinates": [4.0, 52.0]}
+    assert summary["resultTime"] == "2024-03-01T12:00:05Z/2024-03-01T12:00:05Z"
+    r = client.post(f"{STA}/CreateObservations", json=[{
+        "Datastream": {"@iot.id": ds}, "components": ["phenomenonTime", "result", "FeatureOfInterest/id"],
+        "dataArray": [["2024-02-01T00:00:00Z/2024-02-01T01:00:00Z", 2, b], ["2024-04-01T00:00:00Z", 3, c]]}])
+    assert r.status_code == 201 and "error" not in r.json()
+    summary = get(client, f"Datastreams({ds})")
+    assert summary["phenomenonTime"] == "2024-02-01T00:00:00Z/2024-04-01T00:00:00Z"
+    assert summary["resultTime"] == "2024-03-01T12:00:05Z/2024-03-01T12:00:05Z"  # bulk rows had none
+    hull = shape(summary["observedArea"])
+    assert hull.equals(Polygon([(4, 52), (6, 52), (5, 54)]))
+    post(client, f"Datastreams({ds})/Observations", {"result": 4, "phenomenonTime": "2024-03-15T00:00:00Z",
+                                                     "FeatureOfInterest": {"@iot.id": inside}})
+    again = get(client, f"Datastreams({ds})")
+    assert again["observedArea"] == summary["observedArea"]  # a point inside the hull changes nothing
+    assert again["phenomenonTime"] == summary["phenomenonTime"]

@@ -16,6 +16,7 @@ from sqlalchemy import ColumnElement, and_, exists, select
 
 from .entities import ENTITY_TYPES, EntityType, Nav
 from .filter.resolver import PredicateBuilder, ResolvedValue, ValueKind
+from .filter_index import mark
 
 _KINDS = {"text": ValueKind.STRING, "instant": ValueKind.DATETIME, "geojson": ValueKind.GEOMETRY}
 
@@ -26,10 +27,11 @@ def relation(source, nav: Nav, target) -> ColumnElement[bool]:
         return target.c[nav.fk] == source.c.id
     if nav.kind == "out":
         return target.c.id == source.c[nav.fk]
+    # A link table joins in plainly (the enclosing SELECT adds it to its FROM list), so that
+    # PostgreSQL turns ``any()`` into a semi join; an ``IN (subquery)`` nested inside the EXISTS
+    # would stay a correlated subplan run for every outer row (and would not correlate two levels up).
     link = nav.link.alias()
-    # explicit: inside any() the source is two SELECTs up, beyond auto-correlation's reach
-    return target.c.id.in_(select(link.c[nav.link_target]).where(link.c[nav.link_source] == source.c.id)
-                           .correlate(source))
+    return and_(link.c[nav.link_source] == source.c.id, link.c[nav.link_target] == target.c.id)
 
 
 class StaFilterResolver:
@@ -67,6 +69,8 @@ class StaFilterResolver:
                 return None
             if prop.kind in ("interval", "time"):
                 return ResolvedValue(cols[0], ValueKind.INTERVAL, end=cols[1])
+            if prop.kind == "geojson":  # marked: filter_index may answer from a spatial index
+                return ResolvedValue(mark(self.entity.table, t, cols[0]), ValueKind.GEOMETRY)
             return ResolvedValue(cols[0], _KINDS[prop.kind])
         nav = self.entity.navs.get(head)
         if nav is None or nav.many or not rest:

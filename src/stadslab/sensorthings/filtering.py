@@ -45,6 +45,7 @@ def compile_filter(session: Session, entity: EntityType, text: str, where: str,
     from .filter import FilterError
     from .filter import compile_filter as compile_
     from . import visibility
+    from .filter_index import use_spatial_index
     from .filter_resolver import StaFilterResolver
 
     dialect = session.get_bind().dialect.name
@@ -54,10 +55,11 @@ def compile_filter(session: Session, entity: EntityType, text: str, where: str,
         def visible(et: EntityType, table) -> ColumnElement | None:
             return visibility.clause(principal, et.name, table)
 
-        return compile_(text, StaFilterResolver(entity, entity.table, dialect, visible=visible))
+        where_clause = compile_(text, StaFilterResolver(entity, entity.table, dialect, visible=visible))
     except FilterError as exc:
         if where == "$filter":
             raise
         detail = exc.detail.replace("$filter", where, 1)
         raise BadRequest(detail, errors=[{"loc": ["query", *where.split("/")], "field": where,
                                           "msg": detail.split(": ", 1)[-1]}]) from None
+    return use_spatial_index(session, where_clause)

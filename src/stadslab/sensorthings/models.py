@@ -195,9 +195,11 @@ class FeatureOfInterest(Base):
 class Observation(Base):
     __tablename__ = "sta_observations"
     __table_args__ = (
-        Index("ix_sta_observations_datastream_time", "datastream_id", "phenomenon_time_start"),
+        # The id ends every page order (stable paging), so it ends the index too: a page is an
+        # index range scan without a sort (migration 0005).
+        Index("ix_sta_observations_datastream_time", "datastream_id", "phenomenon_time_start", "id"),
         Index("ix_sta_observations_multi_datastream_time", "multi_datastream_id",
-              "phenomenon_time_start"),
+              "phenomenon_time_start", "id"),
         NO_ID_REUSE,
     )
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from shapely.geometry import mapping
 from shapely.ops import unary_union
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, literal, select, update
 from sqlalchemy.orm import Session
 
 from stadslab.core.database import utcnow
@@ -90,15 +90,6 @@ def generated_foi(session: Session, thing_id: int, loc: list, cache: dict[int, i
     return foi_id
 
 
-def _minmax(a, b, pick):
-    a, b = as_utc(a), as_utc(b)
-    if a is None:
-        return b
-    if b is None:
-        return a
-    return pick(a, b)
-
-
 def extend_stream(session: Session, kind: str, stream_id: int, rows: list[dict[str, Any]]) -> None:
     """Fold newly inserted Observations into the stream's summary (cheap: no scan)."""
     if not rows:
@@ -114,21 +105,58 @@ def extend_stream(session: Session, kind: str, stream_id: int, rows: list[dict[s
 
 def extend_stream_bounds(session: Session, kind: str, stream_id: int, p_start: datetime, p_end: datetime,
                          r_start: datetime | None, r_end: datetime | None, foi_ids: set[int]) -> None:
-    """``extend_stream`` for callers that computed the new rows' time bounds themselves (bulk ingest)."""
+    """``extend_stream`` for callers that computed the new rows' time bounds themselves (bulk ingest).
+
+    Two statements: one read (the current observedArea and the new FeaturesOfInterest) and one
+    UPDATE whose time bounds are computed by the database (``LEAST``/``GREATEST``), so that
+    concurrent writers to one stream never lose each other's bounds.
+    """
     table, _ = STREAMS[kind]
-    cur = session.execute(select(table.c.phenomenon_time_start, table.c.phenomenon_time_end,
-                                 table.c.result_time_start, table.c.result_time_end, table.c.observed_area)
-                          .where(table.c.id == stream_id)).first()
     values = {
-        "phenomenon_time_start": _minmax(cur.phenomenon_time_start, p_start, min),
-        "phenomenon_time_end": _minmax(cur.phenomenon_time_end, p_end, max),
-        "result_time_start": _minmax(cur.result_time_start, r_start, min),
-        "result_time_end": _minmax(cur.result_time_end, r_end, max),
+        "phenomenon_time_start": _earliest(session, table.c.phenomenon_time_start, p_start),
+        "phenomenon_time_end": _latest(session, table.c.phenomenon_time_end, p_end),
     }
-    area = _area(session, foi_ids, cur.observed_area)
+    if r_start is not None:
+        values["result_time_start"] = _earliest(session, table.c.result_time_start, r_start)
+        values["result_time_end"] = _latest(session, table.c.result_time_end, r_end)
+    area = _extended_area(session, table, stream_id, foi_ids)
     if area is not None:
         values["observed_area"] = area
     session.execute(update(table).where(table.c.id == stream_id).values(**values))
+
+
+def _earliest(session: Session, column, value: datetime):
+    bound = literal(value, column.type)
+    if session.get_bind().dialect.name == "postgresql":
+        return func.least(column, bound)  # LEAST skips NULL
+    return func.min(func.coalesce(column, bound), bound)  # SQLite: UTC text in one format sorts as time
+
+
+def _latest(session: Session, column, value: datetime):
+    bound = literal(value, column.type)
+    if session.get_bind().dialect.name == "postgresql":
+        return func.greatest(column, bound)
+    return func.max(func.coalesce(column, bound), bound)
+
+
+def _extended_area(session: Session, table, stream_id: int, foi_ids: set[int]) -> dict | None:
+    """The stream's new observedArea, or None when its FeaturesOfInterest are inside already."""
+    if len(foi_ids) == 1:
+        feature = select(FOI.c.feature).where(FOI.c.id == next(iter(foi_ids))).scalar_subquery()
+        current, new = session.execute(select(table.c.observed_area, feature)
+                                       .where(table.c.id == stream_id)).one()
+        features = [new]
+    else:
+        current = session.scalar(select(table.c.observed_area).where(table.c.id == stream_id))
+        features = list(session.scalars(select(FOI.c.feature).where(FOI.c.id.in_(foi_ids))))
+    geoms = [g for g in (geometry_of(f) for f in features) if g is not None]
+    area = geometry_of(current) if current else None
+    if not geoms or (area is not None and all(area.covers(g) for g in geoms)):
+        return None
+    if area is not None:
+        geoms.append(area)
+    hull = unary_union(geoms).convex_hull if len(geoms) > 1 else geoms[0]
+    return mapping(hull)
 
 
 def _area(session: Session, foi_ids: set[int], current: dict | None) -> dict | None:
