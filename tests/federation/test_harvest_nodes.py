@@ -6,6 +6,7 @@ the peers are ``uvicorn`` processes with their own SQLite databases.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -73,8 +74,10 @@ def test_harvest_keeps_nodes_apart_and_attributes_every_item(hub, alpha, beta, s
     assert ("Alpha", "Slimme verkeerslichten voor fietsers") in sources
     assert all(i["source"]["node"] != "Beta" for i in found["items"])
     warm = hub.get("/api/v1/federation/search", params={"q": "warmtenetten"}).json()  # stem match
-    assert [(i["source"]["node"], i["id"]) for i in warm["items"]] == [("Beta", "1")]
-    assert warm["items"][0]["source"]["url"] == beta.base_url
+    # The project, and its DCAT dataset from Beta's catalogue.
+    assert sorted((i["type"], i["source"]["node"]) for i in warm["items"]) == [("dataset", "Beta"), ("project", "Beta")]
+    project = next(i for i in warm["items"] if i["type"] == "project")
+    assert project["id"] == "1" and project["source"]["url"] == beta.base_url
 
     graph = hub.get("/api/v1/federation/replication-graph").json()
     sol_key = f"Alpha:{alpha.seed['solution']['id']}"
@@ -91,11 +94,17 @@ def test_harvest_keeps_nodes_apart_and_attributes_every_item(hub, alpha, beta, s
 def test_local_items_are_attributed_to_this_node(hub, alpha, session):
     r = hub.post("/api/v1/projects", json={"title": "Fietsers tellen op de brug", "city": "GM0363"})
     assert r.status_code == 201, r.text
-    from stadslab.search.indexer import reindex_all  # noqa: F401 - the registry indexes on write
+    register(hub, alpha)
+    assert harvest(hub)["Alpha"]["ok"]
     found = hub.get("/api/v1/federation/search", params={"q": "fietsers"}).json()
     local = [i for i in found["items"] if i["source"]["node"] == "Hub"]
     assert [i["title"] for i in local] == ["Fietsers tellen op de brug"]
+    assert local[0]["source"]["url"] == "http://testserver"
     assert found["local_total"] == 1
+    assert any(i["source"]["node"] == "Alpha" for i in found["items"])
+    assert found["federated_total"] == sum(1 for i in found["items"] if i["source"]["node"] == "Alpha")
+    bad = hub.get("/api/v1/federation/search", params={"q": "fietsers", "limit": 0})
+    assert bad.status_code == 422 and "limit" in bad.text
 
 
 def test_reharvest_fetches_only_what_changed(hub, alpha, harvest_settings, session):
@@ -104,17 +113,22 @@ def test_reharvest_fetches_only_what_changed(hub, alpha, harvest_settings, sessi
     first = harvest(hub)["Alpha"]
     assert first["ok"] and first["created"] >= 4
     total = len(items(session, "Alpha"))
-    changed = alpha.patch("projects", alpha.seed["other_project"]["id"], {"status": "pilot"})
+    new_summary = f"Gewijzigd {uuid.uuid4().hex[:8]}"  # unique: the peer is shared by both dialects' runs
+    changed = alpha.patch("projects", alpha.seed["other_project"]["id"], {"summary": new_summary})
 
     second = harvest(hub)["Alpha"]
     assert second["ok"], second
     registry_unchanged = second["unchanged"] - len(items(session, "Alpha", "dataset"))
-    assert second["created"] == 0 and second["updated"] == 1
+    assert second["created"] == 0
+    registry_changes = [c for c in second["changed"] if not c.startswith("dataset:")]
+    assert registry_changes == [f"project:{changed['id']}"]
+    # The peer's catalogue changed with it (the project's dataset and the projects list dataset).
+    assert all(c.startswith("dataset:") for c in second["changed"][1:])
     # Only the high-water items themselves (>= mark) come back per list, not the whole registry.
     assert registry_unchanged <= 6 and registry_unchanged < total
     assert len(items(session, "Alpha")) == total
     row = next(i for i in items(session, "Alpha", "project") if i.remote_id == str(changed["id"]))
-    assert row.status == "pilot"
+    assert row.summary == new_summary
     assert as_utc(row.first_seen_at) < as_utc(row.last_seen_at)
 
 
@@ -162,7 +176,8 @@ def test_clock_skew_neither_misses_nor_duplicates(hub, alpha, session):
     assert {str(ahead["id"]), str(behind["id"])} <= projects
 
     # The peer's clock is corrected: its next change is stamped far below the item from the future.
-    later = alpha.patch("projects", alpha.seed["project"]["id"], {"summary": "Na de klokcorrectie."})
+    corrected = f"Na de klokcorrectie {uuid.uuid4().hex[:8]}."
+    later = alpha.patch("projects", alpha.seed["project"]["id"], {"summary": corrected})
     # And one change committed late, stamped a minute before the last harvest.
     late = alpha.create("projects", {"title": "Laat vastgelegd project", "city": "GM0344"})
     alpha.set_updated_at(Project, late["id"], utcnow() - timedelta(minutes=1))
@@ -171,7 +186,7 @@ def test_clock_skew_neither_misses_nor_duplicates(hub, alpha, session):
     assert second["ok"], second
     rows = items(session, "Alpha", "project")
     by_id = {i.remote_id: i for i in rows}
-    assert by_id[str(later["id"])].summary == "Na de klokcorrectie."
+    assert by_id[str(later["id"])].summary == corrected
     assert str(late["id"]) in by_id
     assert len(rows) == len(by_id)  # no duplicates
     listed = alpha.request("GET", "/api/v1/projects", params={"limit": 500}).json()["total"]

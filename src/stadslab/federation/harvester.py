@@ -45,6 +45,7 @@ PAGE_SIZE = 100
 MAX_PAGES = 2000
 MAX_CATALOG_PAGES = 200
 MAX_SKIPPED_REPORTED = 50
+MAX_CHANGED_REPORTED = 500
 
 DCAT = "http://www.w3.org/ns/dcat#"
 DCT = "http://purl.org/dc/terms/"
@@ -77,11 +78,13 @@ class HarvestReport:
     errors: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     skipped_backoff: bool = False
+    #: "type:remote id" of every item created or updated (the first MAX_CHANGED_REPORTED).
+    changed: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {"peer": self.peer, "ok": self.ok, "created": self.created, "updated": self.updated,
                 "unchanged": self.unchanged, "errors": self.errors, "skipped": self.skipped,
-                "skipped_backoff": self.skipped_backoff}
+                "skipped_backoff": self.skipped_backoff, "changed": self.changed}
 
 
 def _text(value: Any, limit: int) -> str:
@@ -145,7 +148,8 @@ class Harvester:
         with PeerClient(peer.base_url, self.policy, token, sleep=self.sleep) as client:
             for path, item_type in REGISTRY_LISTS.items():
                 try:
-                    mark = self._harvest_list(client, peer, path, item_type, high_water.get(item_type), report)
+                    mark = self._harvest_list(client, peer, path, item_type, high_water.get(item_type), report,
+                                              now)
                     if mark:
                         high_water[item_type] = mark
                 except PeerError as exc:
@@ -186,8 +190,14 @@ class Harvester:
 
     # --- registry lists -------------------------------------------------------------------------
     def _harvest_list(self, client: PeerClient, peer, path: str, item_type: str, mark: str | None,
-                      report: HarvestReport) -> str | None:
-        """Fetches every page of one list; returns the new high-water mark (None: unchanged)."""
+                      report: HarvestReport, started: datetime) -> str | None:
+        """Fetches every page of one list; returns the new high-water mark (None: unchanged).
+
+        The mark never passes our own clock at the start of the harvest: a peer whose
+        clock runs ahead stamps items "in the future", and when its clock is corrected
+        its next changes would sit below such a mark and be missed for good. Capped, they
+        are re-fetched (and recognised as unchanged) until real time catches up.
+        """
         params: dict[str, Any] = {"sort": "updated_at", "limit": PAGE_SIZE}
         since = parse_time(mark)
         if since is not None:
@@ -213,7 +223,7 @@ class Harvester:
             self.session.commit()
             offset += len(items)
             if not items or offset >= page["total"]:
-                return newest.isoformat() if newest else None
+                return min(newest, started).isoformat() if newest else None
         raise PeerError(f"/api/v1/{path}: more than {MAX_PAGES} pages")
 
     def _store(self, peer, item_type: str, row: dict[str, Any], source_url: str, report: HarvestReport) -> None:
@@ -225,6 +235,8 @@ class Harvester:
             existing.last_seen_at = now
             report.unchanged += 1
             return
+        if len(report.changed) < MAX_CHANGED_REPORTED:
+            report.changed.append(f"{item_type}:{row['remote_id']}")
         stems = " " + stems_for(title=row["title"], body=row["summary"]) + " "
         if existing is None:
             self.session.add(FederatedItem(peer_id=peer.id, item_type=item_type, source_url=source_url[:1000],
