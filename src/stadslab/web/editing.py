@@ -11,6 +11,8 @@ reader's language, with what was typed kept.
 
 from __future__ import annotations
 
+from datetime import date
+
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
@@ -21,7 +23,7 @@ from stadslab.core.listing import ListParams, RegistryFilters
 
 from . import vocabulary
 from .auth import page_principal, require_admin
-from .forms import pydantic_errors, service_errors
+from .forms import END_BEFORE_START, ordered, pydantic_errors, service_errors
 from .i18n import language_of, translations
 from .pages import _session
 from .profiles import _id
@@ -91,6 +93,13 @@ def _edit_page(request: Request, project, form: dict, errors: dict | None = None
     }, status_code=status_code, lang=lang)
 
 
+def _reversed(start: str, end: str) -> bool:
+    try:
+        return bool(start and end) and date.fromisoformat(end) < date.fromisoformat(start)
+    except ValueError:
+        return False
+
+
 def _editable(request: Request, session, project_id: str):
     from stadslab.labs import service as labs
 
@@ -124,7 +133,12 @@ def save_project(request: Request, project_id: str, title: str = Form(""), summa
             patch = ProjectPatch(title=title, summary=summary, status=status or None,
                                  start_date=form["start_date"] or None, end_date=form["end_date"] or None)
         except ValidationError as exc:
-            return _edit_page(request, project, form, pydantic_errors(exc, lang, PROJECT_FIELDS), 422)
+            errors = pydantic_errors(exc, lang, PROJECT_FIELDS)
+            if _reversed(form["start_date"], form["end_date"]):
+                # pydantic checks the dates together only once every field is valid; say it now, not next time
+                errors = ordered({**errors, "end_date": translations(lang).gettext(END_BEFORE_START)},
+                                 PROJECT_FIELDS)
+            return _edit_page(request, project, form, errors, 422)
         try:
             labs.update_project(session, project.id, patch, actor=page_principal(request))
         except StadslabError as exc:

@@ -114,6 +114,7 @@ def search_page(request: Request):
     result_items: list = []
     total = 0
     facets: dict = {}
+    estimated = {"total": False, "facets": False}
     if submitted and not q:
         field_error = gettext("Enter one or more words to search for.")
     elif len(q) > 200:
@@ -128,6 +129,9 @@ def search_page(request: Request):
                                 limit=SEARCH_PAGE_SIZE, offset=(page - 1) * SEARCH_PAGE_SIZE, lang=lang)
                 total = _get(result, "total", 0)
                 facets = _get(result, "facets", {}) or {}
+                # Very large match sets are counted from a sample: shown with "≈".
+                estimated = {"total": bool(_get(result, "total_is_estimate", False)),
+                             "facets": bool(_get(result, "facets_estimated", False))}
                 result_items = [_search_item(item, lang) for item in _get(result, "items", [])]
                 if _get(result, "note"):
                     note = gettext("Only very common words were entered; add a more specific word.")
@@ -140,6 +144,7 @@ def search_page(request: Request):
         "q": params.get("q", ""), "submitted": submitted, "field_error": field_error, "problem": problem,
         "items": result_items, "total": total, "groups": groups, "page": page, "pages": pages,
         "page_links": _page_links(request, page, pages), "demo_notice": demo, "note": note,
+        "estimated": estimated,
     }, status_code=200, lang=lang)
 
 
