@@ -83,3 +83,66 @@ def test_inactive_integration_is_refused(client, station, db):
 def test_network_server_timestamps(text, expected):
     parsed = timestamp(text, ["time"])
     assert parsed.tzinfo == timezone.utc and parsed.isoformat() == expected
+
+
+def test_admin_endpoints_are_for_administrators_and_editors_of_the_owner(client, db):
+    """``client`` is an administrator's; the others send their own tokens."""
+    from fastapi.testclient import TestClient
+
+    from stadslab.governance import audit
+    from tests.governance.factories import auth_headers, make_organisation, make_token, make_user
+
+    with db.session() as s:
+        own, other = make_organisation(s).id, make_organisation(s).id
+        h = {name: auth_headers(make_token(s, make_user(s, role, org, password=None)))
+             for name, role, org in (("editor", "editor", own), ("member", "member", own),
+                                     ("other-editor", "editor", other))}
+    anonymous = TestClient(client.app)
+    owned = {"register": {"owner": {"organisation_id": own}, "access_class": "network"}}
+    t = post(client, "Things", thing(properties=owned, Locations=[location()], Datastreams=[datastream()]))
+    ds = client.get(f"/sta/v1.1/Things({t['@iot.id']})/Datastreams").json()["value"][0]["@iot.id"]
+    hidden = post(client, "Things", thing(properties={"register": {"owner": {"organisation_id": own},
+                                                                   "access_class": "restricted"}}))
+
+    def integration(headers, name, **extra):
+        return client.post(f"{API}/integrations", json={"name": name, "kind": "tts", **extra}, headers=headers)
+
+    assert anonymous.post(f"{API}/integrations", json={"name": "a", "kind": "tts"}).status_code == 401
+    assert integration(h["member"], "m").status_code == 403
+    assert integration(h["editor"], "voor een ander", owner_organisation_id=other).status_code == 403
+    mine = integration(h["editor"], "eigen")
+    theirs = integration(h["other-editor"], "andere")
+    assert mine.status_code == theirs.status_code == 201
+    assert mine.json()["owner_organisation_id"] == own and theirs.json()["owner_organisation_id"] == other
+    assert integration(client.headers, "admin voor ander", owner_organisation_id=other).status_code == 201
+    # listing: editors see their own organisation's integrations, administrators all
+    assert [i["name"] for i in client.get(f"{API}/integrations", headers=h["editor"]).json()] == ["eigen"]
+    assert len(client.get(f"{API}/integrations").json()) == 3
+    assert client.get(f"{API}/integrations", headers=h["member"]).status_code == 403
+    assert anonymous.get(f"{API}/integrations").status_code == 401
+    # devices: the integration's owner decides, and the Thing must be visible and writable
+    mine_id, theirs_id = mine.json()["id"], theirs.json()["id"]
+    device = {"dev_eui": "70B3D57ED0051234", "thing_id": t["@iot.id"]}
+    assert client.post(f"{API}/integrations/{mine_id}/devices", json=device,
+                       headers=h["other-editor"]).status_code == 403
+    assert client.post(f"{API}/integrations/{theirs_id}/devices", json=device,
+                       headers=h["other-editor"]).status_code == 403  # someone else's (visible) Thing
+    r = client.post(f"{API}/integrations/{theirs_id}/devices", headers=h["other-editor"],
+                    json={"dev_eui": "70B3D57ED0051235", "thing_id": hidden["@iot.id"]})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "thing_id"  # as if it did not exist
+    r = client.post(f"{API}/integrations/{mine_id}/devices", json=device, headers=h["editor"])
+    assert r.status_code == 201, r.text
+    dev = r.json()["id"]
+    assert client.get(f"{API}/devices/{dev}", headers=h["other-editor"]).status_code == 403
+    assert client.get(f"{API}/devices/{dev}", headers=h["editor"]).status_code == 200
+    mapping = {"field": "temperature", "datastream_id": ds}
+    assert client.post(f"{API}/devices/{dev}/mappings", json=mapping, headers=h["other-editor"]).status_code == 403
+    assert client.post(f"{API}/devices/{dev}/mappings", json=mapping, headers=h["member"]).status_code == 403
+    assert client.post(f"{API}/devices/{dev}/mappings", json=mapping, headers=h["editor"]).status_code == 201
+    with db.session() as s:
+        kinds = [e["entity_type"] for e in audit.iterate(s, audit.AuditFilter())
+                 if e["entity_type"].startswith("lorawan")]
+        created = [e["after"] for e in audit.iterate(s, audit.AuditFilter(entity_type="lorawan_integration"))]
+    assert kinds.count("lorawan_integration") == 3 and kinds.count("lorawan_device") == 1
+    assert kinds.count("lorawan_mapping") == 1
+    assert all("secret_hash" not in a and "secret" not in a for a in created)

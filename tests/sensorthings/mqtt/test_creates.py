@@ -106,3 +106,43 @@ def test_invalid_messages_are_logged_and_dropped(db, prefix, start_runtime, list
     assert rt.bus.connected
     assert "PERSOONSGEGEVEN" not in caplog.text  # payload values are never logged
     assert "Datastream" in caplog.text and "999999" in caplog.text  # but the reason is
+
+
+def test_creates_need_a_token_with_write_rights_on_the_thing(db, prefix, start_runtime, listener, caplog):
+    from stadslab.governance import audit
+    from tests.governance.factories import make_organisation, make_token, make_user
+
+    with db.session() as s:
+        own, other = make_organisation(s), make_organisation(s)
+        tokens = {name: make_token(s, make_user(s, role, org, password=None), scopes=scopes)
+                  for name, role, org, scopes in (("editor", "editor", own, None), ("member", "member", own, None),
+                                                  ("other-editor", "editor", other, None),
+                                                  ("readonly", "editor", own, ["sta:read"]))}
+    ds = make_datastream(db, properties={"register": {"owner": {"organisation_id": own.id}}})
+    rt = start_runtime()
+    client = listener(token=None)
+    topic = f"{prefix}/Datastreams({ds})/Observations"
+    caplog.set_level(logging.WARNING, logger="stadslab.mqtt.ingest")
+    refused = [None, "stl_nonsense", tokens["member"], tokens["readonly"], tokens["other-editor"]]
+    for i, token in enumerate(refused):
+        client.publish(topic, {"result": i}, token=token)
+    assert wait_until(lambda: rt.creates.rejected == len(refused))
+    assert observation_count(db) == 0
+    client.publish(topic, {"result": 42}, token=tokens["editor"])
+    assert wait_until(lambda: observation_count(db, ds) == 1)
+    assert rt.creates.stored == 1
+    assert "Authentication required" in caplog.text and "Authentication failed" in caplog.text
+    assert "Not permitted" in caplog.text
+    assert not any(t in caplog.text for t in tokens.values()) and "stl_nonsense" not in caplog.text
+    with db.session() as s:
+        [event] = audit.iterate(s, audit.AuditFilter(entity_type="sta.Observation"))
+    assert event["actor_type"] == "user" and event["organisation_id"] == own.id
+    assert event["after"] == {"count": 1, "datastreams": [ds], "multi_datastreams": [], "via": "mqtt"}
+
+
+def test_anonymous_creates_only_with_the_development_setting(db, prefix, start_runtime, listener):
+    ds = make_datastream(db)
+    rt = start_runtime(anonymous_writes=True)
+    listener(token=None).publish(f"{prefix}/Datastreams({ds})/Observations", {"result": 1})
+    assert wait_until(lambda: observation_count(db, ds) == 1)
+    assert rt.creates.stored == 1
