@@ -1,0 +1,38 @@
+"""``stadslab serve --workers 2`` with PROMETHEUS_MULTIPROC_DIR: every scrape sums all workers."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+from .test_nginx import _free_port, _stop, _wait
+
+
+def _live_count(text: str) -> float:
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith("stadslab_http_requests_total{") and 'route="/api/v1/health/live"' in line)
+
+
+def test_counters_are_summed_over_workers(db, tmp_path):
+    metrics_dir = tmp_path / "metrics"
+    metrics_dir.mkdir()
+    port = _free_port()
+    env = {**os.environ, "STADSLAB_DATABASE_URL": db.url, "STADSLAB_LOG_LEVEL": "WARNING",
+           "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
+    proc = subprocess.Popen([str(Path(sys.executable).with_name("stadslab")), "serve", "--port", str(port),
+                             "--workers", "2"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait(f"{base}/metrics", proc)
+        start = _live_count(httpx.get(f"{base}/metrics", timeout=10).text)
+        for _ in range(30):  # new connections: the kernel spreads them over both workers
+            assert httpx.get(f"{base}/api/v1/health/live", timeout=10).status_code == 200
+        assert len(list(metrics_dir.glob("counter_*.db"))) == 2  # one file per worker process
+        for _ in range(6):  # whichever worker answers the scrape reports the total of both
+            assert _live_count(httpx.get(f"{base}/metrics", timeout=10).text) == start + 30
+    finally:
+        _stop(proc)
