@@ -16,7 +16,8 @@ from sqlalchemy import func, select
 
 from stadslab.app import create_app
 from stadslab.core.database import utcnow
-from stadslab.federation import service
+from stadslab.federation import harvester, service
+from stadslab.federation.client import PeerClient
 from stadslab.federation.harvester import as_utc
 from stadslab.federation.models import FederatedItem, FederationPeer, PeerStatus
 from stadslab.labs.models import Project
@@ -193,3 +194,29 @@ def test_clock_skew_neither_misses_nor_duplicates(hub, alpha, session):
     assert len(rows) == listed
     count = session.scalar(select(func.count()).select_from(FederatedItem))
     assert count == len(items(session, "Alpha"))
+
+
+def test_paging_misses_nothing_when_the_peer_changes_an_item_meanwhile(hub, alpha, session, monkeypatch):
+    monkeypatch.setattr(harvester, "PAGE_SIZE", 2)
+    register(hub, alpha)
+    for n in range(3):
+        alpha.create("projects", {"title": f"Extra project {n} {uuid.uuid4().hex[:6]}", "city": "GM0344"})
+    new_summary = f"Tijdens het oogsten gewijzigd {uuid.uuid4().hex[:8]}"
+    real_get_json = PeerClient.get_json
+    touched: list[int] = []
+
+    def get_json(self, path, params=None, accept="application/json"):
+        page = real_get_json(self, path, params, accept)
+        if path == "/api/v1/projects" and not touched:
+            # Between our first and second page the peer changes the first record: it moves to
+            # the end of the updated_at order and every record behind it shifts forward.
+            touched.append(page["items"][0]["id"])
+            alpha.patch("projects", touched[0], {"summary": new_summary})
+        return page
+
+    monkeypatch.setattr(PeerClient, "get_json", get_json)
+    assert harvest(hub)["Alpha"]["ok"]
+    on_peer = {str(p["id"]) for p in alpha.request("GET", "/api/v1/projects", params={"limit": 500}).json()["items"]}
+    harvested = {i.remote_id: i for i in items(session, "Alpha", "project")}
+    assert set(harvested) == on_peer
+    assert harvested[str(touched[0])].summary == new_summary

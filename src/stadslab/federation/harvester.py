@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from stadslab.core.config import Settings
@@ -42,7 +42,7 @@ REGISTRY_LISTS: dict[str, str] = {
 }
 PAGE_SIZE = 100
 #: A peer claiming more pages than this is answering nonsense (or is far too big to harvest this way).
-MAX_PAGES = 2000
+MAX_PAGES = 1000
 MAX_CATALOG_PAGES = 200
 MAX_SKIPPED_REPORTED = 50
 MAX_CHANGED_REPORTED = 500
@@ -172,8 +172,8 @@ class Harvester:
         status.high_water = high_water
         status.skipped = report.skipped[:MAX_SKIPPED_REPORTED]
         status.latency_ms = round(sum(latencies) / len(latencies), 1) if latencies else None
-        status.items = len(self.session.scalars(select(FederatedItem.id).where(
-            FederatedItem.peer_id == peer.id)).all())
+        status.items = self.session.scalar(select(func.count()).select_from(FederatedItem).where(
+            FederatedItem.peer_id == peer.id)) or 0
         if report.ok:
             status.last_success_at = now
             status.consecutive_failures = 0
@@ -197,32 +197,45 @@ class Harvester:
         clock runs ahead stamps items "in the future", and when its clock is corrected
         its next changes would sit below such a mark and be missed for good. Capped, they
         are re-fetched (and recognised as unchanged) until real time catches up.
+        Pages are read by keyset, not by plain offset: each request asks for
+        ``modified_since`` = the newest ``updated_at`` read so far and skips only the
+        records already read with exactly that time. A record the peer changes while we
+        page moves to the end of the list and is read there; with plain offsets, every
+        record behind it would shift one place forward and one of them would be missed.
         """
         params: dict[str, Any] = {"sort": "updated_at", "limit": PAGE_SIZE}
         since = parse_time(mark)
-        if since is not None:
-            params["modified_since"] = (since - timedelta(seconds=self.settings.federation_skew_margin_seconds)
-                                        ).isoformat()
+        cursor = since - timedelta(seconds=self.settings.federation_skew_margin_seconds) if since else None
         newest = since
-        offset = 0
+        skip = 0  # records already read at ``cursor`` (and bad records after it)
+        position = 0
         for _ in range(MAX_PAGES):
-            page = client.get_json(f"/api/v1/{path}", {**params, "offset": offset})
+            query = {**params, "offset": skip}
+            if cursor is not None:
+                query["modified_since"] = cursor.isoformat()
+            page = client.get_json(f"/api/v1/{path}", query)
             if not isinstance(page, dict) or not isinstance(page.get("items"), list) \
                     or not isinstance(page.get("total"), int) or isinstance(page.get("total"), bool):
                 raise PeerError(f"/api/v1/{path}: not a registry list (expected an object with items and total)")
             items = page["items"]
-            for n, record in enumerate(items):
+            for record in items:
+                position += 1
                 try:
                     row = normalise_record(item_type, record)
                 except ValueError as exc:
-                    report.skipped.append(f"{path}[{offset + n}]: {exc}")
+                    report.skipped.append(f"{path}[{position - 1}]: {exc}")
+                    skip += 1
                     continue
                 self._store(peer, item_type, row, client.url(f"/api/v1/{path}/{row['remote_id']}"), report)
-                if newest is None or row["remote_updated_at"] > newest:
-                    newest = row["remote_updated_at"]
+                stamp = row["remote_updated_at"]
+                if cursor is None or stamp > cursor:
+                    cursor, skip = stamp, 1
+                else:
+                    skip += 1
+                if newest is None or stamp > newest:
+                    newest = stamp
             self.session.commit()
-            offset += len(items)
-            if not items or offset >= page["total"]:
+            if not items or len(items) < PAGE_SIZE or len(items) >= page["total"]:
                 return min(newest, started).isoformat() if newest else None
         raise PeerError(f"/api/v1/{path}: more than {MAX_PAGES} pages")
 
