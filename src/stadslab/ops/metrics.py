@@ -110,6 +110,15 @@ class _RuntimeCollector:
         yield g
 
 
+class _Combined:
+    def __init__(self, *collectors):
+        self.collectors = collectors
+
+    def collect(self):
+        for collector in self.collectors:
+            yield from collector.collect()
+
+
 def render(app) -> tuple[bytes, str]:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         from prometheus_client import multiprocess
@@ -117,11 +126,8 @@ def render(app) -> tuple[bytes, str]:
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
     else:
-        registry = CollectorRegistry()
-        for collector in list(REGISTRY._collector_to_names):  # process, platform, GC and ours
-            registry.register(collector)
-    registry.register(_RuntimeCollector(app))
-    return generate_latest(registry), CONTENT_TYPE_LATEST
+        registry = REGISTRY  # this process's counters plus the process, platform and GC collectors
+    return generate_latest(_Combined(registry, _RuntimeCollector(app))), CONTENT_TYPE_LATEST
 
 
 def may_scrape(settings, client_host: str | None, authorization: str | None) -> bool:
