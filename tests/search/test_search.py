@@ -221,3 +221,23 @@ def test_bad_arguments_are_rejected_naming_the_field(session, kwargs, field):
     with pytest.raises(ValidationFailed) as exc:
         search(session, query, **kwargs)
     assert exc.value.errors[0]["loc"] == ["query", field]
+
+
+def test_title_tier_with_a_phrase_still_needs_the_phrase(session):
+    """The title tier holds every query word in the title; a phrase must still occur in the document."""
+    titled = h.project(session, "Haven Noord", "Proef met slimme verlichting op de kade.")
+    h.project(session, "Haven Zuid", "De verlichting is slimme techniek.")  # words apart
+    body = h.project(session, "Kade", "Een haven met slimme verlichting.")
+    res = search(session, '"slimme verlichting" haven')
+    assert [(i.id, i.title_match) for i in res.items] == [(titled.id, True), (body.id, False)]
+    assert res.total == 2 and res.items[0].score >= 1 > res.items[1].score
+
+
+def test_scores_fall_down_the_list_across_tiers(session):
+    for i in range(3):
+        h.project(session, f"Warmtenet {i}", "Tekst " * (i + 1))
+        h.project(session, f"Project {i}", "Over een warmtenet. " * (i + 1))
+    res = search(session, "warmtenet")
+    scores = [i.score for i in res.items]
+    assert scores == sorted(scores, reverse=True) and len(scores) == 6
+    assert all(1 <= s < 2 for s in scores[:3]) and all(0 <= s < 1 for s in scores[3:])

@@ -36,7 +36,8 @@ def marked_text(fragment: str, style: str = "bold yellow") -> Text:
 
 
 def results_table(res) -> Table:
-    table = Table(title=f"{res.total} result(s) for {res.query!r}", show_lines=False)
+    about = "≈ " if res.total_is_estimate else ""
+    table = Table(title=f"{about}{res.total} result(s) for {res.query!r}", show_lines=False)
     for col in ("type", "id", "title", "city", "status", "snippet"):
         table.add_column(col, overflow="fold")
     for item in res.items:
@@ -46,7 +47,7 @@ def results_table(res) -> Table:
 
 
 def facets_table(res) -> Table:
-    table = Table(title="Facets")
+    table = Table(title="Facets (estimated from a sample)" if res.facets_estimated else "Facets")
     table.add_column("facet")
     table.add_column("values (count)", overflow="fold")
     for name, counts in res.facets.items():

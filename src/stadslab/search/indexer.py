@@ -43,7 +43,7 @@ def _upsert(session: Session, rows: list[dict]) -> None:
     """Upsert documents with their theme masks (new theme codes get a bit first)."""
     if not rows:
         return
-    bits = theme_bits(session, {code for row in rows for code in row["themes"].split()})
+    bits = theme_bits(session, sorted({code for row in rows for code in row["themes"].split()}))
     for row in rows:
         row["themes_mask"] = mask_of(row["themes"], bits)
     backend_for(session).upsert(session, rows)

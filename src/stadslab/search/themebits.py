@@ -27,9 +27,9 @@ class TooManyThemes(RuntimeError):
 
 
 def theme_bits(session: Session, needed: Iterable[str] = ()) -> dict[str, int]:
-    """code → bit for every known code, giving bits to ``needed`` codes that have none yet."""
+    """code → bit for every known code, giving bits to ``needed`` codes that have none yet (in that order)."""
     bits = dict(session.execute(select(SearchThemeBit.code, SearchThemeBit.bit)).all())
-    missing = sorted(set(needed) - bits.keys())
+    missing = [code for code in dict.fromkeys(needed) if code not in bits]
     if missing:
         first = max(bits.values(), default=-1) + 1
         if first + len(missing) > MAX_BITS:
