@@ -69,12 +69,19 @@ class Node:
                 "STADSLAB_SECRET_KEY": f"secret-of-{self.name}", **self.extra_env}
 
     def start(self) -> "Node":
+        return self.launch().wait_ready()
+
+    def launch(self) -> "Node":
+        """Starts the process without waiting (start several nodes, then wait for each)."""
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "stadslab.app:create_app", "--factory", "--host", "127.0.0.1",
              "--port", str(self.port), "--log-level", "warning"],
             env=self.env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         log.close()
+        return self
+
+    def wait_ready(self) -> "Node":
         deadline = time.monotonic() + STARTUP_DEADLINE
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
