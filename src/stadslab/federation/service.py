@@ -201,6 +201,8 @@ def harvest(session: Session, settings: Settings, *, peer_name: str | None = Non
         harvester = Harvester(session, settings, **({"sleep": sleep} if sleep else {}))
         reports = []
         for peer in list(session.scalars(stmt)):
+            if not acquire_lease(session, holder, lease_seconds):  # renew; lost it (we overran): stop
+                break
             try:
                 reports.append(harvester.harvest(peer, decrypt_token(settings, peer.token_encrypted), force=force))
             except Exception as exc:  # noqa: BLE001 - one peer's surprise must not stop the others
