@@ -102,7 +102,8 @@ def seed_sensors(session: Session, lab_id: int | None = None, owner_organisation
     from datetime import datetime, timedelta, timezone
 
     observations = [{"phenomenonTime": (datetime(2024, 5, 1, tzinfo=timezone.utc) + timedelta(hours=h))
-                     .strftime("%Y-%m-%dT%H:%M:%SZ"), "result": 10 + (h % 24) / 2} for h in range(0, 24 * 6)]
+                     .strftime("%Y-%m-%dT%H:%M:%SZ"), "result": 10 + (h % 24) / 2 + (h // 24) * 1.5}
+                    for h in range(0, 24 * 6)]
     unit = {"name": "microgram per kubieke meter", "symbol": "µg/m³", "definition": "https://qudt.org/vocab/unit"}
     camera = _sta(session, "Things", {
         "name": "Drukteteller Stationsplein", "description": "Telt voetgangers op het plein",

@@ -45,7 +45,7 @@ def test_admin_sees_management_in_the_menu_and_the_figures(web_client, session):
     home = web_client.get("/").text
     assert '<a class="utrecht-nav-list__link stadslab-nav__link" href="/beheer">Beheer</a>' in home
     r = web_client.get("/beheer")
-    assert r.status_code == 200 and "4 accounts, 4 actief" in r.text and "2 projecten, 2 proeftuinen" in r.text
+    assert r.status_code == 200 and "4 accounts, waarvan 4 actief" in r.text and "2 projecten" in r.text and "2 proeftuinen" in r.text
 
 
 def test_admin_lists_adds_changes_and_disables_accounts(web_client, session):

@@ -372,7 +372,7 @@ def test_project_form_validation_error_then_fixed(page, browser_session):
     expect(title).to_be_focused()
     # The summary at the top links to the fields.
     summary = page.locator(".stadslab-error-summary")
-    assert summary.get_by_role("link", name="Gebruik minstens 3 tekens.").get_attribute("href") == "#f-title"
+    assert summary.get_by_role("link", name="Titel: Gebruik minstens 3 tekens.").get_attribute("href") == "#f-title"
     screenshot(page, "project-edit-validation-error")
     title.fill("Slimme lantaarnpalen Woensel-Noord")
     page.get_by_label("Einddatum").fill("2025-06-30")

@@ -246,3 +246,43 @@ def test_registry_text_is_escaped(client, session):
     assert "&lt;script&gt;alert(1)&lt;/script&gt; Lab" in r.text
     home = client.get("/", headers=HTML).text
     assert "<script>alert" not in home
+
+
+NEW_PUBLIC_PAGES = ["/inloggen", "/sensoren", "/agenda", "/loket"]
+
+
+def test_main_menu_has_the_new_sections_in_both_languages(client):
+    nl = client.get("/", headers=HTML).text
+    for href, label in (("/sensoren", "Sensoren"), ("/agenda", "Agenda"), ("/loket", "Loket")):
+        assert f'href="{href}">{label}</a>' in nl
+    assert 'href="/inloggen">Inloggen</a>' in nl and 'href="/beheer"' not in nl
+    en = client.get("/?lang=en", headers=HTML).text
+    for href, label in (("/sensoren", "Sensors"), ("/agenda", "Calendar"), ("/loket", "Loket")):
+        assert f'href="{href}">{label}</a>' in en
+    page = client.get("/agenda", headers=HTML).text
+    assert 'href="/agenda" aria-current="page">' in page
+    assert 'href="/inloggen?volgende=%2Fagenda">' in page  # the login link brings people back
+
+
+@pytest.mark.parametrize("path", NEW_PUBLIC_PAGES)
+def test_new_pages_render_in_both_languages_with_the_strict_policy(client, path):
+    for lang, marker in (("nl", '<html lang="nl"'), ("en", '<html lang="en"')):
+        r = client.get(f"{path}?lang={lang}", headers=HTML)
+        assert r.status_code == 200 and marker in r.text
+        assert "unsafe-inline" not in r.headers["content-security-policy"]
+        parser = _Scripts()
+        parser.feed(r.text)
+        for script in parser.scripts:
+            assert script.get("src", "").startswith("/static/") or script.get("type") == "application/json", script
+
+
+def test_static_scripts_of_the_new_pages_are_served(client):
+    for path in ("/static/js/sensor-chart.js", "/static/js/map.js"):
+        r = client.get(path)
+        assert r.status_code == 200 and "use strict" in r.text
+
+
+def test_unknown_pages_under_new_sections_are_friendly_404s(client):
+    for path in ("/sensoren/0", "/projecten/abc/bewerken", "/beheer/bestaat-niet"):
+        r = client.get(path, headers=HTML, follow_redirects=False)
+        assert r.status_code in (404, 303), path  # /beheer/... asks to log in first, then 404s

@@ -103,3 +103,27 @@ def country_name(code: str | None, lang: str) -> str:
     if not code:
         return ""
     return Locale.parse(lang).territories.get(code.upper(), code)
+
+
+def format_time(value: datetime | None, lang: str, zone: str | None = None) -> str:
+    """Hours and minutes of a moment in ``zone`` (default: Dutch time)."""
+    if value is None:
+        return ""
+    from zoneinfo import ZoneInfo
+
+    from babel.dates import format_time as babel_format_time
+
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    try:
+        tz = ZoneInfo(zone or HOME_ZONE)
+    except (KeyError, ValueError):
+        tz = ZoneInfo(HOME_ZONE)
+    return babel_format_time(value.astimezone(tz), "short", locale=Locale.parse(lang))
+
+
+def same_local_day(a: datetime, b: datetime, zone: str | None = None) -> bool:
+    from zoneinfo import ZoneInfo
+
+    tz = ZoneInfo(zone or HOME_ZONE)
+    return a.astimezone(tz).date() == b.astimezone(tz).date()

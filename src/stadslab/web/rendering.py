@@ -23,7 +23,7 @@ from stadslab import __version__
 from stadslab.core.config import Settings
 
 from . import i18n, vocabulary
-from .auth import DROP_SESSION, account, csrf_token
+from .auth import DROP_SESSION, account, csrf_token, login_url
 
 log = logging.getLogger("stadslab.web")
 
@@ -81,6 +81,8 @@ def environment(lang: str) -> Environment:
     env.filters["datetime"] = lambda value, fmt="medium", zone=None: i18n.format_datetime(value, lang, fmt, zone)
     env.filters["country"] = lambda code: i18n.country_name(code, lang)
     env.filters["isodate"] = _isodate
+    env.filters["time"] = lambda value, zone=None: i18n.format_time(value, lang, zone)
+    env.tests["same_day_as"] = lambda a, b, zone=None: i18n.same_local_day(a, b, zone)
     env.filters["theme"] = lambda theme: vocabulary.theme_name(theme, lang)
     env.filters["typename"] = lambda code: vocabulary.type_label(code, lang)
     env.globals.update(lang=lang, static_url=static_url, autonyms=i18n.AUTONYMS,
@@ -176,7 +178,8 @@ def render(request: Request, template: str, context: dict | None = None, *, stat
 def _visitor(request: Request) -> dict:
     """The logged-in person and the CSRF token for the header's logout form (never fails a page)."""
     try:
-        return {"account": account(request), "csrf_token": csrf_token(request)}
+        return {"account": account(request), "csrf_token": csrf_token(request),
+                "login_link": "/inloggen" if request.url.path == "/" else login_url(request)}
     except Exception:  # noqa: BLE001 - e.g. the error page while the database is down
         log.warning("could not resolve the visitor of %s", request.url.path, exc_info=True)
-        return {"account": None, "csrf_token": None}
+        return {"account": None, "csrf_token": None, "login_link": "/inloggen"}

@@ -109,7 +109,8 @@
 
     var bounds = outlines.getBounds();
     if (points.getLayers().length) { bounds.extend(points.getBounds()); }
-    if (bounds.isValid()) { map.fitBounds(bounds, { padding: [20, 20], maxZoom: 13 }); }
+    // No animation: the first view is simply there (and "ready" means drawn, not halfway a zoom).
+    if (bounds.isValid()) { map.fitBounds(bounds, { padding: [20, 20], maxZoom: 13, animate: false }); }
     container.setAttribute("data-map-ready", "true");
   }
 
