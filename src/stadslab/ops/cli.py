@@ -22,7 +22,7 @@ def _progress() -> Progress:
 
 
 def _fail(exc: StadslabError) -> None:
-    console.print(f"[red]{exc.title}:[/red] {exc.detail}")
+    typer.echo(f"{exc.title}: {exc.detail}", err=True)  # unwrapped: scripts grep for it
     raise typer.Exit(2)
 
 
@@ -76,7 +76,8 @@ def migrate_to_postgres_command(to: str = typer.Option(..., "--to", help="postgr
     except StadslabError as exc:
         _fail(exc)
     console.print(f"Copied {sum(report.rows.values()):,} rows in {len(report.rows)} tables; "
-                  f"{len(report.sequences)} sequences advanced; search index rebuilt")
+                  f"{len(report.sequences)} sequences advanced; search index rebuilt "
+                  f"({sum(report.search_documents.values()):,} documents)")
     if not report.ok:
         for name, (before, after) in report.mismatches.items():
             console.print(f"[red]MISMATCH[/red] {name}: source {before} target {after}")
