@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 
 from stadslab.core.security import current_request_id, install_log_masking, mask
 
-_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime", "_stadslab_masked"}
+_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime", "_stadslab_masked", "color_message"}
 
 
 class RequestIdFilter(logging.Filter):
