@@ -143,3 +143,12 @@ def test_loket_in_english(web_client, loket_world):
     r = web_client.get("/loket?lang=en")
     assert "Granted room to experiment" in r.text and "Room to experiment (exemption)" in r.text
     assert "Submit request" in r.text
+
+
+def test_lab_page_shows_its_granted_room_to_experiment(client, loket_world):
+    reg, _ = loket_world
+    r = client.get(f"/labs/{reg.lab_ids[0]}", headers=HTML)
+    section = r.text[r.text.index('id="exemptions-title"'):]
+    assert "Zelfrijdende pendelbus" in section and "RVV 1990, artikel 5" in section
+    other = client.get(f"/labs/{reg.lab_ids[1]}", headers=HTML).text
+    assert 'id="exemptions-title"' not in other

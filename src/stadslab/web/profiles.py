@@ -97,10 +97,21 @@ def lab_profile(request: Request, lab_id: str):
     with _session(request) as session:
         lab = labs.get_living_lab(session, _id(lab_id))
         projects = _all(labs.list_projects, session, _filters(), living_lab_id=lab.id)
+        exemptions = _exemptions(session, lab.id)
         national_map = queries.national_map(session, [lab.municipality_code])
         national_map.labs = [m for m in national_map.labs if m.id == lab.id]
-    return render(request, "lab.html", {"lab": lab, "projects": projects, "demo_notice": lab.is_demo,
+    return render(request, "lab.html", {"lab": lab, "projects": projects, "exemptions": exemptions,
+                                         "demo_notice": lab.is_demo,
                                          **_map_context(request, national_map, lang)}, lang=lang)
+
+
+def _exemptions(session, lab_id: int) -> list[dict]:
+    """Room to experiment granted for this lab through the loket (public)."""
+    from stadslab.governance import loket
+
+    rows, _total = loket.exemptions(session, ListParams(limit=100, offset=0, sort=None), living_lab_id=lab_id)
+    return [{"title": r.title, "regulation": r.regulation, "decided_at": r.decided_at, "organisation": org,
+             "note": r.decision_note} for r, org, _lab in rows]
 
 
 @router.get("/projecten/{project_id}", response_class=HTMLResponse)
