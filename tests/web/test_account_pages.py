@@ -142,3 +142,13 @@ def test_cross_site_login_form_posts_are_refused(web_client):
     r = web_client.post("/inloggen", data={"email": "a@example.org", "password": "x" * 12},
                         headers={"Origin": "https://evil.example"})
     assert r.status_code == 403
+
+
+def test_typing_the_logout_address_asks_for_a_button_press(web_client, session):
+    assert web_client.get("/uitloggen", follow_redirects=False).headers["location"] == "/"
+    accounts = seed_accounts(session)
+    csrf = web_login(web_client, accounts.member_email)
+    r = web_client.get("/uitloggen")
+    assert r.status_code == 200 and "Wilt u uitloggen?" in r.text
+    assert session.scalars(select(UserSession)).all() != []  # a GET changes nothing
+    assert f'name="csrf_token" value="{csrf}"' in r.text

@@ -275,6 +275,7 @@ def _new_pages(world) -> list[tuple[str, str | None, str, int]]:
         ("admin-users", a.admin_email, "/beheer/gebruikers", 200),
         ("admin-tokens", a.admin_email, "/beheer/tokens", 200),
         ("admin-content", a.admin_email, "/beheer/inhoud", 200),
+        ("logout", a.admin_email, "/uitloggen", 200),
     ]
 
 

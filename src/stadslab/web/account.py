@@ -86,6 +86,14 @@ def login_submit(request: Request, email: str = Form(""), password: str = Form("
     return response
 
 
+@router.get("/uitloggen", response_class=HTMLResponse)
+def logout_form(request: Request):
+    """Someone who types the address gets a button: logging out changes state, so it is a POST."""
+    if page_principal(request).via != "session":
+        return RedirectResponse("/", status_code=303)
+    return render(request, "logout.html", {"no_store": True})
+
+
 @router.post("/uitloggen")
 def logout(request: Request):
     """Ends the server-side session (the CSRF middleware has already checked the form's token)."""
