@@ -77,6 +77,9 @@ def test_peers_are_admin_only(api, db):
     assert api.post("/api/v1/federation/peers", headers=editor, json=body).status_code == 403
     assert api.get("/api/v1/federation/peers", headers=editor).status_code == 403
     assert api.post("/api/v1/federation/harvest", headers=editor).status_code == 403
+    # peer health can name internal hosts in its last error: admins only
+    assert api.get("/api/v1/federation/peers/1/health").status_code == 401
+    assert api.get("/api/v1/federation/peers/1/health", headers=editor).status_code == 403
     # Network-wide views are public.
     assert api.get("/api/v1/federation/replication-graph").status_code == 200
     assert api.get("/api/v1/federation/search", params={"q": "fiets"}).status_code == 200

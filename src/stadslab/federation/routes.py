@@ -50,8 +50,9 @@ def delete_peer(peer_id: int, p: Principal = Depends(get_principal), session: Se
     return Response(status_code=204)
 
 
-@router.get("/peers/{peer_id}/health", response_model=PeerHealth, summary="Harvest health of a peer")
-def peer_health(peer_id: int, session: Session = Depends(get_session)):
+@router.get("/peers/{peer_id}/health", response_model=PeerHealth, summary="Harvest health of a peer (admin)")
+def peer_health(peer_id: int, p: Principal = Depends(get_principal), session: Session = Depends(get_session)):
+    require_role(p, "admin")  # last_error can name peer hosts and internal addresses
     return service.peer_health(session, peer_id)
 
 
