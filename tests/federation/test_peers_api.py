@@ -43,7 +43,7 @@ def test_peer_crud_is_audited_and_never_returns_the_token(api, admin, session, h
 
     r = api.patch(f"/api/v1/federation/peers/{peer['id']}", headers=admin, json={"active": False, "token": ""})
     assert r.status_code == 200 and r.json()["active"] is False and r.json()["has_token"] is False
-    assert api.get(f"/api/v1/federation/peers/{peer['id']}/health").json()["healthy"] is None
+    assert api.get(f"/api/v1/federation/peers/{peer['id']}/health", headers=admin).json()["healthy"] is None
     assert api.delete(f"/api/v1/federation/peers/{peer['id']}", headers=admin).status_code == 204
     assert api.get(f"/api/v1/federation/peers/{peer['id']}", headers=admin).status_code == 404
 
