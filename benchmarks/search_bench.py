@@ -11,7 +11,13 @@ baseline in the same run, through the bare full-text query on the same data
 no counting, no snippets). Prints p50/p95 per backend and the ratio, and
 writes them to benchmarks/RESULTS.md under "## Search".
 
-Run: .venv/bin/python benchmarks/search_bench.py [N] [--no-write]
+The machine is shared, so after one load per dialect the query mix is timed in
+several passes (``--passes``, default 3) and the median pass (by p95) is
+reported, with every pass's p95 alongside. On PostgreSQL the bulk load is
+followed by VACUUM ANALYZE, as autovacuum would do in production
+(``rebuild_index`` itself already runs ANALYZE).
+
+Run: .venv/bin/python benchmarks/search_bench.py [N] [--passes=3] [--no-write]
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ import sys
 import time
 from pathlib import Path
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -178,13 +184,23 @@ def _flush(s, batch, theme_rows, lesson_rows) -> None:
             s.execute(insert(Lesson), lesson_rows)
 
 
+def vacuum(db) -> None:
+    """PostgreSQL: VACUUM ANALYZE after the bulk load (outside a transaction), as autovacuum would."""
+    if db.dialect != "postgresql":
+        return
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM (ANALYZE) search_documents, search_narrow"))
+
+
 def time_queries(db) -> dict:
     with db.session() as s:
         backend = backend_for(s)
         cases = query_mix()
-        matches = {}
+        matches, estimated = {}, {}
         for _cls, q, kw in cases:  # warm-up, and match counts for the report
-            matches[q, tuple(kw)] = service.search(s, q, **kw).total
+            res = service.search(s, q, **kw)
+            matches[q, tuple(kw)] = res.total
+            estimated[q, tuple(kw)] = res.total_is_estimate or res.facets_estimated
             backend.bare(s, parse_query(q))
         full: dict[str, list[float]] = {}
         bare: list[float] = []
@@ -198,7 +214,8 @@ def time_queries(db) -> dict:
                 backend.bare(s, parsed)
                 bare.append(time.perf_counter() - t0)
         docs = s.scalar(select(func.count()).select_from(SearchDocument))
-    return {"full": full, "bare": bare, "matches": matches, "docs": docs, "cases": cases}
+    return {"full": full, "bare": bare, "matches": matches, "estimated": estimated, "docs": docs,
+            "cases": cases}
 
 
 def ms(v: float) -> str:
@@ -209,34 +226,47 @@ def main() -> None:
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
     n = int(args[0]) if args else 100_000
     write = "--no-write" not in sys.argv
-    rows, class_rows = [], []
+    passes = next((int(a.split("=", 1)[1]) for a in sys.argv if a.startswith("--passes=")), 3)
+    rows, class_rows, pass_rows = [], [], []
     load_before = _loadavg()
     print(f"Search benchmark: {n} projects; {machine()}; load average before: {load_before}")
     for dialect in ("sqlite", "postgresql"):
         with fresh_database(dialect, DB_NAME) as db:
             loaded = load(db, n)
-            res = time_queries(db)
-        everything = [t for ts in res["full"].values() for t in ts]
-        f50, f95 = percentile(everything, 50), percentile(everything, 95)
+            vacuum(db)
+            runs = []
+            for k in range(passes):
+                res = time_queries(db)
+                everything = [t for ts in res["full"].values() for t in ts]
+                runs.append((percentile(everything, 95), percentile(everything, 50), res, _loadavg()))
+                print(f"  {dialect} pass {k + 1}: p50 {ms(runs[-1][1])}  p95 {ms(runs[-1][0])}  "
+                      f"(load {runs[-1][3]})")
+        f95, f50, res, _load = sorted(runs, key=lambda r: r[0])[len(runs) // 2]
         b50, b95 = percentile(res["bare"], 50), percentile(res["bare"], 95)
+        n_est = sum(1 for v in res["estimated"].values() if v)
         print(f"\n{dialect}: {res['docs']:,} documents; projects inserted in {loaded['rows']:.1f} s, "
               f"index built (rebuild_index) in {loaded['index']:.1f} s")
-        print(f"  service.search  p50 {ms(f50)}  p95 {ms(f95)}   ({len(everything)} queries)")
+        print(f"  median pass of {passes}: service.search  p50 {ms(f50)}  p95 {ms(f95)}   "
+              f"({sum(len(t) for t in res['full'].values())} queries)")
         print(f"  bare full-text  p50 {ms(b50)}  p95 {ms(b95)}")
         print(f"  ratio           p50 {f50 / b50:.1f}x  p95 {f95 / b95:.1f}x")
+        print(f"  {n_est} of {len(res['cases'])} queries answered with estimated counts")
         for cls, ts in res["full"].items():
-            counts = [res["matches"][q, tuple(kw)] for c, q, kw in res["cases"] if c == cls]
+            keys = [(q, tuple(kw)) for c, q, kw in res["cases"] if c == cls]
+            counts = [res["matches"][k] for k in keys]
+            est = sum(1 for k in keys if res["estimated"][k])
             line = (f"{cls:10s} p50 {ms(percentile(ts, 50)):>9s}  p95 {ms(percentile(ts, 95)):>9s}  "
-                    f"matches {min(counts):,}–{max(counts):,}")
+                    f"matches {min(counts):,}–{max(counts):,}  estimated {est}/{len(keys)}")
             print("    " + line)
             class_rows.append(f"| {dialect} | {cls} | {ms(percentile(ts, 50))} | {ms(percentile(ts, 95))} | "
-                              f"{min(counts):,}–{max(counts):,} |")
+                              f"{min(counts):,}–{max(counts):,} | {est} of {len(keys)} |")
         rows.append(f"| {dialect} | {res['docs']:,} | {loaded['index']:.1f} s | {ms(f50)} | {ms(f95)} | "
                     f"{ms(b50)} | {ms(b95)} | {f50 / b50:.0f}x / {f95 / b95:.0f}x |")
+        pass_rows.append(f"{dialect}: " + ", ".join(f"{ms(r[0])} (load {r[3].split()[0]})" for r in runs))
     load_after = _loadavg()
     print(f"load average after: {load_after}")
     if write:
-        _write_results(n, rows, class_rows, f"{load_before} before, {load_after} after")
+        _write_results(n, rows, class_rows, pass_rows, passes, f"{load_before} before, {load_after} after")
 
 
 def _loadavg() -> str:
@@ -246,30 +276,34 @@ def _loadavg() -> str:
         return "unknown"
 
 
-def _write_results(n: int, rows: list[str], class_rows: list[str], load: str) -> None:
+def _write_results(n: int, rows: list[str], class_rows: list[str], pass_rows: list[str], passes: int,
+                   load: str) -> None:
     section = "\n".join([
         "## Search", "",
         f"`benchmarks/search_bench.py {n}` — {machine()}; load average {load} "
         "(the machine is shared with other jobs, so absolute figures vary from run to run).", "",
         f"{n:,} synthetic bilingual projects (lessons are documents of their own), indexed with "
-        f"`rebuild_index`; {len(query_mix())} queries × {ROUNDS} rounds. `service.search` = tiered ranking + "
+        f"`rebuild_index` (PostgreSQL: then VACUUM ANALYZE); {len(query_mix())} queries × {ROUNDS} rounds per "
+        f"pass, {passes} passes; the median pass (by p95) is shown. `service.search` = tiered ranking + "
         "total + 4 facets + snippets for a page of 20; baseline = bare full-text match `LIMIT 20` on the same "
-        "data (no ranking, counting or snippets). Target: service p95 < 50 ms.", "",
+        "data (no ranking, counting or snippets). Target: service p95 < 50 ms on both databases, stock "
+        "PostgreSQL 15 configuration.", "",
         "| backend | documents | index build | search p50 | search p95 | bare p50 | bare p95 | ratio p50 / p95 |",
         "|---|---|---|---|---|---|---|---|",
         *rows, "",
-        "| backend | query class | p50 | p95 | documents matched |",
-        "|---|---|---|---|---|",
+        "p95 of every pass: " + "; ".join(pass_rows) + ".", "",
+        "| backend | query class | p50 | p95 | documents matched | answered with estimates |",
+        "|---|---|---|---|---|---|",
         *class_rows, "",
-        "Where the time goes (seen with EXPLAIN while building this): a *common* word matches 17–25% of "
-        "all documents. Ranking stays cheap because it is tiered (documents with every query word in the "
-        "title first), so BM25/ts_rank runs over the title tier only, a few thousand documents. The "
-        "rest is the exact total and the four facets over the whole match set: on SQLite ~50 ms of row "
-        "look-ups of the match set in `search_documents` plus ~50 ms for the GROUP BYs; on PostgreSQL a "
-        "bitmap heap scan that touches nearly every heap page of `search_documents` (rows of ~1.8 kB: "
-        "body, stems and tsvector inline), read from the OS cache because the default 128 MB "
-        "shared_buffers is smaller than the table. Phrases on PostgreSQL recheck positions in every "
-        "candidate's tsvector. Rare, medium, multi-word and phrase queries (SQLite) are within target.",
+        "How (docs/search.md): counting reads only narrow facet columns — SQLite through a covering index "
+        "`(id, doc_type, city_code, status, themes_mask)`, PostgreSQL through `search_narrow`, a short row "
+        "per document — with themes as a bitmask. Match sets larger than the exact-count limit (SQLite "
+        "10,000, PostgreSQL 5,000 documents before facet filters; on PostgreSQL phrase candidates count) "
+        "get `total_is_estimate` / `facets_estimated` and are counted on the fixed 1-in-16 sample "
+        "(`search_fts_sample` / `search_narrow.sample_tsv`); the web page shows them with ≈. The title "
+        "tier is ranked on the title tokens alone (PostgreSQL: the narrow table's title vector), so "
+        "common words no longer rank thousands of wide rows. Remaining cost on PostgreSQL: a phrase of "
+        "two common words still rechecks every document holding both words to rank the matches.",
         "",
     ])
     text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n\n"

@@ -151,7 +151,7 @@ def search(session: Session, query: str, *, types=None, themes=None, cities=None
     results.facets_estimated = raw.facets_estimated
     results.facets = raw.facets
     results.items = _items(session, raw.hits, parsed)
-    results.facet_labels = _labels(session, raw.facets, theme_names, lang)
+    results.facet_labels = _labels(session, raw.facets, theme_names, lang, city_names=raw.city_names)
     return results
 
 
@@ -210,11 +210,16 @@ def _items(session: Session, hits: list[tuple[int, float, bool]], parsed: Parsed
     return items
 
 
-def _labels(session: Session, facets: dict[str, dict[str, int]], theme_names: dict, lang: str) -> dict:
+def _labels(session: Session, facets: dict[str, dict[str, int]], theme_names: dict, lang: str, *,
+            city_names: dict[str, str] | None = None) -> dict:
+    """Human labels; city names mostly come with the counts, the rest are looked up."""
     pick = 0 if lang == "nl" else 1
-    cities = set(facets.get("city", {}))
-    city_names = dict(session.execute(select(Municipality.code, Municipality.name)
-                                      .where(Municipality.code.in_(cities))).all()) if cities else {}
+    known = dict(city_names or {})
+    missing = set(facets.get("city", {})) - known.keys()
+    if missing:
+        known.update(session.execute(select(Municipality.code, Municipality.name)
+                                     .where(Municipality.code.in_(missing))).all())
+    city_names = known
     return {
         "type": {v: TYPE_LABELS[lang].get(v, v) for v in facets.get("type", {})},
         "theme": {v: theme_names[v][pick] if v in theme_names else v for v in facets.get("theme", {})},

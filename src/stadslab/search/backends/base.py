@@ -69,6 +69,8 @@ class RawResults:
     total_is_estimate: bool = False
     #: The facet counts are sample estimates.
     facets_estimated: bool = False
+    #: Names of the cities in the city facet (read with the counts).
+    city_names: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -79,6 +81,7 @@ class _Counts:
     #: Documents a phrase check must read (phrases loosened to their words); None: the matches.
     candidates: int | None = None
     facets: dict[str, dict] = field(default_factory=lambda: {f: {} for f in FACETS})
+    city_names: dict[str, str] = field(default_factory=dict)
 
 
 def safe_forms(forms: Iterable[str]) -> list[str]:
@@ -161,10 +164,10 @@ class SearchBackend(ABC):
         rows = session.execute(text(self._ranked_sql(where, match)), {**params, "limit": limit, "offset": offset})
         return [(int(r[0]), float(r[1])) for r in rows]
 
-    def _title_tier(self, session: Session, query: ParsedQuery, params: dict, where: str, limit: int,
-                    offset: int) -> list[tuple[int, float]]:
-        """Documents with every query word in the title (and matching the whole query), best first."""
-        return self._ranked(session, params, where, "tq", limit, offset)
+    def _title_tier_sql(self, query: ParsedQuery, params: dict, where: str) -> str:
+        """SELECT id, score in [0, 1) of the documents with every query word in the title (and
+        matching the whole query), best first, paged by ``:limit``/``:offset``; may add params."""
+        return self._ranked_sql(where, "tq")
 
     # --- filters --------------------------------------------------------------------
 
@@ -205,19 +208,24 @@ class SearchBackend(ABC):
         params: dict = {"q": full}
         clauses = self._filter_clauses(filters, params)
         where = self._where(clauses)
+        want = offset + limit
         if title is None:
-            hits = [(i, s, False) for i, s in self._ranked(session, params, where, "q", limit, offset)]
+            first_sql, params["limit"], params["offset"] = self._ranked_sql(where, "q"), limit, offset
         else:
             params["tq"] = self.both(full, title)
             params["rq"] = self.minus(full, title)
-            want = offset + limit
-            tier1 = self._title_tier(session, query, params, where, want, 0)
-            hits = [(i, 1.0 + s, True) for i, s in tier1[offset:]]
-            if len(tier1) < want:
-                rest = self._ranked(session, params, where, "rq", limit - len(hits), max(0, offset - len(tier1)))
+            first_sql, params["limit"], params["offset"] = self._title_tier_sql(query, params, where), want, 0
+        # One round trip for the first ranking and the sample counts: under load every
+        # round trip waits for the database process to be scheduled again.
+        first, sample = self._rank_and_count(session, query, first_sql, params, clauses, with_facets)
+        if title is None:
+            hits = [(i, s, False) for i, s in first]
+        else:
+            hits = [(i, 1.0 + s, True) for i, s in first[offset:]]
+            if len(first) < want:
+                rest = self._ranked(session, params, where, "rq", limit - len(hits), max(0, offset - len(first)))
                 hits += [(i, s, False) for i, s in rest]
-
-        counts, estimated = self._counts(session, query, params, clauses, with_facets)
+        counts, estimated = self._decide(session, query, sample, params, clauses, with_facets)
         total, total_is_estimate = counts.total, estimated
         if len(hits) < limit and (hits or offset == 0):
             # A page that is not full shows where the match set ends: the total is known.
@@ -231,7 +239,7 @@ class SearchBackend(ABC):
                 values = self._theme_counts(values, by_bit or {})
             facets[facet] = dict(sorted(values.items(), key=lambda kv: (-kv[1], kv[0])))
         return RawResults(total=total, hits=hits, facets=facets, total_is_estimate=total_is_estimate,
-                          facets_estimated=estimated and with_facets)
+                          facets_estimated=estimated and with_facets, city_names=counts.city_names)
 
     @staticmethod
     def _theme_counts(by_mask: dict[int, int], by_bit: Mapping[int, str]) -> dict[str, int]:
@@ -245,37 +253,54 @@ class SearchBackend(ABC):
                 bit += 1
         return out
 
-    def _counts(self, session: Session, query: ParsedQuery, params: dict, clauses: dict[str, str],
-                with_facets: bool) -> tuple[_Counts, bool]:
-        """(counts, estimated): from the sample first; exactly when the match set is small enough."""
+    def _rank_and_count(self, session: Session, query: ParsedQuery, rank_sql: str, params: dict,
+                        clauses: dict[str, str], with_facets: bool) -> tuple[list[tuple[int, float]], _Counts]:
+        """The first ranked page and the counts over the estimate sample, in one statement."""
         relax = self.phrase_cost_is_candidates and bool(query.phrases)
         if relax:
-            params = {**params, "cq": self.match_expression(relaxed(query))}
-        sample = self._count(session, params, clauses, with_facets, sample=True, candidates=relax)
+            params["cq"] = self.match_expression(relaxed(query))
+        count_sql = self._count_sql(clauses, with_facets, sample=True, candidates=relax)
+        sql = count_sql.replace(" SELECT 'all' AS facet", " SELECT 'hit' AS facet, CAST(r.id AS TEXT) AS value, "
+                                f"r.score AS n, NULL AS label FROM ({rank_sql}) AS r UNION ALL SELECT 'all'", 1)
+        rows = session.execute(text(sql), params).all()
+        hits = sorted(((int(v), float(n)) for f, v, n, _label in rows if f == "hit"), key=lambda h: (-h[1], h[0]))
+        return hits, self._read_counts(r for r in rows if r[0] != "hit")
+
+    def _decide(self, session: Session, query: ParsedQuery, sample: _Counts, params: dict,
+                clauses: dict[str, str], with_facets: bool) -> tuple[_Counts, bool]:
+        """(counts, estimated): exact when the match set is small enough, else the scaled sample."""
         cost = sample.unfiltered if sample.candidates is None else sample.candidates
         if cost * SAMPLE_EVERY <= self.exact_limit:
-            return self._count(session, params, clauses, with_facets, sample=False), False
-        scaled = _Counts(total=sample.total * SAMPLE_EVERY, unfiltered=sample.unfiltered * SAMPLE_EVERY)
+            sql = self._count_sql(clauses, with_facets, sample=False)
+            return self._read_counts(session.execute(text(sql), params)), False
+        scaled = _Counts(total=sample.total * SAMPLE_EVERY, unfiltered=sample.unfiltered * SAMPLE_EVERY,
+                         city_names=sample.city_names)
         for facet, values in sample.facets.items():
             scaled.facets[facet] = {v: n * SAMPLE_EVERY for v, n in values.items()}
         return scaled, True
 
-    def _count(self, session: Session, params: dict, clauses: dict[str, str], with_facets: bool, *,
-               sample: bool, candidates: bool = False) -> _Counts:
-        """Total and facets over the match set (or the sample); with ``candidates``, also the
-        size of the relaxed query ``:cq`` (phrases loosened to their words)."""
-        parts = ["SELECT 'all' AS facet, NULL AS value, count(*) AS n FROM m AS d",
-                 f"SELECT 'total', NULL, count(*) FROM m AS d WHERE {self._where(clauses)}"]
+    def _count_sql(self, clauses: dict[str, str], with_facets: bool, *, sample: bool,
+                   candidates: bool = False) -> str:
+        """Total and facets over the match set (or the sample) as rows (facet, value, n, label);
+        with ``candidates``, also the size of the relaxed query ``:cq`` (phrases loosened to their
+        words). Cities carry their name as label, saving a look-up afterwards."""
+        parts = ["SELECT 'all' AS facet, NULL AS value, count(*) AS n, NULL AS label FROM m AS d",
+                 f"SELECT 'total', NULL, count(*), NULL FROM m AS d WHERE {self._where(clauses)}"]
         if candidates:
-            parts.append(f"SELECT 'cand', NULL, count(*) FROM ({self._facet_rows_sql(sample, 'cq')}) AS c")
+            parts.append(f"SELECT 'cand', NULL, count(*), NULL FROM ({self._facet_rows_sql(sample, 'cq')}) AS c")
         for facet in FACETS if with_facets else ():
             column = _COLUMN[facet]
             value = f"CAST(d.{column} AS TEXT)" if facet == "theme" else f"d.{column}"
-            parts.append(f"SELECT '{facet}', {value}, count(*) FROM m AS d "
+            label = ("(SELECT mu.name FROM municipalities AS mu WHERE mu.code = d.city_code)"
+                     if facet == "city" else "NULL")
+            parts.append(f"SELECT '{facet}', {value}, count(*), {label} FROM m AS d "
                          f"WHERE {self._where(clauses, without=facet)} GROUP BY d.{column}")
-        sql = f"WITH m AS MATERIALIZED ({self._facet_rows_sql(sample)}) " + " UNION ALL ".join(parts)
+        return f"WITH m AS MATERIALIZED ({self._facet_rows_sql(sample)}) " + " UNION ALL ".join(parts)
+
+    @staticmethod
+    def _read_counts(rows) -> _Counts:
         out = _Counts()
-        for facet, value, n in session.execute(text(sql), params):
+        for facet, value, n, label in rows:
             if facet == "all":
                 out.unfiltered = int(n)
             elif facet == "cand":
@@ -284,6 +309,8 @@ class SearchBackend(ABC):
                 out.total = int(n)
             elif value is not None:
                 out.facets[facet][int(value) if facet == "theme" else value] = int(n)
+                if label is not None:
+                    out.city_names[value] = label
         return out
 
     def bare(self, session: Session, query: ParsedQuery) -> list[int]:

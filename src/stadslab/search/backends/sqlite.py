@@ -82,22 +82,22 @@ class SQLiteBackend(SearchBackend):
                 f"JOIN search_documents AS d INDEXED BY {FACET_INDEX} ON d.id = f.rowid "
                 f"WHERE {fts} MATCH :{param}")
 
-    def _title_tier(self, session: Session, query: ParsedQuery, params: dict, where: str, limit: int,
-                    offset: int) -> list[tuple[int, float]]:
+    def _title_tier_sql(self, query: ParsedQuery, params: dict, where: str) -> str:
         """Ranked by BM25 of the title tokens alone: every query word is in the title, so the
         document matches the words; only phrases need the whole expression (and cost more)."""
         if query.phrases:
-            return self._ranked(session, params, where, "tq", limit, offset)
-        return self._ranked(session, {**params, "tq": self.title_expression(query)}, where, "tq", limit, offset)
+            return self._ranked_sql(where, "tq")
+        params["tt"] = self.title_expression(query)
+        return self._ranked_sql(where, "tt")
 
     def _ranked_sql(self, where: str, match: str) -> str:
         # bm25() is lower for better matches; its negation s >= 0 is reported as s / (1 + s),
         # in [0, 1) like PostgreSQL's ts_rank(..., 32), so that title-tier scores (+1) stay above.
         score = "(-bm25(search_fts)) / (1.0 - bm25(search_fts))"
         if where == "1 = 1":
-            return (f"SELECT rowid, {score} AS score FROM search_fts WHERE search_fts MATCH :{match} "
+            return (f"SELECT rowid AS id, {score} AS score FROM search_fts WHERE search_fts MATCH :{match} "
                     "ORDER BY score DESC, rowid LIMIT :limit OFFSET :offset")
-        return (f"SELECT search_fts.rowid, {score} AS score FROM search_fts "
+        return (f"SELECT search_fts.rowid AS id, {score} AS score FROM search_fts "
                 f"JOIN search_documents AS d INDEXED BY {FACET_INDEX} ON d.id = search_fts.rowid "
                 f"WHERE search_fts MATCH :{match} AND {where} "
                 "ORDER BY score DESC, search_fts.rowid LIMIT :limit OFFSET :offset")
