@@ -92,6 +92,9 @@ def _databases(tmp_path_factory) -> Iterator[_Databases]:
 
 
 def empty_tables(db: Database) -> None:
+    from tests.governance.audit_helpers import purge_audit_trail
+
+    purge_audit_trail(db)  # append-only by trigger: emptied with the triggers lifted
     tables = [t for t in reversed(Base.metadata.sorted_tables) if t.name not in REFERENCE_TABLES]
     with db.engine.begin() as conn:
         if db.dialect == "postgresql":
@@ -111,6 +114,16 @@ def _has_sqlite_sequence(conn) -> bool:
 def db(request, _databases) -> Iterator[Database]:
     """A migrated database with reference data, on each dialect; emptied after the test."""
     database = _databases.get(request.param)
+    try:
+        yield database
+    finally:
+        empty_tables(database)
+
+
+@pytest.fixture
+def sqlite_db(_databases) -> Iterator[Database]:
+    """The SQLite database only, for behaviour that exists on SQLite alone (e.g. its online backup)."""
+    database = _databases.get("sqlite")
     try:
         yield database
     finally:
@@ -162,19 +175,6 @@ def mqtt_url() -> str:
     if not url:
         require_service("STADSLAB_TEST_MQTT_URL not set")
     return url
-
-
-@pytest.fixture(autouse=True)
-def _audit_trail_cleanup(request):
-    """audit_events is append-only (triggers); empty it with the triggers lifted before ``db`` is emptied."""
-    if "db" not in request.fixturenames:
-        yield
-        return
-    database = request.getfixturevalue("db")
-    yield
-    from tests.governance.audit_helpers import purge_audit_trail
-
-    purge_audit_trail(database)
 
 
 @pytest.fixture

@@ -47,10 +47,9 @@ def test_backup_restore_roundtrip(db, tmp_path):
             _roundtrip(db, url, tmp_path)
 
 
-def test_sqlite_backup_is_consistent_while_writing(db, tmp_path):
+def test_sqlite_backup_is_consistent_while_writing(sqlite_db, tmp_path):
     """A writer holding an open transaction does not leak half its work into the backup."""
-    if db.dialect != "sqlite":
-        pytest.skip("SQLite online backup")
+    db = sqlite_db
     fill(db)
     before = _everything(db)
     path = db.engine.url.database
