@@ -7,6 +7,7 @@ import subprocess
 
 import pytest
 
+from tests.conftest import require_service
 from tests.factories import create, lab_payload, project_payload
 from tests.interop.conftest import make_thing
 
@@ -108,9 +109,9 @@ def test_html_pages(client, features):
 
 
 def test_gdal_ogr_reads_the_api(live_server, features):
-    """Optional: GDAL's OAPIF driver (ogrinfo, Debian's gdal-bin) as a second client."""
+    """GDAL's OAPIF driver (ogrinfo, Debian's gdal-bin, installed by .ci/run) as a second client."""
     if shutil.which("ogrinfo") is None:
-        pytest.skip("ogrinfo (gdal-bin) not installed")
+        require_service("ogrinfo (gdal-bin) not installed")
     out = subprocess.run(["ogrinfo", "-ro", "-so", "-al", f"OAPIF:{live_server}/ogcapi", "living-labs"],
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
