@@ -119,9 +119,21 @@ def order_columns(et: EntityType, opts: Options, link: Nav | None = None) -> lis
     return cols
 
 
+#: Navigations whose targets are visible whenever their source is (``visibility``'s rules): reached
+#: from a visible source they need no condition, which keeps ``Datastreams(1)/Observations`` (the
+#: hot read) the same plain index scan for every caller.
+IMPLIED = frozenset({("Datastream", "Observations"), ("MultiDatastream", "Observations"),
+                     ("Thing", "HistoricalLocations"), ("Thing", "Locations")})
+
+
+def _implied(res: Resolved) -> bool:
+    return res.parent is not None and (res.parent[0].name, res.parent[2].name) in IMPLIED
+
+
 def base_query(ctx: ReadContext, et: EntityType, opts: Options, condition: ColumnElement | None,
-               where: str) -> Select:
-    stmt = select(et.table).where(*ctx.visible(et))
+               where: str, *, visible: bool = True) -> Select:
+    """``visible=False`` only where ``IMPLIED`` says the rows are visible anyway."""
+    stmt = select(et.table).where(*(ctx.visible(et) if visible else ()))
     if condition is not None:
         stmt = stmt.where(condition)
     if opts.filter:
@@ -129,10 +141,10 @@ def base_query(ctx: ReadContext, et: EntityType, opts: Options, condition: Colum
     return stmt
 
 
-def _count(ctx: ReadContext, et: EntityType, stmt: Select) -> int:
-    """A planner estimate of a query with a visibility condition could reveal how many rows
-    are hidden; such counts are always exact."""
-    return counting.count(ctx, stmt, exact_only=bool(ctx.visible(et)))
+def _count(ctx: ReadContext, stmt: Select, hidden: bool) -> int:
+    """A planner estimate of a query with a visibility condition (``hidden``) could reveal how
+    many rows are hidden; such counts are always exact."""
+    return counting.count(ctx, stmt, exact_only=hidden)
 
 
 def page_size(ctx: ReadContext, opts: Options) -> int:
@@ -142,9 +154,10 @@ def page_size(ctx: ReadContext, opts: Options) -> int:
 def read_collection(ctx: ReadContext, res: Resolved, opts: Options, path: str,
                     ) -> tuple[list[dict], list[dict], int | None, str | None]:
     """Returns (json items, raw rows, count, nextLink) for one page of a collection."""
-    stmt = base_query(ctx, res.entity, opts, res.condition, "$filter")
+    implied = _implied(res)
+    stmt = base_query(ctx, res.entity, opts, res.condition, "$filter", visible=not implied)
     top = page_size(ctx, opts)
-    count = _count(ctx, res.entity, stmt) if opts.count else None
+    count = _count(ctx, stmt, not implied and bool(ctx.visible(res.entity))) if opts.count else None
     rows = [r._mapping for r in ctx.session.execute(
         stmt.order_by(*order_columns(res.entity, opts)).limit(top + 1).offset(opts.skip))]
     next_link = None
@@ -224,7 +237,7 @@ def _expand_many(ctx, et: EntityType, nav: Nav, target: EntityType, rows, items,
         stmt = select(table, parent_key.label("_parent")).join(
             nav.link, nav.link.c[nav.link_target] == table.c.id)
     where = f"$expand/{nav.name}/$filter"
-    stmt = stmt.where(parent_key.in_(ids), *ctx.visible(target))
+    stmt = stmt.where(parent_key.in_(ids), *(() if (et.name, nav.name) in IMPLIED else ctx.visible(target)))
     if opts.filter:
         stmt = stmt.where(filtering.compile_filter(ctx.session, target, opts.filter, where, ctx.principal))
     top = page_size(ctx, opts)
@@ -260,9 +273,10 @@ def ref_json(links: Links, et: EntityType, id_: int) -> dict:
 
 
 def read_refs(ctx: ReadContext, res: Resolved, opts: Options, path: str) -> dict:
-    stmt = base_query(ctx, res.entity, opts, res.condition, "$filter")
+    implied = _implied(res)
+    stmt = base_query(ctx, res.entity, opts, res.condition, "$filter", visible=not implied)
     top = page_size(ctx, opts)
-    count = _count(ctx, res.entity, stmt) if opts.count else None
+    count = _count(ctx, stmt, not implied and bool(ctx.visible(res.entity))) if opts.count else None
     ids = list(ctx.session.scalars(stmt.with_only_columns(res.entity.table.c.id)
                                    .order_by(*order_columns(res.entity, opts)).limit(top + 1).offset(opts.skip)))
     next_link = None
