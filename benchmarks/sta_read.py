@@ -10,6 +10,9 @@ a separate server process, times
 * the same with ``$count=true`` in ``STADSLAB_STA_COUNT_MODE=estimate`` and ``exact``;
 * ``Observations?$count=true&$top=1`` (the whole table) in both modes;
 
+each as an anonymous caller (reads carry the visibility condition, and counts under it are
+always exact) and as an administrator (no condition: estimates apply);
+
 and, as the baseline, the bare SQL of the page (``ORDER BY .. DESC LIMIT 101``)
 through the driver. Prints the query plan of the page query.
 
@@ -27,7 +30,7 @@ import httpx
 from sqlalchemy import text
 
 from benchmarks.common import fresh_database, machine, percentile
-from benchmarks.sta_common import STA, server
+from benchmarks.sta_common import STA, bench_token, server
 from stadslab.core.auth import SYSTEM
 from stadslab.core.config import Settings
 from stadslab.sensorthings.dispatch import handle
@@ -115,10 +118,10 @@ def time_raw(db, streams: list[int], n: int) -> list[float]:
     return out
 
 
-def time_http(base: str, paths: list[tuple[str, dict]]) -> tuple[list[float], dict]:
+def time_http(base: str, paths: list[tuple[str, dict]], headers: dict | None = None) -> tuple[list[float], dict]:
     out = []
     last = {}
-    with httpx.Client(base_url=base, timeout=300) as http:
+    with httpx.Client(base_url=base, timeout=300, headers=headers or {}) as http:
         http.get(f"{STA}/{paths[0][0]}", params=paths[0][1])  # warm
         for path, params in paths:
             start = time.perf_counter()
@@ -147,20 +150,24 @@ def run(dialect: str, rows: int, streams: int, requests: int) -> None:
         pages = [(f"Datastreams({rnd.choice(ds)})/Observations", page) for _ in range(requests)]
         counted = [(p, {**page, "$count": "true"}) for p, _ in pages[: max(10, requests // 4)]]
         whole = [("Observations", {"$count": "true", "$top": "1"})] * max(5, requests // 20)
+        admin = bench_token(db)
+        callers = (("anonymous", None), ("admin", admin))
         for mode in ("estimate", "exact"):
             with server(db.url, STADSLAB_STA_COUNT_MODE=mode, STADSLAB_STA_COUNT_ESTIMATE_THRESHOLD=ESTIMATE_FROM) as (
                     base, _proc):
                 if mode == "estimate":
-                    times, body = time_http(base, pages)
-                    assert len(body["value"]) == 100 and "@iot.nextLink" in body
-                    print(f"  page of 100, newest first      HTTP {ms(times)}   raw SQL {ms(raw)}   "
-                          f"ratio p95 HTTP/raw {percentile(times, 95) / percentile(raw, 95):.1f}", flush=True)
-                times, body = time_http(base, counted)
-                print(f"  page + $count ({mode:8s})     HTTP {ms(times)}   @iot.count {body['@iot.count']:,}",
-                      flush=True)
-                times, body = time_http(base, whole)
-                print(f"  Observations $count ({mode:8s}) HTTP {ms(times)}   @iot.count {body['@iot.count']:,}",
-                      flush=True)
+                    for who, headers in callers:
+                        times, body = time_http(base, pages, headers)
+                        assert len(body["value"]) == 100 and "@iot.nextLink" in body
+                        print(f"  page of 100, newest first, {who:9s} HTTP {ms(times)}   raw SQL {ms(raw)}   "
+                              f"ratio p95 HTTP/raw {percentile(times, 95) / percentile(raw, 95):.1f}", flush=True)
+                for who, headers in callers:
+                    times, body = time_http(base, counted, headers)
+                    print(f"  page + $count ({mode:8s}), {who:9s} HTTP {ms(times)}   "
+                          f"@iot.count {body['@iot.count']:,}", flush=True)
+                    times, body = time_http(base, whole, headers)
+                    print(f"  Observations $count ({mode:8s}), {who:9s} HTTP {ms(times)}   "
+                          f"@iot.count {body['@iot.count']:,}", flush=True)
 
 
 def main() -> None:

@@ -22,10 +22,7 @@ from stadslab.sensorthings import filter_index
 
 from .helpers import STA, datastream, get, location, new_thing, post, thing
 
-try:  # writes need an administrator's token once STA writes are governed (helpers.client)
-    from .helpers import client  # noqa: F401
-except ImportError:  # pragma: no cover - before that
-    pass
+from .helpers import client  # noqa: F401  (an administrator's: these tests write)
 
 
 @contextmanager

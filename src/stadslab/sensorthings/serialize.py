@@ -64,18 +64,50 @@ def property_value(prop: Prop, row: Mapping[str, Any]) -> Any:
     return row[cols[0]]
 
 
+#: per entity type: (name, kind, first column, second column) of each property, and the navigation
+#: names: looked up once instead of for every row of every page.
+_SHAPES: dict[str, tuple[tuple[tuple[str, str, str, str | None], ...], tuple[str, ...]]] = {}
+
+
+def _shape(et: EntityType):
+    shape = _SHAPES.get(et.name)
+    if shape is None:
+        props = tuple((name, p.kind, p.columns[0], p.columns[1] if len(p.columns) > 1 else None)
+                      for name, p in et.props.items())
+        shape = _SHAPES[et.name] = (props, tuple(et.navs))
+    return shape
+
+
 def entity_json(et: EntityType, row: Mapping[str, Any], links: Links, select: list[str] | None) -> dict:
     id_ = row["id"]
+    if select is not None:
+        return _selected_json(et, row, links, select, id_)
+    props, navs = _shape(et)
+    self_link = f"{links.root}/{et.set_name}({id_})"
+    out: dict[str, Any] = {"@iot.id": id_, "@iot.selfLink": self_link}
+    for name, kind, first, second in props:
+        if kind == "instant":
+            out[name] = format_instant(row[first])
+        elif kind == "time":
+            out[name] = format_time_object(row[first], row[second])
+        elif kind == "interval":
+            out[name] = format_interval(row[first], row[second])
+        else:
+            out[name] = row[first]
+    for name in navs:
+        out[f"{name}@iot.navigationLink"] = f"{self_link}/{name}"
+    return out
+
+
+def _selected_json(et: EntityType, row: Mapping[str, Any], links: Links, select: list[str], id_) -> dict:
     out: dict[str, Any] = {}
-    if select is None or "id" in select:
+    if "id" in select:
         out["@iot.id"] = id_
-    if select is None:
-        out["@iot.selfLink"] = links.entity(et, id_)
     for name, prop in et.props.items():
-        if select is None or name in select:
+        if name in select:
             out[name] = property_value(prop, row)
     for name in et.navs:
-        if select is None or name in select:
+        if name in select:
             out[f"{name}@iot.navigationLink"] = links.nav(et, id_, name)
     return out
 

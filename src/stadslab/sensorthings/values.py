@@ -79,12 +79,20 @@ def as_utc(dt: datetime | None) -> datetime | None:
 
 
 def format_instant(dt: datetime | None) -> str | None:
-    dt = as_utc(dt)
+    """ISO 8601 in UTC with ``Z``, milliseconds only when there are sub-seconds.
+
+    Called for every instant of every entity on a page, hence ``isoformat`` (C) rather than
+    ``strftime``; SQLite hands back naive UTC datetimes, PostgreSQL aware ones.
+    """
     if dt is None:
         return None
-    if dt.microsecond:
-        return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
-    return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if isinstance(dt, str):  # raw SQL on SQLite
+        dt = datetime.fromisoformat(dt)
+    offset = dt.utcoffset()
+    if offset:
+        dt = dt.astimezone(timezone.utc)
+    text = dt.isoformat(timespec="milliseconds" if dt.microsecond else "seconds")
+    return (text[:-6] if offset is not None else text) + "Z"
 
 
 def format_interval(start: datetime | None, end: datetime | None) -> str | None:
