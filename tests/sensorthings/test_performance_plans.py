@@ -186,3 +186,36 @@ def test_rtree_boxes_follow_the_geojson(db, session):
     assert boxes[2] == pytest.approx((-1, 3, 2, 8))
     assert boxes[3][0] < -1e37 and boxes[3][1] > 1e37  # unreadable: always a candidate
     session.rollback()
+
+
+def test_any_and_all_over_in_and_link_navigations(client, db):
+    """``any()``/``all()`` whose first hop is a foreign key or link table run as ``id IN (subquery)``;
+    Observations of MultiDatastreams (NULL datastream_id) must not turn ``all()`` into NULL."""
+    from .helpers import COMPLEX, MEASUREMENT, observed_property, sensor
+
+    t = post(client, "Things", thing(Locations=[location(4.5, 52.5)]))["@iot.id"]
+    streams = {}
+    for name, results in (("a", [6, 7]), ("b", [1, 9]), ("c", [])):
+        ds = post(client, f"Things({t})/Datastreams", datastream(name=name))["@iot.id"]
+        streams[name] = ds
+        for i, value in enumerate(results):
+            post(client, f"Datastreams({ds})/Observations",
+                 {"result": value, "phenomenonTime": f"2024-01-01T00:0{i}:00Z"})
+    md = post(client, "MultiDatastreams", {
+        "name": "wind", "description": "d", "observationType": COMPLEX, "unitOfMeasurements": [{"name": "m/s"}],
+        "multiObservationDataTypes": [MEASUREMENT], "Thing": {"@iot.id": t}, "Sensor": sensor(),
+        "ObservedProperties": [observed_property("v")]})["@iot.id"]
+    post(client, f"MultiDatastreams({md})/Observations", {"result": [3]})
+    names = {v: k for k, v in streams.items()}
+
+    def found(flt: str) -> set[str]:
+        return {names[i] for i in _ids(client, "Datastreams", flt)}
+
+    assert found("Observations/all(o: o/result gt 5)") == {"a", "c"}
+    assert found("Observations/any(o: o/result gt 8)") == {"b"}
+    assert found("not Observations/any(o: o/result gt 8)") == {"a", "c"}
+    other = post(client, "Things", thing(Locations=[location(9, 9)]))["@iot.id"]
+    lit = f"geography'{BOX_WKT}'"
+    assert _ids(client, "Things", f"Locations/all(l: geo.intersects(l/location, {lit}))") >= {t}
+    assert other not in _ids(client, "Things", f"Locations/all(l: geo.intersects(l/location, {lit}))")
+    assert _ids(client, "Things", f"Locations/any(l: geo.intersects(l/location, {lit}))") == {t}

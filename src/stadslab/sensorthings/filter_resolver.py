@@ -94,13 +94,18 @@ class StaFilterResolver:
         conditions = []
         froms = []
         many = False
+        key = None  # the column that names the outer row, when the first hop allows an IN
         for name in path:
             nav = et.navs.get(name) if isinstance(name, str) else None
             if nav is None:
                 return None
             target_et = ENTITY_TYPES[nav.target]
             alias = target_et.table.alias()
-            conditions.append(relation(current, nav, alias))
+            if current is self.table and nav.kind in ("in", "link"):
+                key, condition = _outer_key(nav, alias)
+                conditions.append(condition)
+            else:
+                conditions.append(relation(current, nav, alias))
             conditions.extend(self._hop(target_et, alias))
             froms.append(alias)
             many = many or nav.many
@@ -108,4 +113,17 @@ class StaFilterResolver:
         if not many:
             return None
         predicate = build_predicate(self._child(et, current))
+        if key is not None:
+            # ``id IN (uncorrelated subquery)``: computed once, driven by whatever index serves the
+            # predicate (SQLite runs a correlated EXISTS once per outer row)
+            return self.table.c.id.in_(select(key).select_from(*froms).where(*conditions, predicate))
         return exists(select(current.c.id).select_from(*froms).where(*conditions, predicate))
+
+
+def _outer_key(nav: Nav, target) -> tuple[ColumnElement, ColumnElement[bool]]:
+    """For a first hop ``in`` or ``link``: the column holding the source id, and the condition that
+    joins the hop without naming the source (never NULL, so NOT IN stays two-valued)."""
+    if nav.kind == "in":
+        return target.c[nav.fk], target.c[nav.fk].is_not(None)
+    link = nav.link.alias()
+    return link.c[nav.link_source], link.c[nav.link_target] == target.c.id
