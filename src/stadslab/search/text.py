@@ -202,9 +202,16 @@ def stems_for(*, title: str, body: str, context: str = "", markers: tuple[str, .
     title_infos = _infos(title)
     infos = title_infos + _infos(body) + _infos(context)
     primary = [p for info in infos for p in info[0]]
+    # The indexer's hot path (200,000 documents per import): plain loops over the
+    # distinct tokens, not generator chains.
     seen = set(primary)
-    extra = [f for f in dict.fromkeys(f for info in dict.fromkeys(infos) for f in info[1]) if f not in seen]
-    boost = [TITLE_PREFIX + f for f in dict.fromkeys(f for info in title_infos for f in info[1])]
+    extra = []
+    for info in dict.fromkeys(infos):
+        for f in info[1]:
+            if f not in seen:
+                seen.add(f)
+                extra.append(f)
+    boost = [TITLE_PREFIX + f for f in dict.fromkeys([f for info in title_infos for f in info[1]])]
     return " ".join([*primary, *extra, *boost, *markers])
 
 
@@ -214,7 +221,7 @@ def title_stems_for(title: str) -> str:
     The same forms as the title-boost tokens in ``stems``, without their prefix:
     PostgreSQL ranks the title tier on a small vector made from these.
     """
-    return " ".join(dict.fromkeys(f for info in _infos(title) for f in info[1]))
+    return " ".join(dict.fromkeys([f for info in _infos(title) for f in info[1]]))
 
 
 # --- queries -------------------------------------------------------------------------
