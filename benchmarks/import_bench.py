@@ -9,6 +9,7 @@ Run: .venv/bin/python benchmarks/import_bench.py [N]
 from __future__ import annotations
 
 import json
+import os
 import random
 import sys
 import tempfile
@@ -53,7 +54,7 @@ def generate(path: Path, n: int, cities: list[str], seed: int = 7) -> None:
 
 
 def bench(dialect: str, path: Path, n: int) -> dict:
-    with fresh_database(dialect, "stadslab_bench_import") as db:
+    with fresh_database(dialect, f"stadslab_bench_import_{os.getpid()}") as db:
         with db.session() as s:
             t0 = time.perf_counter()
             report = import_file(s, path)
