@@ -5,6 +5,7 @@ from __future__ import annotations
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.middleware.gzip import GZipMiddleware
 
 from stadslab import __version__
 from stadslab.core.config import Settings, get_settings
@@ -52,6 +53,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.db = db
     install_error_handlers(app)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    # compress text responses (pages, CSS, JSON): the NL Design System CSS alone is ~430 KB raw
+    app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=6)
     install_security(app, settings)
     from stadslab.ops.metrics import MetricsMiddleware
     from stadslab.ops.shedding import SheddingMiddleware
