@@ -19,6 +19,7 @@ from shapely.geometry import box, shape
 from sqlalchemy import event, text
 
 from stadslab.sensorthings import filter_index
+from tests.conftest import require_service
 
 from .helpers import STA, datastream, get, location, new_thing, post, thing
 
@@ -154,7 +155,7 @@ def test_spatial_filters_answer_like_shapely(client, db):
 def test_spatial_filter_uses_the_spatial_index(client, db, session):
     _spatial_things(client)
     if not filter_index.indexed_tables(session):
-        pytest.skip("no spatial index here (PostGIS not installed)")
+        require_service("no spatial index here (PostGIS not installed)")
     analyze(db)
     with captured(db) as statements:
         get(client, "Locations", **{"$filter": f"geo.intersects(location, geography'{BOX_WKT}')"})
@@ -169,9 +170,16 @@ def test_spatial_filter_uses_the_spatial_index(client, db, session):
         assert any("sta_locations_rtree" in line and "VIRTUAL TABLE INDEX" in line for line in plan), plan
 
 
-def test_rtree_boxes_follow_the_geojson(db, session):
-    if "sta_locations" not in filter_index.indexed_tables(session) or db.dialect != "sqlite":
-        pytest.skip("SQLite R*Tree only")
+@pytest.fixture
+def sqlite_session(sqlite_db):
+    with sqlite_db.session() as s:
+        yield s
+
+
+def test_rtree_boxes_follow_the_geojson(sqlite_session):
+    """SQLite only: the R*Tree that serves spatial filters there (PostgreSQL uses PostGIS)."""
+    session = sqlite_session
+    assert "sta_locations" in filter_index.indexed_tables(session)
     session.execute(text(
         "INSERT INTO sta_locations (id, name, description, encoding_type, location) VALUES "
         "(1, 'a', 'b', 'application/geo+json', :p), (2, 'a', 'b', 'application/geo+json', :f), "
