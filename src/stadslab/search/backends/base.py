@@ -27,6 +27,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from stadslab.search.text import ParsedQuery, Term
+from stadslab.search.themebits import codes_of
 
 FACETS = ("type", "theme", "city", "status")
 _COLUMN = {"type": "doc_type", "city": "city_code", "status": "status", "theme": "themes_mask"}
@@ -243,14 +244,11 @@ class SearchBackend(ABC):
 
     @staticmethod
     def _theme_counts(by_mask: dict[int, int], by_bit: Mapping[int, str]) -> dict[str, int]:
+        """Counts per distinct theme combination, split into counts per theme code."""
         out: dict[str, int] = {}
         for mask, n in by_mask.items():
-            bit = 0
-            while mask:
-                if mask & 1 and bit in by_bit:
-                    out[by_bit[bit]] = out.get(by_bit[bit], 0) + n
-                mask >>= 1
-                bit += 1
+            for code in codes_of(mask, by_bit):
+                out[code] = out.get(code, 0) + n
         return out
 
     def _rank_and_count(self, session: Session, query: ParsedQuery, rank_sql: str, params: dict,
