@@ -1,7 +1,7 @@
 """SensorThings access: access_class on (Multi)Datastreams, owner organisation of LoRaWAN integrations
 
 Revision ID: 0006
-Revises: 0002 (needs 0003 for lorawan_integrations)
+Revises: 0003 (adds owner columns to lorawan_integrations)
 
 Plain ADD COLUMN on both dialects (no SQLite table rebuild: rebuilding
 sta_datastreams would cascade into its Observations). Existing rows become
@@ -12,9 +12,9 @@ import sqlalchemy as sa
 
 
 revision = "0006"
-down_revision = "0002"
+down_revision = "0003"  # adds owner columns to the LoRaWAN tables of 0003
 branch_labels = None
-depends_on = "0003"
+depends_on = None
 
 
 def upgrade() -> None:
