@@ -148,8 +148,10 @@ class PostgreSQLBackend(SearchBackend):
         session.execute(text("SELECT set_config(:k, 'on', true)"), {"k": BULK_SETTING})
         # GIN indexes take bulk inserts through their pending list: a bigger list (for this
         # transaction only) merges in fewer, larger steps; it is emptied again at the end.
-        session.execute(text("SELECT set_config('gin_pending_list_limit', :v, true), "
-                             "set_config('work_mem', :v, true)"), {"v": BULK_MEMORY})
+        before = session.execute(text(
+            "SELECT current_setting('gin_pending_list_limit'), current_setting('work_mem'), "
+            "set_config('gin_pending_list_limit', :v, true), set_config('work_mem', :v, true)"),
+            {"v": BULK_MEMORY}).first()
         try:
             session.execute(text("DELETE FROM search_narrow"))
             session.execute(text("DELETE FROM search_documents"))
@@ -165,6 +167,9 @@ class PostgreSQLBackend(SearchBackend):
         self._clean_pending_lists(session)
         session.execute(text("ANALYZE search_documents"))
         session.execute(text("ANALYZE search_narrow"))
+        # The rest of the caller's transaction runs with the settings it had.
+        session.execute(text("SELECT set_config('gin_pending_list_limit', :g, true), set_config('work_mem', :w, true)"),
+                        {"g": before[0], "w": before[1]})
 
     @staticmethod
     def _clean_pending_lists(session: Session) -> None:
