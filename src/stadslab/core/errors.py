@@ -13,7 +13,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("stadslab.errors")
@@ -73,6 +74,64 @@ class ValidationFailed(StadslabError):
 class ServiceUnavailable(StadslabError):
     status = 503
     title = "Service unavailable"
+
+
+class InsufficientStorage(StadslabError):
+    status = 507
+    title = "Insufficient storage"
+
+
+#: Seconds a client is asked to wait when the database is unreachable (a restart takes a few).
+DB_RETRY_AFTER_SECONDS = 5
+_SQLITE_FULL, _SQLITE_BUSY, _SQLITE_LOCKED = 13, 5, 6
+_DISCONNECT_TEXT = ("connection refused", "server closed the connection", "connection is lost",
+                    "connection is closed", "terminating connection", "the database system is",
+                    "could not connect", "connection failed", "connection timed out", "ssl syscall")
+
+
+def database_problem(exc: BaseException) -> StadslabError | None:
+    """Translate infrastructure failures of the database into what a client can act on.
+
+    A lost or refused connection (restart, failover, admin shutdown) and an exhausted pool
+    become 503 + Retry-After: the request did not commit and may simply be retried. SQLite's
+    "database or disk is full" and PostgreSQL's disk_full (53100, "could not extend file",
+    "No space left on device") become 507: retrying will not help until an operator frees space.
+    Anything else returns ``None`` and stays a 500. The exception chain is searched, because
+    middleware may wrap the original error.
+    """
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        found = _classify(exc)
+        if found is not None:
+            return found
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def _classify(exc: BaseException) -> StadslabError | None:
+    if isinstance(exc, PoolTimeout):
+        return ServiceUnavailable("All database connections are busy; please retry shortly",
+                                  headers={"Retry-After": str(DB_RETRY_AFTER_SECONDS)})
+    if not isinstance(exc, DBAPIError):
+        return None
+    orig = exc.orig
+    text = str(orig).lower()
+    sqlstate = getattr(orig, "sqlstate", None) or ""
+    code = getattr(orig, "sqlite_errorcode", None)
+    if sqlstate == "53100" or code == _SQLITE_FULL or "database or disk is full" in text \
+            or "no space left on device" in text or "could not extend file" in text:
+        return InsufficientStorage("The database has run out of disk space; the change was not "
+                                   "stored. An operator must free space before writes succeed again")
+    unavailable = (exc.connection_invalidated or sqlstate.startswith("08")
+                   or sqlstate in ("57P01", "57P02", "57P03", "53300")
+                   or code in (_SQLITE_BUSY, _SQLITE_LOCKED) or "database is locked" in text
+                   or any(t in text for t in _DISCONNECT_TEXT))
+    if unavailable:
+        return ServiceUnavailable("The database is temporarily unavailable; the request was not "
+                                  "completed and may be retried",
+                                  headers={"Retry-After": str(DB_RETRY_AFTER_SECONDS)})
+    return None
 
 
 def field_error(loc: list[str | int] | tuple, msg: str) -> dict[str, Any]:
@@ -137,8 +196,25 @@ def install_error_handlers(app: FastAPI) -> None:
         return problem(400, "Bad request", "A value in the request cannot be stored or compared",
                        instance=request.url.path)
 
+    @app.exception_handler(DBAPIError)
+    @app.exception_handler(PoolTimeout)
+    async def _database(request: Request, exc: Exception):
+        mapped = database_problem(exc)
+        if mapped is None:
+            raise exc  # on to the catch-all 500 handler, as before
+        log.warning("database unavailable path=%s status=%s error=%s", request.url.path,
+                    mapped.status, type(getattr(exc, "orig", exc)).__name__)
+        # Through the registered StadslabError handler, so browsers still get an HTML page.
+        handler = request.app.exception_handlers.get(StadslabError, _stadslab)
+        result = handler(request, mapped)
+        return await result if hasattr(result, "__await__") else result
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):
+        mapped = database_problem(exc)  # raised in middleware, outside the handlers above
+        if mapped is not None:
+            return problem(mapped.status, mapped.title, mapped.detail, headers=mapped.headers,
+                           instance=request.url.path)
         ref = uuid.uuid4().hex[:12]
         log.exception("unhandled error ref=%s path=%s", ref, request.url.path)
         return problem(500, "Internal server error",
