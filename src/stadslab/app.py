@@ -56,7 +56,12 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     # compress text responses (pages, CSS, JSON): the NL Design System CSS alone is ~430 KB raw
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=6)
     install_security(app, settings)
-    from stadslab.ops.metrics import MetricsMiddleware
+    from stadslab.core.limits import RequestReadTimeoutMiddleware
+    from stadslab.ops.metrics import SLOW_CLIENTS, MetricsMiddleware
+
+    # ops: bounds the wait for a request body (408); outside the CSRF check, which buffers form bodies
+    app.add_middleware(RequestReadTimeoutMiddleware, timeout_s=settings.request_read_timeout_s,
+                       on_timeout=SLOW_CLIENTS.labels("body").inc)
     from stadslab.ops.shedding import SheddingMiddleware
 
     app.add_middleware(MetricsMiddleware)  # ops: outside security, so refused requests are counted too

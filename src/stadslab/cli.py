@@ -83,11 +83,14 @@ def seed() -> None:
 def _serve(host: str, port: int, workers: int) -> None:
     import uvicorn
 
+    from stadslab.ops.server import uvicorn_options
+
     _upgrade()
     console.print(f"Stadslab {__version__} on http://{host}:{port}  (API docs: /api/docs)")
+    # ops: slow clients, keep-alive and connection limits: docs/deployment.md "Slow clients"
     uvicorn.run("stadslab.app:create_app", factory=True, host=host, port=port, workers=workers,
                 proxy_headers=True, forwarded_allow_ips="127.0.0.1", log_level="info",
-                timeout_keep_alive=15, limit_concurrency=1024)  # ops: docs/operations.md "Overload"
+                **uvicorn_options(get_settings()))
 
 
 @app.command()

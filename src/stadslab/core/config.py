@@ -106,6 +106,17 @@ class Settings(BaseSettings):
     #: Requests in flight per worker process beyond which new ones get 503 + Retry-After; 0 = no limit.
     max_in_flight: int = Field(default=256, ge=0)
     shed_retry_after_seconds: int = Field(default=1, ge=1)
+    #: Slow clients (docs/deployment.md "Slow clients"): a request line and headers must
+    #: arrive within ``request_header_timeout_s`` of the first byte (or of the connection);
+    #: a request may wait at most ``request_read_timeout_s`` in total for its body (then 408);
+    #: a client that takes no response bytes for ``response_write_timeout_s`` is disconnected.
+    request_header_timeout_s: float = Field(default=10.0, gt=0)
+    request_read_timeout_s: float = Field(default=30.0, gt=0)
+    response_write_timeout_s: float = Field(default=30.0, gt=0)
+    #: Idle keep-alive connections are closed after this (longer than nginx's upstream keepalive_timeout).
+    keep_alive_timeout_s: float = Field(default=15.0, gt=0)
+    #: Open connections plus running requests per worker beyond which uvicorn answers 503; 0 = no limit.
+    max_connections: int = Field(default=1024, ge=0)
 
     # --- federation between regional nodes (see docs/interoperability.md "Federation") ---
     #: This node's name, attributed to local items in network-wide views.

@@ -29,6 +29,11 @@ LATENCY = Histogram("stadslab_http_request_duration_seconds", "HTTP request late
 observations_ingested = Counter("stadslab_observations_ingested_total",
                                 "SensorThings Observations created", ["channel"])
 SHED = Counter("stadslab_http_requests_shed_total", "Requests refused with 503 because the process was full")
+#: Connections closed or requests refused because the client was too slow or too big
+#: (reason: header, body, write, head_too_large; see ops/server.py).
+SLOW_CLIENTS = Counter("stadslab_http_slow_clients_total",
+                       "Connections closed or requests answered 408/431 because of a slow or oversized client",
+                       ["reason"])
 
 #: POST routes whose 201 response means Observations were stored over HTTP.
 _OBSERVATION_ROUTES = ("/Observations", "/CreateObservations")
