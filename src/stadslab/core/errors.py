@@ -202,8 +202,13 @@ def install_error_handlers(app: FastAPI) -> None:
         mapped = database_problem(exc)
         if mapped is None:
             raise exc  # on to the catch-all 500 handler, as before
-        log.warning("database unavailable path=%s status=%s error=%s", request.url.path,
-                    mapped.status, type(getattr(exc, "orig", exc)).__name__)
+        if mapped.status == 507:  # an operator has to act: say what and where, at error level
+            log.error("storage full: the database cannot grow (disk full); writes fail with 507 until "
+                      "space is freed, reads keep working path=%s error=%s", request.url.path,
+                      type(getattr(exc, "orig", exc)).__name__)
+        else:
+            log.warning("database unavailable path=%s status=%s error=%s", request.url.path,
+                        mapped.status, type(getattr(exc, "orig", exc)).__name__)
         # Through the registered StadslabError handler, so browsers still get an HTML page.
         handler = request.app.exception_handlers.get(StadslabError, _stadslab)
         result = handler(request, mapped)
