@@ -15,7 +15,8 @@ import ipaddress
 import os
 import time
 
-from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest)
+from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram,
+                               generate_latest)
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import REGISTRY
 
@@ -34,6 +35,30 @@ SHED = Counter("stadslab_http_requests_shed_total", "Requests refused with 503 b
 SLOW_CLIENTS = Counter("stadslab_http_slow_clients_total",
                        "Connections closed or requests answered 408/431 because of a slow or oversized client",
                        ["reason"])
+
+#: MQTT creates (sensorthings/mqtt/ingest.py): messages by outcome (stored, duplicates,
+#: rejected, ignored; their sum is what was received), store attempts repeated because
+#: the database was away or full, and when the last message was handled. A rising retry
+#: count or an old timestamp is the ingest lag; the broker's own queue is in its $SYS tree.
+MQTT_MESSAGES = Counter("stadslab_mqtt_create_messages_total", "MQTT create messages handled, by outcome",
+                        ["outcome"])
+MQTT_RETRIES = Counter("stadslab_mqtt_create_retries_total",
+                       "MQTT creates retried because the database was unavailable or full")
+MQTT_LAST_MESSAGE = Gauge("stadslab_mqtt_last_message_timestamp_seconds",
+                          "Unix time the last MQTT create message was handled", multiprocess_mode="max")
+
+
+def record_mqtt_create(outcome: str, n: int = 1) -> None:
+    """Hook of ``ObservationCreates._count``: ``stored`` comes with the number of Observations."""
+    if outcome == "retries":
+        MQTT_RETRIES.inc(n)
+        return
+    if outcome == "stored":
+        observations_ingested.labels("mqtt").inc(n)
+        n = 1
+    MQTT_MESSAGES.labels(outcome).inc(n)
+    MQTT_LAST_MESSAGE.set(time.time())
+
 
 #: POST routes whose 201 response means Observations were stored over HTTP.
 _OBSERVATION_ROUTES = ("/Observations", "/CreateObservations")
@@ -113,6 +138,12 @@ class _RuntimeCollector:
         if configured:
             g.add_metric([], 1.0 if getattr(getattr(mqtt, "bus", None), "connected", False) else 0.0)
         yield g
+        queue = getattr(getattr(mqtt, "notifier", None), "_queue", None)
+        q = GaugeMetricFamily("stadslab_mqtt_notification_queue",
+                              "Change batches waiting to be announced over MQTT (bounded; full = dropped)")
+        if configured and queue is not None:
+            q.add_metric([], float(queue.qsize()))
+        yield q
 
 
 class _Combined:

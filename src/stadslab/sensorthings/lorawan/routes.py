@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from stadslab.core.auth import Principal, get_principal
 from stadslab.core.database import get_session
 from stadslab.core.errors import BadRequest, StadslabError, field_error
+from stadslab.ops.metrics import observations_ingested
 
 from . import service
 from .schemas import (DeviceIn, DeviceOut, IntegrationCreated, IntegrationIn, IntegrationOut, MappingIn,
@@ -61,7 +62,10 @@ async def uplink(integration_id: int, request: Request, session: Session = Depen
         msg = f"Malformed JSON: {str(exc)[:120]}"
         raise BadRequest(msg, errors=[field_error(["body"], msg)]) from None
     params = dict(request.query_params)
-    return await run_in_threadpool(service.ingest_uplink, session, integration, body, params)
+    result = await run_in_threadpool(service.ingest_uplink, session, integration, body, params)
+    if result.status == "stored" and result.observations:
+        observations_ingested.labels("lorawan").inc(len(result.observations))  # ops: /metrics
+    return result
 
 
 @lorawan_router.post("/integrations", status_code=201, response_model=IntegrationCreated,

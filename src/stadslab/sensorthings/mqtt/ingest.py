@@ -33,6 +33,7 @@ import orjson
 
 from stadslab.core.auth import AUTH_FAILED, AUTH_REQUIRED, WWW_AUTHENTICATE, Principal
 from stadslab.core.database import Database
+from stadslab.ops.metrics import record_mqtt_create
 from stadslab.core.errors import BadRequest, StadslabError, Unauthorized
 
 from .bus import BusMessage
@@ -126,3 +127,4 @@ class ObservationCreates:
     def _count(self, name: str, n: int = 1) -> None:
         with self._lock:
             setattr(self, name, getattr(self, name) + n)
+        record_mqtt_create(name, n)  # ops: /metrics (ingest rate, outcomes, retries, last message)
