@@ -66,7 +66,12 @@ def make_engine(url: str, **kwargs) -> Engine:
         if "poolclass" not in kwargs:
             kwargs.setdefault("pool_size", 10)
             kwargs.setdefault("max_overflow", 10)
-        engine = create_engine(url, pool_pre_ping=True, **kwargs)
+        # No pool_pre_ping: it costs a round trip on every checkout. A connection that died
+        # (server restart) fails its first statement instead; SQLAlchemy then invalidates the
+        # whole pool, the request gets a 503 with Retry-After (core.errors) and the next
+        # request connects afresh.
+        kwargs.setdefault("pool_pre_ping", False)
+        engine = create_engine(url, **kwargs)
     return engine
 
 

@@ -141,8 +141,8 @@ def record(session: Session, principal: Principal, action: str, entity_type: str
     from stadslab.core.security import current_request_id
 
     session.flush()
+    actor_type, actor_ref, token_id = _actor(session, principal)  # before the lock: keep it short
     seq, prev_hash = _lock_head(session)
-    actor_type, actor_ref, token_id = _actor(session, principal)
     fields = {
         "seq": seq, "at": utcnow(), "actor_type": actor_type, "actor_ref": actor_ref,
         "actor_token_id": token_id, "organisation_id": principal.organisation_id,
@@ -152,9 +152,15 @@ def record(session: Session, principal: Principal, action: str, entity_type: str
         "request_id": request_id or current_request_id(), "prev_hash": prev_hash,
     }
     fields["hash"] = event_hash(fields)
-    session.execute(insert(AuditEvent.__table__).values(**fields))
     head = AuditChainHead.__table__
-    session.execute(update(head).where(head.c.id == HEAD_ID).values(hash=fields["hash"]))
+    move_head = update(head).where(head.c.id == HEAD_ID).values(hash=fields["hash"])
+    append = insert(AuditEvent.__table__).values(**fields)
+    if session.get_bind().dialect.name == "postgresql":
+        # One round trip while the head is locked: the event and the head move together.
+        session.execute(move_head.add_cte(append.cte("appended")))
+    else:
+        session.execute(append)
+        session.execute(move_head)
     return AuditEvent(**fields)
 
 

@@ -36,7 +36,11 @@ def snapshot(session: Session, et: EntityType, id_: int) -> dict[str, Any] | Non
     row = session.execute(select(et.table).where(et.table.c.id == id_)).first()
     if row is None:
         return None
-    row = row._mapping
+    return snapshot_row(et, row._mapping)
+
+
+def snapshot_row(et: EntityType, row) -> dict[str, Any]:
+    """``snapshot`` of a row the caller already holds (e.g. from ``INSERT ... RETURNING``)."""
     skip = _LEFT_OUT.get(et.name, ())
     out = {name: property_value(p, row) for name, p in et.props.items() if not p.read_only and name not in skip}
     out.update({col: row[col] for col in _GOVERNED.get(et.name, ())})

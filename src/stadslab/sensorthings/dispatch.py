@@ -18,11 +18,11 @@ from stadslab.core.auth import SYSTEM, Principal
 from stadslab.core.config import Settings
 from stadslab.core.errors import BadRequest, StadslabError
 
-from . import aggregate, dataarray, service
+from . import aggregate, dataarray, observation_post, service
 from .authz import require_writer
 from .query import parse_options
 from .read import ReadContext, read_collection, read_entity, read_property, read_refs, ref_json, resolve
-from .serialize import Links, collection_json
+from .serialize import Links, collection_json, entity_json
 from .urls import parse_path
 
 JSON_PATCH = "application/json-patch+json"
@@ -110,6 +110,10 @@ def handle(session: Session, settings: Settings, links: Links, method: str, path
         raise MethodNotAllowed(f"{method} is not supported on {path[:100]}")
     if method == "POST":
         data = parse_body(body, already_parsed=body_parsed)
+        row = service.create_observation(session, rp, data, principal=principal, commit=commit)
+        if row is not None:
+            return StaResponse(201, entity_json(observation_post.OBSERVATION, row, links, None),
+                               {"Location": links.entity(observation_post.OBSERVATION, row["id"])})
         et, new_id = service.create(session, rp, data, principal=principal, commit=commit)
         return StaResponse(201, _entity(ctx, et, new_id), {"Location": links.entity(et, new_id)})
     if method in ("PATCH", "PUT"):

@@ -104,12 +104,15 @@ def extend_stream(session: Session, kind: str, stream_id: int, rows: list[dict[s
 
 
 def extend_stream_bounds(session: Session, kind: str, stream_id: int, p_start: datetime, p_end: datetime,
-                         r_start: datetime | None, r_end: datetime | None, foi_ids: set[int]) -> None:
+                         r_start: datetime | None, r_end: datetime | None, foi_ids: set[int],
+                         known: tuple[dict | None, list[dict | None]] | None = None) -> None:
     """``extend_stream`` for callers that computed the new rows' time bounds themselves (bulk ingest).
 
     Two statements: one read (the current observedArea and the new FeaturesOfInterest) and one
     UPDATE whose time bounds are computed by the database (``LEAST``/``GREATEST``), so that
-    concurrent writers to one stream never lose each other's bounds.
+    concurrent writers to one stream never lose each other's bounds. ``known``: the current
+    observedArea and the new FeaturesOfInterest's features, when the caller has read them
+    already (the single-Observation fast path), which saves the read.
     """
     table, _ = STREAMS[kind]
     values = {
@@ -119,7 +122,8 @@ def extend_stream_bounds(session: Session, kind: str, stream_id: int, p_start: d
     if r_start is not None:
         values["result_time_start"] = _earliest(session, table.c.result_time_start, r_start)
         values["result_time_end"] = _latest(session, table.c.result_time_end, r_end)
-    area = _extended_area(session, table, stream_id, foi_ids)
+    area = (_extended_area(session, table, stream_id, foi_ids) if known is None
+            else _grown_area(known[0], known[1]))
     if area is not None:
         values["observed_area"] = area
     session.execute(update(table).where(table.c.id == stream_id).values(**values))
@@ -149,6 +153,10 @@ def _extended_area(session: Session, table, stream_id: int, foi_ids: set[int]) -
     else:
         current = session.scalar(select(table.c.observed_area).where(table.c.id == stream_id))
         features = list(session.scalars(select(FOI.c.feature).where(FOI.c.id.in_(foi_ids))))
+    return _grown_area(current, features)
+
+
+def _grown_area(current: dict | None, features: list[dict | None]) -> dict | None:
     geoms = [g for g in (geometry_of(f) for f in features) if g is not None]
     area = geometry_of(current) if current else None
     if not geoms or (area is not None and all(area.covers(g) for g in geoms)):

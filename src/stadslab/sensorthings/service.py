@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from stadslab.core.auth import Principal
 from stadslab.core.errors import BadRequest, Conflict, StadslabError
 
-from . import auditing, filtering
+from . import auditing, filtering, observation_post
 from .authz import OWNED, require_writer
 from .entities import BY_SET, EntityType
 from .read import resolve
@@ -97,6 +97,19 @@ def _unit_of_work(session: Session, commit: bool, fn):
             session.rollback()
         raise BadRequest("A value does not fit its field",
                          errors=[{"loc": ["body"], "field": "body", "msg": str(exc.orig)[:200]}]) from None
+
+
+def create_observation(session: Session, rp: ResourcePath, body: Any, *, principal: Principal,
+                       commit: bool = True):
+    """The single-Observation fast path (``observation_post``) as one unit of work.
+
+    Returns the stored row, or None when the request is not its shape (or would fail):
+    then nothing was written and ``create`` must answer.
+    """
+    row = _unit_of_work(session, False, lambda: observation_post.create(session, rp, body, principal))
+    if row is not None and commit:
+        session.commit()
+    return row
 
 
 def create(session: Session, rp: ResourcePath, body: Any, *, principal: Principal, commit: bool = True,
