@@ -41,6 +41,13 @@ class Settings(BaseSettings):
     #: Set to an empty string to show maps without background tiles.
     map_tile_url: str = "https://service.pdok.nl/brt/achtergrondkaart/wmts/v2_0/standaard/EPSG:3857/{z}/{x}/{y}.png"
     map_tile_attribution: str = "Kaartgegevens &copy; Kadaster / PDOK"
+    #: Public location precision in metres (0 = exact) of Things whose register has no
+    #: ``locationPrecision``: fixed sensors that process no personal data, and mobile sensors or
+    #: sensors that process personal data. Non-owners get positions snapped to a grid of this size
+    #: (docs/sensorthings.md, "Location precision"). A process started with other values than the
+    #: public copies were made with has them recomputed (``sensorthings.public_geometry.defaults``).
+    public_location_precision_m: int = Field(default=0, ge=0, le=5000)
+    public_location_precision_sensitive_m: int = Field(default=100, ge=0, le=5000)
     # --- governance and security (see docs/security.md) -------------------------------
     #: Session and CSRF cookies carry the Secure flag; switch off only for local plain http.
     cookie_secure: bool = True
