@@ -90,6 +90,18 @@ class Settings(BaseSettings):
     #: ``log_dest topic`` and ``log_type subscribe`` in mosquitto.conf).
     mqtt_learn_select_topics: bool = False
     mqtt_learned_topics_max: int = Field(default=200, ge=0)
+    #: Durable creates (docs/operations.md "Durability"): each worker keeps a persistent MQTT
+    #: session (client id ``stadslab-<host>-<group>-<slot>``, the slot claimed with a lock
+    #: file in ``mqtt_slot_dir``) that the broker holds this long while the worker is away, so a
+    #: restarted worker gets its unacknowledged and queued messages; 0 = clean sessions.
+    mqtt_session_expiry_seconds: int = Field(default=3600, ge=0)
+    #: Stable name of this machine in client ids (default: the host name; set it in containers
+    #: whose host name changes on every start).
+    mqtt_client_id_base: str | None = None
+    mqtt_slot_dir: str | None = None
+    #: Ingest receipts (idempotency keys of stored MQTT creates) are kept this long; a
+    #: redelivery or a publisher's retry within the window is stored once.
+    ingest_receipt_retention_hours: int = Field(default=168, ge=1)
 
     # --- interoperability: DCAT-AP-NL catalogue (see docs/interoperability.md) ----------
     #: Publisher of the catalogue and of datasets without an owner organisation.
