@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     sta_count_mode: Literal["exact", "estimate"] = "exact"
     #: Below this estimated row count an exact count is made even in "estimate" mode.
     sta_count_estimate_threshold: int = Field(default=100_000, ge=0)
+    #: Platform-wide Observation retention in days (phenomenon time start); unset = keep forever.
+    #: PostgreSQL drops whole month partitions (docs/operations.md "Observations at scale").
+    observation_retention_days: int | None = Field(default=None, ge=1)
     #: Map background tiles (XYZ template). Default: PDOK BRT-Achtergrondkaart (WMTS, EPSG:3857).
     #: Set to an empty string to show maps without background tiles.
     map_tile_url: str = "https://service.pdok.nl/brt/achtergrondkaart/wmts/v2_0/standaard/EPSG:3857/{z}/{x}/{y}.png"
