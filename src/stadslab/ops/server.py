@@ -147,4 +147,5 @@ def uvicorn_options(settings: Settings | None = None) -> dict:
     return {"http": f"{__name__}:DeadlineHTTPProtocol",
             "timeout_keep_alive": settings.keep_alive_timeout_s,
             "limit_concurrency": settings.max_connections or None,
-            "h11_max_incomplete_event_size": MAX_HEAD_BYTES}
+            "h11_max_incomplete_event_size": MAX_HEAD_BYTES,
+            "timeout_worker_healthcheck": settings.worker_healthcheck_timeout_s}
