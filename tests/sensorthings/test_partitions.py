@@ -8,8 +8,12 @@ locally. Plan tests check plan shape, never timing. The retention through
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -29,6 +33,7 @@ from .helpers import STA, datastream, get, new_thing, post
 from .helpers import client  # noqa: F401  (an administrator's: these tests write)
 from .test_performance_plans import analyze, captured, explain, index_family, plan_nodes
 
+STADSLAB = str(Path(sys.executable).with_name("stadslab"))
 NOW = datetime.now(timezone.utc)
 THIS_MONTH = P.month_start(NOW)
 
@@ -228,3 +233,23 @@ def test_platform_retention_through_enforce_retention(db, client):
 def test_retention_refuses_a_period_below_a_day(db):
     with db.session() as s, pytest.raises(ValueError):
         enforce_observation_retention(s, 0)
+
+
+def test_cli_adopts_default_rows_and_enforces_retention(pg_client, pg_db):
+    ds = new_thing(pg_client, n_obs=0)["datastream"]
+    _create(pg_client, ds, [datetime(2023, 3, 5, tzinfo=timezone.utc), datetime(2023, 3, 6, tzinfo=timezone.utc)])
+    env = {**os.environ, "STADSLAB_DATABASE_URL": pg_db.url, "COLUMNS": "200"}
+
+    def run(*args: str) -> str:
+        done = subprocess.run([STADSLAB, "observations", *args], env=env, capture_output=True, text=True,
+                              timeout=300)
+        assert done.returncode == 0, done.stderr
+        return done.stderr
+
+    assert "sta_observations_p202303: 2 row(s) moved out of sta_observations_default" in run("partitions")
+    assert "sta_observations_p202303" in _tables(pg_db)
+    assert "1 partition(s) (2 observations) would be dropped" in run("retention", "--days", "365", "--dry-run")
+    assert "sta_observations_p202303" in _tables(pg_db)
+    assert "1 partition(s) (2 observations) were dropped" in run("retention", "--days", "365")
+    assert "sta_observations_p202303" not in _tables(pg_db)
+    assert "nothing removed" in run("retention")  # no period configured, none given
