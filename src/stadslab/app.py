@@ -32,6 +32,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         from stadslab.ops.logging import configure_logging
 
         configure_logging(settings.log_format, settings.log_level)  # ops: JSON logs with request ids
+        from stadslab.sensorthings.partitions import maintain_at_startup
+
+        maintain_at_startup(db.engine)  # PostgreSQL: this month's Observation partitions and the next ones
         start_mqtt(app)  # no-op unless STADSLAB_MQTT_URL is set
         start_federation(app)  # no-op unless STADSLAB_FEDERATION_INTERVAL_SECONDS > 0
         yield

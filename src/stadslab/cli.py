@@ -24,6 +24,7 @@ _register_governance(app)  # user, token, loket, privacy, audit
 from stadslab.ops import cli as _ops_cli  # noqa: E402
 app.command("backup")(_ops_cli.backup_command); app.command("restore")(_ops_cli.restore_command)  # noqa: E702
 app.command("migrate-to-postgres")(_ops_cli.migrate_to_postgres_command)
+app.add_typer(_ops_cli.observations_app, name="observations")  # partitions, retention
 from stadslab.federation.cli import federation_app; app.add_typer(federation_app, name="federation")  # noqa: E402,E702
 console = Console(stderr=True)
 

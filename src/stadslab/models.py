@@ -10,5 +10,6 @@ from stadslab.network import models as network_models  # noqa: F401
 from stadslab.search import models as search_models  # noqa: F401
 from stadslab.sensorthings import models as sensorthings_models  # noqa: F401
 from stadslab.sensorthings.lorawan import models as lorawan_models  # noqa: F401
+from stadslab.sensorthings.mqtt import receipts as ingest_receipt_models  # noqa: F401
 
 __all__ = ["Base"]

@@ -37,10 +37,20 @@ class Settings(BaseSettings):
     sta_count_mode: Literal["exact", "estimate"] = "exact"
     #: Below this estimated row count an exact count is made even in "estimate" mode.
     sta_count_estimate_threshold: int = Field(default=100_000, ge=0)
+    #: Platform-wide Observation retention in days (phenomenon time start); unset = keep forever.
+    #: PostgreSQL drops whole month partitions (docs/operations.md "Observations at scale").
+    observation_retention_days: int | None = Field(default=None, ge=1)
     #: Map background tiles (XYZ template). Default: PDOK BRT-Achtergrondkaart (WMTS, EPSG:3857).
     #: Set to an empty string to show maps without background tiles.
     map_tile_url: str = "https://service.pdok.nl/brt/achtergrondkaart/wmts/v2_0/standaard/EPSG:3857/{z}/{x}/{y}.png"
     map_tile_attribution: str = "Kaartgegevens &copy; Kadaster / PDOK"
+    #: Public location precision in metres (0 = exact) of Things whose register has no
+    #: ``locationPrecision``: fixed sensors that process no personal data, and mobile sensors or
+    #: sensors that process personal data. Non-owners get positions snapped to a grid of this size
+    #: (docs/sensorthings.md, "Location precision"). A process started with other values than the
+    #: public copies were made with has them recomputed (``sensorthings.public_geometry.defaults``).
+    public_location_precision_m: int = Field(default=0, ge=0, le=5000)
+    public_location_precision_sensitive_m: int = Field(default=100, ge=0, le=5000)
     # --- governance and security (see docs/security.md) -------------------------------
     #: Session and CSRF cookies carry the Secure flag; switch off only for local plain http.
     cookie_secure: bool = True
@@ -83,6 +93,18 @@ class Settings(BaseSettings):
     #: ``log_dest topic`` and ``log_type subscribe`` in mosquitto.conf).
     mqtt_learn_select_topics: bool = False
     mqtt_learned_topics_max: int = Field(default=200, ge=0)
+    #: Durable creates (docs/operations.md "Durability"): each worker keeps a persistent MQTT
+    #: session (client id ``stadslab-<host>-<group>-<slot>``, the slot claimed with a lock
+    #: file in ``mqtt_slot_dir``) that the broker holds this long while the worker is away, so a
+    #: restarted worker gets its unacknowledged and queued messages; 0 = clean sessions.
+    mqtt_session_expiry_seconds: int = Field(default=3600, ge=0)
+    #: Stable name of this machine in client ids (default: the host name; set it in containers
+    #: whose host name changes on every start).
+    mqtt_client_id_base: str | None = None
+    mqtt_slot_dir: str | None = None
+    #: Ingest receipts (idempotency keys of stored MQTT creates) are kept this long; a
+    #: redelivery or a publisher's retry within the window is stored once.
+    ingest_receipt_retention_hours: int = Field(default=168, ge=1)
 
     # --- interoperability: DCAT-AP-NL catalogue (see docs/interoperability.md) ----------
     #: Publisher of the catalogue and of datasets without an owner organisation.

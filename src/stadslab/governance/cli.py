@@ -214,12 +214,19 @@ def loket_remind(dry_run: bool = typer.Option(False, "--dry-run", help="List onl
 
 @privacy_app.command("enforce-retention")
 def privacy_enforce_retention(dry_run: bool = typer.Option(False, "--dry-run")) -> None:
-    """Delete observations older than their Thing's retention period (Things with personal data)."""
+    """Delete observations older than their Thing's retention period (Things with personal data),
+    and older than STADSLAB_OBSERVATION_RETENTION_DAYS when that is set."""
     from .privacy import enforce_retention
 
     with _session() as s:
-        report = enforce_retention(s, dry_run=dry_run)
+        report = enforce_retention(s, dry_run=dry_run,
+                                   observation_retention_days=get_settings().observation_retention_days)
     verb = "would be deleted" if dry_run else "deleted"
+    if report.platform is not None:
+        out.print(f"Platform retention (before {report.platform.cutoff:%Y-%m-%d %H:%M} UTC): "
+                  f"{len(report.platform.partitions_dropped)} partition(s) "
+                  f"({sum(report.platform.partitions_dropped.values())} observation(s)) and "
+                  f"{report.platform.observations_deleted} observation(s) {verb}")
     out.print(f"{report.observations_deleted} observation(s) {verb} across {report.things_checked} thing(s)")
     if report.unreadable_retention:
         out.print("Retention period unreadable for thing(s): " + ", ".join(map(str, report.unreadable_retention)))

@@ -69,13 +69,22 @@ class RetentionReport:
     observations_deleted: int = 0
     deleted_per_thing: dict[int, int] = field(default_factory=dict)
     unreadable_retention: list[int] = field(default_factory=list)
+    #: The platform-wide retention (``STADSLAB_OBSERVATION_RETENTION_DAYS``), when one was applied.
+    platform: object | None = None  # sensorthings.retention.ObservationRetentionReport
 
 
-def enforce_retention(session: Session, now: datetime | None = None, *, dry_run: bool = False) -> RetentionReport:
+def enforce_retention(session: Session, now: datetime | None = None, *, dry_run: bool = False,
+                      observation_retention_days: int | None = None) -> RetentionReport:
+    """Per-Thing personal-data retention; first the platform-wide one when ``observation_retention_days``
+    is given (whole partitions dropped, see ``sensorthings.retention``), all in one transaction."""
     from stadslab.sensorthings.models import Datastream, MultiDatastream, Observation, Thing
+    from stadslab.sensorthings.retention import enforce_observation_retention
 
     now = now or utcnow()
     report = RetentionReport()
+    if observation_retention_days is not None:
+        report.platform = enforce_observation_retention(session, observation_retention_days, now,
+                                                        dry_run=dry_run)
     things = session.execute(select(Thing.id, Thing.register).where(Thing.processes_personal_data.is_(True))
                              .order_by(Thing.id)).all()
     for thing_id, register in things:

@@ -159,18 +159,12 @@ def project_feature(p: Project, base: str) -> dict[str, Any]:
 
 
 def _thing_geometry(session: Session, thing_ids: list[int]) -> dict[int, dict]:
-    out: dict[int, dict] = {}
-    if not thing_ids:
-        return out
-    loc = sta.Location.__table__
-    for thing_id, value in session.execute(
-            select(sta.thing_locations.c.thing_id, loc.c.location)
-            .join(loc, loc.c.id == sta.thing_locations.c.location_id)
-            .where(sta.thing_locations.c.thing_id.in_(thing_ids)).order_by(loc.c.id)):
-        geom = value.get("geometry") if isinstance(value, dict) and value.get("type") == "Feature" else value
-        if isinstance(geom, dict) and "type" in geom:
-            out.setdefault(thing_id, geom)
-    return out
+    """The public position of each Thing: this collection is open data, so every caller (owners
+    too) gets the published precision, and bbox filters and the extent are computed on it."""
+    from stadslab.core.auth import ANONYMOUS
+    from stadslab.sensorthings.public_geometry import thing_geometries
+
+    return thing_geometries(session, ANONYMOUS, thing_ids)
 
 
 def sensor_feature(t: sta.Thing, geometry: dict | None, base: str) -> dict[str, Any]:

@@ -91,7 +91,9 @@ def _pg_table_count(url: str) -> int:
     engine = create_engine(normalise_url(url))
     try:
         with engine.connect() as conn:
-            return int(conn.execute(text("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")).scalar())
+            # tables with data of their own: a partitioned parent has none (its partitions are dumped)
+            return int(conn.execute(text("SELECT count(*) FROM pg_class WHERE relnamespace = 'public'::regnamespace "
+                                         "AND relkind = 'r'")).scalar())
     finally:
         engine.dispose()
 
@@ -113,8 +115,38 @@ def restore_postgresql(url: str, file: Path, progress: Progress | None = None) -
     tool = pg_tool("pg_restore", url)
     listing = subprocess.run([tool, "--list", str(file)], capture_output=True, text=True, env=env)
     total = sum(1 for line in listing.stdout.splitlines() if " TABLE DATA " in line)
-    _run_pg([tool, "--clean", "--if-exists", "--no-owner", "--single-transaction", "--exit-on-error",
-             "--verbose", f"--dbname={libpq}", str(file)], env, total, "processing data for table", progress)
+    order = file.with_name(file.name + ".restore-list")
+    try:
+        order.write_text(partition_safe_order(listing.stdout))
+        _run_pg([tool, "--clean", "--if-exists", "--no-owner", "--single-transaction", "--exit-on-error",
+                 "--verbose", f"--use-list={order}", f"--dbname={libpq}", str(file)], env, total,
+                "processing data for table", progress)
+    finally:
+        order.unlink(missing_ok=True)
+
+
+def partition_safe_order(listing: str) -> str:
+    """The archive's table of contents with the partitions' own constraints moved before all others.
+
+    ``--clean`` drops in reverse list order, and pg_dump lists a partition's primary key
+    after its parent's: PostgreSQL 15 then refuses to drop the inherited constraint
+    (``sta_observations`` is partitioned, migration 0012). Listed first, the partitions'
+    keys are dropped last (already gone with the parent's) and created first (the parent's
+    ``ALTER TABLE ONLY ... ADD PRIMARY KEY`` and the ``INDEX ATTACH`` entries follow).
+    """
+    lines = listing.splitlines()
+    partitions = {line.split(" TABLE ATTACH ", 1)[1].split()[1] for line in lines
+                  if not line.startswith(";") and " TABLE ATTACH " in line}
+
+    def constraint_of(line: str) -> str | None:
+        if line.startswith(";") or " CONSTRAINT " not in line or " FK CONSTRAINT " in line:
+            return None
+        return line.split(" CONSTRAINT ", 1)[1].split()[1]
+
+    moved = [line for line in lines if constraint_of(line) in partitions]
+    rest = [line for line in lines if constraint_of(line) not in partitions]
+    first = next((i for i, line in enumerate(rest) if constraint_of(line)), len(rest))
+    return "\n".join(rest[:first] + moved + rest[first:]) + "\n"
 
 
 # --- SQLite ---------------------------------------------------------------------------------------

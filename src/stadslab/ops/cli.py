@@ -1,4 +1,4 @@
-"""``stadslab backup``, ``stadslab restore`` and ``stadslab migrate-to-postgres``."""
+"""``stadslab backup``, ``restore``, ``migrate-to-postgres`` and ``observations partitions|retention``."""
 
 from __future__ import annotations
 
@@ -86,3 +86,64 @@ def migrate_to_postgres_command(to: str = typer.Option(..., "--to", help="postgr
         raise typer.Exit(1)
     console.print("Verified: every table has the same row count and content hash; audit chain intact. "
                   "Point STADSLAB_DATABASE_URL at the new database and restart the servers.")
+
+
+observations_app = typer.Typer(help="Observations at scale: monthly partitions (PostgreSQL) and retention.",
+                               no_args_is_help=True)
+
+
+@observations_app.command("partitions")
+def observations_partitions(back: int = typer.Option(2, min=0, help="Months before the current one"),
+                            ahead: int = typer.Option(3, min=0, help="Months after the current one"),
+                            adopt: bool = typer.Option(True, "--adopt/--no-adopt",
+                                                       help="Give months found in DEFAULT their own partition")) -> None:
+    """Create the month partitions around now and move rows out of DEFAULT (PostgreSQL; idempotent)."""
+    from stadslab.core.database import Database
+    from stadslab.sensorthings import partitions
+
+    db = Database(get_settings().database_url)
+    try:
+        with db.engine.begin() as conn:
+            if not partitions.is_partitioned(conn):
+                console.print("sta_observations is not partitioned here (SQLite, or not migrated): nothing to do")
+                return
+            created = partitions.ensure_partitions(conn, back=back, ahead=ahead)
+            moved = partitions.adopt_default_rows(conn, ahead=ahead) if adopt else {}
+            listing = partitions.list_partitions(conn)
+            left = conn.exec_driver_sql(f"SELECT count(*) FROM {partitions.DEFAULT}").scalar_one()
+    finally:
+        db.dispose()
+    console.print(f"{len(created)} partition(s) created{': ' + ', '.join(created) if created else ''}")
+    for name, n in moved.items():
+        console.print(f"{name}: {n:,} row(s) moved out of {partitions.DEFAULT}")
+    console.print(f"{len(listing)} partition(s): {listing[0].name} .. {listing[-1].name}; "
+                  f"{left:,} row(s) in {partitions.DEFAULT}")
+
+
+@observations_app.command("retention")
+def observations_retention(days: Optional[int] = typer.Option(None, "--days", min=1,
+                                                              help="Default: STADSLAB_OBSERVATION_RETENTION_DAYS"),
+                           dry_run: bool = typer.Option(False, "--dry-run")) -> None:
+    """Remove Observations older than the platform retention: whole partitions dropped, the rest deleted."""
+    from stadslab.core.database import Database
+    from stadslab.core.unit_of_work import commit
+    from stadslab.sensorthings.retention import enforce_observation_retention
+
+    days = days or get_settings().observation_retention_days
+    if days is None:
+        console.print("No retention configured (STADSLAB_OBSERVATION_RETENTION_DAYS or --days): nothing removed")
+        return
+    db = Database(get_settings().database_url)
+    try:
+        with db.session() as s:
+            report = enforce_observation_retention(s, days, dry_run=dry_run)
+            if dry_run:
+                s.rollback()
+            else:
+                commit(s, "Retention could not be enforced")
+    finally:
+        db.dispose()
+    verb = "would be" if dry_run else "were"
+    console.print(f"Cutoff {report.cutoff:%Y-%m-%d %H:%M} UTC: {len(report.partitions_dropped)} partition(s) "
+                  f"({sum(report.partitions_dropped.values()):,} observations) {verb} dropped, "
+                  f"{report.observations_deleted:,} observation(s) {verb} deleted")

@@ -62,6 +62,8 @@ def migrate_to_postgres(source_url: str, target_url: str, batch: int = 5000,
             for table in tables:
                 if table.name in MIGRATION_SEEDED:
                     dst.execute(table.delete())
+                if table.name == "sta_observations":
+                    _observation_partitions(src, dst)
                 total = src.scalar(select(func.count()).select_from(table))
                 done = 0
                 result = src.execution_options(stream_results=True, yield_per=batch).execute(select(table))
@@ -80,6 +82,17 @@ def migrate_to_postgres(source_url: str, target_url: str, batch: int = 5000,
     finally:
         source.dispose()
         target.dispose()
+
+
+def _observation_partitions(src, dst) -> None:
+    """Month partitions for the months the source holds, so its rows do not all land in DEFAULT."""
+    from datetime import datetime, timezone
+
+    from stadslab.sensorthings import partitions
+
+    months = src.execute(text("SELECT DISTINCT substr(phenomenon_time_start, 1, 7) FROM sta_observations"))
+    found = {datetime.strptime(m[0], "%Y-%m").replace(tzinfo=timezone.utc) for m in months if m[0]}
+    partitions.ensure_partitions(dst, months=partitions.up_to_horizon(found))
 
 
 def _require_empty(target: Database, tables) -> None:

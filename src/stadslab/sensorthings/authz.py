@@ -144,8 +144,9 @@ class WriteGuard:
 
         ``properties`` is replaced as a whole by PATCH/PUT, and the register columns
         are derived from it; a client that leaves ``register.owner.organisation_id``
-        or ``register.access_class`` out must not silently give a Thing away or open
-        restricted data, so those two keep their current value unless given.
+        or ``register.access_class`` (or ``locationPrecision``) out must not silently give a
+        Thing away, open restricted data or publish a coarsened position exactly, so those keep
+        their current value unless given.
         """
         if entity == "Thing" and "owner_organisation_id" in values:
             props = values.get("properties")
@@ -160,6 +161,8 @@ class WriteGuard:
                 self.authorize_owner(values["owner_organisation_id"])
             if "access_class" not in reg:
                 values["access_class"] = current["access_class"]
+            if "locationPrecision" not in reg:  # a coarsened position is not made exact by omission
+                values["location_precision_m"] = current["location_precision_m"]
         elif entity in STREAMS and "properties" in values:
             values["access_class"] = _stream_class(values["properties"], loc) or current["access_class"]
 

@@ -7,7 +7,9 @@ fresh table alias, so paths that revisit a table stay correct.
 
 ``visible(entity_type, alias)`` (from the caller's access rights, see
 ``visibility``) is added to every hop, so a filter never matches through a row
-the caller may not see.
+the caller may not see. ``geometry(entity_type, alias, column)`` may replace a
+geometry column by what the caller may see of it (``public_geometry``), so a
+spatial filter cannot measure a position more exactly than it is published.
 """
 
 from __future__ import annotations
@@ -35,18 +37,19 @@ def relation(source, nav: Nav, target) -> ColumnElement[bool]:
 
 
 class StaFilterResolver:
-    def __init__(self, entity: EntityType, table=None, dialect: str = "sqlite", *, visible=None):
+    def __init__(self, entity: EntityType, table=None, dialect: str = "sqlite", *, visible=None, geometry=None):
         self.entity = entity
         self.table = table if table is not None else entity.table
         self.dialect = dialect
         self.visible = visible
+        self.geometry = geometry
 
     def _hop(self, et: EntityType, alias) -> list:
         hidden = self.visible(et, alias) if self.visible is not None else None
         return [] if hidden is None else [hidden]
 
     def _child(self, et: EntityType, alias) -> "StaFilterResolver":
-        return StaFilterResolver(et, alias, self.dialect, visible=self.visible)
+        return StaFilterResolver(et, alias, self.dialect, visible=self.visible, geometry=self.geometry)
 
     def resolve_property(self, path: tuple[str | int, ...]) -> ResolvedValue | None:
         if not path or not isinstance(path[0], str):
@@ -69,7 +72,11 @@ class StaFilterResolver:
                 return None
             if prop.kind in ("interval", "time"):
                 return ResolvedValue(cols[0], ValueKind.INTERVAL, end=cols[1])
-            if prop.kind == "geojson":  # marked: filter_index may answer from a spatial index
+            if prop.kind == "geojson":
+                public = self.geometry(self.entity, t, cols[0]) if self.geometry is not None else None
+                if public is not None:
+                    return ResolvedValue(public, ValueKind.GEOMETRY)
+                # marked: filter_index may answer from a spatial index
                 return ResolvedValue(mark(self.entity.table, t, cols[0]), ValueKind.GEOMETRY)
             return ResolvedValue(cols[0], _KINDS[prop.kind])
         nav = self.entity.navs.get(head)

@@ -11,6 +11,7 @@ from sqlalchemy import ColumnElement
 from sqlalchemy.orm import Session
 
 from stadslab.core.auth import Principal
+from stadslab.core.config import Settings
 from stadslab.core.errors import BadRequest
 
 from .entities import EntityType
@@ -34,28 +35,39 @@ def _sqlite_functions(session: Session) -> None:
     register_sqlite_functions(session.connection().connection.dbapi_connection)
 
 
+#: words of a filter that may reach a geometry (``location``, ``feature``, ``observedArea``)
+_GEOMETRY_WORDS = ("location", "feature", "observedarea")
+
+
 def compile_filter(session: Session, entity: EntityType, text: str, where: str,
-                   principal: Principal) -> ColumnElement:
+                   principal: Principal, *, settings: Settings | None = None) -> ColumnElement:
     """``principal``: navigation and ``any()`` inside the filter only reach rows it may see, so a
-    filter cannot probe hidden data (``Things?$filter=Datastreams/any(d: d/name eq 'secret')``)."""
+    filter cannot probe hidden data (``Things?$filter=Datastreams/any(d: d/name eq 'secret')``),
+    and geometries are compared as ``principal`` may see them (``public_geometry``)."""
     if not available():
         raise BadRequest(f"{where}: $filter is not available on this server",
                          errors=[{"loc": ["query", *where.split("/")], "field": where,
                                   "msg": "$filter is not implemented"}])
     from .filter import FilterError
     from .filter import compile_filter as compile_
-    from . import visibility
+    from . import public_geometry, visibility
     from .filter_index import use_spatial_index
     from .filter_resolver import StaFilterResolver
 
     dialect = session.get_bind().dialect.name
     if dialect == "sqlite":
         _sqlite_functions(session)
+    if not visibility.unrestricted(principal) and any(w in text.lower() for w in _GEOMETRY_WORDS):
+        public_geometry.refresh_pending(session, settings)  # complete answers; NULL copies match nothing
     try:
         def visible(et: EntityType, table) -> ColumnElement | None:
             return visibility.clause(principal, et.name, table)
 
-        where_clause = compile_(text, StaFilterResolver(entity, entity.table, dialect, visible=visible))
+        def geometry(et: EntityType, table, column) -> ColumnElement | None:
+            return public_geometry.filter_geometry(principal, et.name, table, column)
+
+        where_clause = compile_(text, StaFilterResolver(entity, entity.table, dialect, visible=visible,
+                                                        geometry=geometry))
     except FilterError as exc:
         if where == "$filter":
             raise

@@ -84,6 +84,9 @@ class Thing(Base):
     active_until: Mapped[date | None] = mapped_column(Date)
     access_class: Mapped[str] = mapped_column(String(12), default="open", server_default="open",
                                               index=True)
+    #: ``register.locationPrecision`` (metres, 0 exact); NULL: the configured default applies
+    #: (``precision.effective``). Non-owners see the Thing's positions at this precision.
+    location_precision_m: Mapped[int | None] = mapped_column(Integer)
 
 
 class Location(Base):
@@ -96,6 +99,11 @@ class Location(Base):
     encoding_type: Mapped[str] = mapped_column(String(100))
     location: Mapped[dict] = mapped_column(JSON)
     properties: Mapped[dict | None] = mapped_column(JSON)
+    #: ``location`` as non-owners see it, and the precision it was made with (``public_geometry``);
+    #: NULL until computed, and again whenever the geometry, the links or a Thing's precision change
+    #: (triggers of migration 0013). NULL is never shown or matched: unknown is treated as hidden.
+    public_location: Mapped[dict | None] = mapped_column(JSON(none_as_null=True))
+    public_precision_m: Mapped[int | None] = mapped_column(Integer)
     #: The FeatureOfInterest made from this Location for Observations that came
     #: without one; reset when the Location's geometry changes.
     generated_foi_id: Mapped[int | None] = mapped_column(
@@ -190,6 +198,9 @@ class FeatureOfInterest(Base):
     encoding_type: Mapped[str] = mapped_column(String(100))
     feature: Mapped[dict] = mapped_column(JSON)
     properties: Mapped[dict | None] = mapped_column(JSON)
+    #: As ``Location.public_location``.
+    public_feature: Mapped[dict | None] = mapped_column(JSON(none_as_null=True))
+    public_precision_m: Mapped[int | None] = mapped_column(Integer)
 
 
 class Observation(Base):
@@ -221,3 +232,12 @@ class Observation(Base):
     valid_time_end: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     parameters: Mapped[dict | None] = mapped_column(JSON)
 
+
+
+#: The configured default precisions the public copies were made with (one row; ``public_geometry``).
+public_precision_defaults = Table(
+    "sta_public_precision_defaults", Base.metadata,
+    Column("id", Integer, primary_key=True),
+    Column("default_m", Integer, nullable=False),
+    Column("sensitive_m", Integer, nullable=False),
+)

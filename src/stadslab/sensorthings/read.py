@@ -19,7 +19,7 @@ from stadslab.core.auth import Principal
 from stadslab.core.config import Settings
 from stadslab.core.errors import NotFound
 
-from . import counting, filtering, visibility
+from . import counting, filtering, public_geometry, visibility
 from .entities import ENTITY_TYPES, EntityType, Nav
 from .query import Options
 from .serialize import Links, collection_json, entity_json, property_value
@@ -41,6 +41,10 @@ class ReadContext:
     def visible(self, et: EntityType, table=None) -> list[ColumnElement]:
         """Conditions (possibly none) hiding the rows of ``et`` this caller may not see."""
         return visibility.where(self.principal, et.name, table)
+
+    def public(self, et: EntityType, rows: list) -> list:
+        """The rows with their geometry as this caller may see it (``public_geometry``)."""
+        return public_geometry.public_rows(self.session, self.principal, et.name, rows, self.settings)
 
 
 @dataclass
@@ -137,7 +141,8 @@ def base_query(ctx: ReadContext, et: EntityType, opts: Options, condition: Colum
     if condition is not None:
         stmt = stmt.where(condition)
     if opts.filter:
-        stmt = stmt.where(filtering.compile_filter(ctx.session, et, opts.filter, where, ctx.principal))
+        stmt = stmt.where(filtering.compile_filter(ctx.session, et, opts.filter, where, ctx.principal,
+                                                  settings=ctx.settings))
     return stmt
 
 
@@ -164,7 +169,7 @@ def read_collection(ctx: ReadContext, res: Resolved, opts: Options, path: str,
     if len(rows) > top:
         rows = rows[:top]
         next_link = _next_link(ctx.links.path(path), opts, top, opts.skip + top)
-    items = [entity_json(res.entity, r, ctx.links, opts.select) for r in rows]
+    items = [entity_json(res.entity, r, ctx.links, opts.select) for r in ctx.public(res.entity, rows)]
     expand(ctx, res.entity, rows, items, opts)
     return items, rows, count, next_link
 
@@ -180,11 +185,12 @@ def read_entity(ctx: ReadContext, res: Resolved, opts: Options) -> dict:
     stmt = select(res.entity.table).where(res.entity.table.c.id == res.id, *ctx.visible(res.entity))
     if opts.filter:  # a filter on a single entity: 404 when it does not match
         stmt = stmt.where(filtering.compile_filter(ctx.session, res.entity, opts.filter, "$filter",
-                                                   ctx.principal))
+                                                   ctx.principal, settings=ctx.settings))
     row = ctx.session.execute(stmt).first()
     if row is None:
         raise NotFound(f"{res.entity.set_name}({res.id}) does not exist")
-    item = entity_json(res.entity, row._mapping, ctx.links, opts.select)
+    [shown] = ctx.public(res.entity, [row._mapping])
+    item = entity_json(res.entity, shown, ctx.links, opts.select)
     expand(ctx, res.entity, [row._mapping], [item], opts)
     return item
 
@@ -194,7 +200,8 @@ def read_property(ctx: ReadContext, res: Resolved, name: str) -> Any:
                                                              *ctx.visible(res.entity))).first()
     if row is None:
         raise NotFound(f"{res.entity.set_name}({res.id}) does not exist")
-    return property_value(res.entity.props[name], row._mapping)
+    [shown] = ctx.public(res.entity, [row._mapping])
+    return property_value(res.entity.props[name], shown)
 
 
 def expand(ctx: ReadContext, et: EntityType, rows: list, items: list[dict], opts: Options) -> None:
@@ -214,7 +221,7 @@ def _expand_one(ctx, nav: Nav, target: EntityType, rows, items, opts: Options) -
     if not keys:
         return
     stmt = base_query(ctx, target, opts, target.table.c.id.in_(keys), f"$expand/{nav.name}/$filter")
-    found = {r._mapping["id"]: r._mapping for r in ctx.session.execute(stmt)}
+    found = {r["id"]: r for r in ctx.public(target, [r._mapping for r in ctx.session.execute(stmt)])}
     child_rows, child_items = [], []
     for row, item in zip(rows, items):
         child = found.get(row[nav.fk])
@@ -239,15 +246,16 @@ def _expand_many(ctx, et: EntityType, nav: Nav, target: EntityType, rows, items,
     where = f"$expand/{nav.name}/$filter"
     stmt = stmt.where(parent_key.in_(ids), *(() if (et.name, nav.name) in IMPLIED else ctx.visible(target)))
     if opts.filter:
-        stmt = stmt.where(filtering.compile_filter(ctx.session, target, opts.filter, where, ctx.principal))
+        stmt = stmt.where(filtering.compile_filter(ctx.session, target, opts.filter, where, ctx.principal,
+                                                  settings=ctx.settings))
     top = page_size(ctx, opts)
     rn = func.row_number().over(partition_by=parent_key, order_by=order_columns(target, opts, nav))
     sub = stmt.add_columns(rn.label("_rn")).subquery()
     paged = select(sub).where(sub.c._rn > opts.skip, sub.c._rn <= opts.skip + top + 1).order_by(
         sub.c[parent_name], sub.c._rn)
     grouped: dict[Any, list] = {i: [] for i in ids}
-    for r in ctx.session.execute(paged):
-        grouped[r._mapping[parent_name]].append(r._mapping)
+    for r in ctx.public(target, [r._mapping for r in ctx.session.execute(paged)]):
+        grouped[r[parent_name]].append(r)
     counts: dict[Any, int] = {}
     if opts.count:
         csub = stmt.subquery()

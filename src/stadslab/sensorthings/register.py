@@ -28,7 +28,7 @@ from stadslab.labs.models import LivingLab
 from stadslab.network.models import Municipality, Organisation
 
 from . import models as m
-from . import visibility
+from . import public_geometry, visibility
 from .models import LEGAL_GROUNDS
 from .serialize import links_for
 
@@ -41,7 +41,7 @@ ORG = Organisation.__table__
 CSV_COLUMNS = ("id", "name", "description", "owner_organisation", "owner_contact", "purpose", "measures",
                "sensor_type", "processes_personal_data", "legal_ground", "privacy_statement_url", "retention",
                "active_from", "active_until", "placement", "living_lab_id", "living_lab", "municipality_code",
-               "access_class", "longitude", "latitude", "url")
+               "access_class", "longitude", "latitude", "url", "location_precision_m")
 
 
 def _city_codes(session: Session, city: str) -> list[str]:
@@ -62,7 +62,8 @@ def query_register(session: Session, principal: Principal, *, city: str | None =
     stmt = (select(T.c.id, T.c.name, T.c.description, T.c.register, T.c.living_lab_id, T.c.owner_name,
                    T.c.owner_organisation_id,
                    T.c.sensor_type, T.c.purpose, T.c.processes_personal_data, T.c.legal_ground, T.c.placement,
-                   T.c.active_from, T.c.active_until, T.c.access_class, LAB.c.name.label("lab_name"),
+                   T.c.active_from, T.c.active_until, T.c.access_class, T.c.location_precision_m,
+                   LAB.c.name.label("lab_name"),
                    func.coalesce(LAB.c.municipality_code, ORG.c.municipality_code).label("municipality_code"))
             .outerjoin(LAB, LAB.c.id == T.c.living_lab_id)
             .outerjoin(ORG, ORG.c.id == T.c.owner_organisation_id)
@@ -90,20 +91,11 @@ def query_register(session: Session, principal: Principal, *, city: str | None =
         stmt = stmt.limit(limit)
     rows = [r._mapping for r in session.execute(stmt)]
     ids = [r["id"] for r in rows]
-    locations, measures = _locations(session, ids), _measures(session, ids, principal)
-    return [_entry(r, locations.get(r["id"]), measures.get(r["id"], [])) for r in rows], total
-
-
-def _locations(session: Session, ids: list[int]) -> dict[int, dict]:
-    out: dict[int, dict] = {}
-    if not ids:
-        return out
-    for thing_id, loc in session.execute(
-            select(m.thing_locations.c.thing_id, L.c.location)
-            .join(L, L.c.id == m.thing_locations.c.location_id)
-            .where(m.thing_locations.c.thing_id.in_(ids)).order_by(L.c.id)):
-        out[thing_id] = loc.get("geometry") if loc.get("type") == "Feature" else loc
-    return out
+    # positions at the precision this caller may see (owners exact, everyone else the public grid)
+    locations = public_geometry.thing_geometries(session, principal, ids)
+    measures, d = _measures(session, ids, principal), public_geometry.defaults(session)
+    return [_entry(r, locations.get(r["id"]), measures.get(r["id"], []),
+                   d.of(r["location_precision_m"], r["placement"], r["processes_personal_data"])) for r in rows], total
 
 
 def _measures(session: Session, ids: list[int], principal: Principal) -> dict[int, list[str]]:
@@ -119,7 +111,7 @@ def _measures(session: Session, ids: list[int], principal: Principal) -> dict[in
     return out
 
 
-def _entry(r, geometry: dict | None, observed: list[str]) -> dict[str, Any]:
+def _entry(r, geometry: dict | None, observed: list[str], precision_m: int) -> dict[str, Any]:
     reg = r["register"] or {}
     owner = reg.get("owner") or {}
     measures = list(dict.fromkeys([*(reg.get("measures") or []), *observed]))
@@ -136,6 +128,8 @@ def _entry(r, geometry: dict | None, observed: list[str]) -> dict[str, Any]:
         "living_lab": {"id": r["living_lab_id"], "name": r["lab_name"]} if r["living_lab_id"] else None,
         "municipality_code": r["municipality_code"], "access_class": r["access_class"],
         "geometry": geometry,
+        #: the grid (metres, 0 exact) the position is published on; owners see it exactly
+        "location_precision_m": precision_m,
     }
 
 
@@ -198,7 +192,7 @@ def register_csv(request: Request, filters: dict = Depends(_filters),
             "ja" if it["processes_personal_data"] else "nee", it["legal_ground"], it["privacy_statement_url"],
             it["retention"], it["active_from"], it["active_until"], it["placement"],
             (it["living_lab"] or {}).get("id"), (it["living_lab"] or {}).get("name"), it["municipality_code"],
-            it["access_class"], *(point or ("", "")), _sta_url(request, it["id"])])
+            it["access_class"], *(point or ("", "")), _sta_url(request, it["id"]), it["location_precision_m"]])
     return Response(buf.getvalue(), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": 'attachment; filename="sensor-register.csv"'})
 

@@ -19,20 +19,22 @@ from stadslab.labs.models import LivingLab
 from stadslab.network.models import Organisation
 
 from .models import ACCESS_CLASSES, LEGAL_GROUNDS, PLACEMENTS
+from .precision import parse_level
 from .rules import bad
 
 FIELDS = ("owner", "purpose", "measures", "sensor_type", "processes_personal_data", "legal_ground",
           "privacy_statement_url", "retention", "active_from", "active_until", "placement", "living_lab_id",
-          "access_class")
+          "access_class", "locationPrecision")
 COLUMNS = ("register", "living_lab_id", "owner_organisation_id", "owner_name", "sensor_type", "purpose",
            "processes_personal_data", "legal_ground", "placement", "active_from", "active_until",
-           "access_class")
+           "access_class", "location_precision_m")
 
 
 def empty_columns() -> dict[str, Any]:
     return {"register": None, "living_lab_id": None, "owner_organisation_id": None, "owner_name": None,
             "sensor_type": None, "purpose": None, "processes_personal_data": False, "legal_ground": None, "placement": None,
-            "active_from": None, "active_until": None, "access_class": "open"}
+            "active_from": None, "active_until": None, "access_class": "open",
+            "location_precision_m": None}
 
 
 def register_columns(session: Session, properties: Any, loc: list) -> dict[str, Any]:
@@ -118,6 +120,7 @@ def register_columns(session: Session, properties: Any, loc: list) -> dict[str, 
     if access not in ACCESS_CLASSES:
         raise bad([*here, "access_class"], f"must be one of: {', '.join(ACCESS_CLASSES)}")
     cols["access_class"] = access
+    cols["location_precision_m"] = parse_level(reg, here)
     lab_id = reg.get("living_lab_id")
     if lab_id is not None:
         if not isinstance(lab_id, int) or isinstance(lab_id, bool):

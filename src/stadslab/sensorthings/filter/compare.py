@@ -128,8 +128,15 @@ class CompareMixin:
             return and_(s <= t, t <= e)
         if op == "ne":
             return self.compare_time("eq", a, b).is_not(true())
-        return {"gt": lambda: s1 > e2, "ge": lambda: s1 >= e2,
-                "lt": lambda: e1 < s2, "le": lambda: e1 <= s2}[op]()
+        cmp = {"gt": lambda: s1 > e2, "ge": lambda: s1 >= e2,
+               "lt": lambda: e1 < s2, "le": lambda: e1 <= s2}[op]()
+        # Redundant (start <= end) but stated: a bound on the start column lets PostgreSQL prune
+        # the month partitions of sta_observations (partitioned by start) and use start indexes.
+        if op in ("lt", "le") and a.kind == INTERVAL and not a.is_lit and b.kind != INTERVAL:
+            return and_(cmp, s1 < s2 if op == "lt" else s1 <= s2)
+        if op in ("gt", "ge") and b.kind == INTERVAL and not b.is_lit and a.kind != INTERVAL:
+            return and_(cmp, s1 > s2 if op == "gt" else s1 >= s2)
+        return cmp
 
     # --- in ---------------------------------------------------------------------------------
 

@@ -29,7 +29,8 @@ class BusMessage:
     retain: bool = False
 
 
-Handler = Callable[[BusMessage], None]
+#: A handler may return ``False`` to withhold the acknowledgement (the broker then redelivers).
+Handler = Callable[[BusMessage], bool | None]
 
 
 @runtime_checkable
@@ -85,10 +86,13 @@ class NullBus:
         return False
 
 
-def make_bus(url: str | None, *, client_id_prefix: str = "stadslab") -> MessageBus:
-    """A paho bus for ``mqtt://``/``mqtts://`` URLs, the null bus when no URL is set."""
+def make_bus(url: str | None, *, client_id_prefix: str = "stadslab", **options) -> MessageBus:
+    """A paho bus for ``mqtt://``/``mqtts://`` URLs, the null bus when no URL is set.
+
+    ``options`` (``client_id``, ``session_expiry``, ``manual_ack``) go to ``PahoBus``.
+    """
     if not url:
         return NullBus()
     from .paho_bus import PahoBus
 
-    return PahoBus(url, client_id_prefix=client_id_prefix)
+    return PahoBus(url, client_id_prefix=client_id_prefix, **options)

@@ -10,6 +10,12 @@ A message that cannot be stored is logged with the topic and the reason (never
 its payload, which may hold personal data) and dropped: there is nobody to
 answer, and one bad sensor must not stop the others.
 
+Durability (docs/operations.md "Durability"): the message is acknowledged to the
+broker only after its Observation is committed, together with an ingest receipt
+(``receipts``) that makes a redelivery a no-op. While the database is unreachable
+or full the create is retried (capped back-off) instead of dropped; the broker
+meanwhile holds the unacknowledged message and queues the ones behind it.
+
 Creates must be authenticated: the broker cannot tell the server who published,
 so the client sends an API token in the MQTT 5 user property
 ``authorization: Bearer stl_...`` (``AUTH_PROPERTY``). It is checked like a
@@ -28,15 +34,19 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 import orjson
 
 from stadslab.core.auth import AUTH_FAILED, AUTH_REQUIRED, WWW_AUTHENTICATE, Principal
 from stadslab.core.database import Database
 from stadslab.ops.metrics import record_mqtt_create
-from stadslab.core.errors import BadRequest, StadslabError, Unauthorized
+from sqlalchemy.exc import IntegrityError
+
+from stadslab.core.errors import BadRequest, StadslabError, Unauthorized, database_problem
 
 from .bus import BusMessage
+from . import receipts
 from .notify import NOTIFICATION_MARKER
 from .store import ObservationStore, ServiceObservationStore, describe, observation_parent
 from .topics import join, strip_prefix
@@ -47,6 +57,10 @@ log = logging.getLogger("stadslab.mqtt.ingest")
 CREATE_FILTERS = ("Observations", "+/Observations")
 #: MQTT 5 user property carrying ``Bearer <API token>`` (name compared case-insensitively).
 AUTH_PROPERTY = "authorization"
+#: Back-off while the database is unreachable or full: first and largest wait (seconds).
+RETRY_FIRST, RETRY_MAX = 0.2, 5.0
+#: Seconds between two prunes of expired ingest receipts (per process).
+PRUNE_EVERY = 600.0
 
 
 def message_principal(session, message: BusMessage, anonymous_writes: bool = False) -> Principal:
@@ -73,39 +87,81 @@ def message_principal(session, message: BusMessage, anonymous_writes: bool = Fal
 
 class ObservationCreates:
     def __init__(self, db: Database, prefix: str, store: ObservationStore | None = None,
-                 max_payload: int = 1_000_000, *, anonymous_writes: bool = False):
+                 max_payload: int = 1_000_000, *, anonymous_writes: bool = False,
+                 receipt_retention_hours: int = 168):
         self.db = db
         self.prefix = prefix
         self.store = store or ServiceObservationStore()
         self.max_payload = max_payload
         #: development only: store unauthenticated publishes (as ``Settings.anonymous_writes`` over HTTP)
         self.anonymous_writes = anonymous_writes
+        self.receipt_retention_hours = receipt_retention_hours
         self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._next_prune = time.monotonic()
         self.stored = 0
         self.rejected = 0
         self.ignored = 0
+        self.duplicates = 0
+        self.retries = 0
+
+    def stop(self) -> None:
+        self._stopping.set()
 
     def filters(self) -> list[str]:
         return [join(self.prefix, f) for f in CREATE_FILTERS]
 
-    def handle(self, message: BusMessage) -> None:
+    def handle(self, message: BusMessage) -> bool:
+        """Store one publish; ``False`` (withhold the PUBACK) only when stopping mid-retry."""
         if NOTIFICATION_MARKER in message.user_properties:
             self._count("ignored")
-            return
+            return True
         topic = message.topic[:200]
-        try:
-            ids = self._store(message)
-        except StadslabError as exc:
-            self._count("rejected")
-            log.warning("MQTT create on %s dropped: %s", topic, describe(exc))
-            return
-        except Exception as exc:  # noqa: BLE001 - database trouble: log the kind, not the values
-            self._count("rejected")
-            log.error("MQTT create on %s failed: %s", topic, type(exc).__name__)
-            return
-        self._count("stored", len(ids))
+        delay = RETRY_FIRST
+        while True:
+            try:
+                ids = self._store(message)
+                break
+            except StadslabError as exc:
+                self._count("rejected")
+                log.warning("MQTT create on %s dropped: %s", topic, describe(exc))
+                return True
+            except Exception as exc:  # noqa: BLE001 - database trouble: log the kind, not the values
+                if database_problem(exc) is None:
+                    self._count("rejected")
+                    log.error("MQTT create on %s failed: %s", topic, type(exc).__name__)
+                    return True
+                if self._stopping.is_set():
+                    log.warning("MQTT create on %s not stored (database unavailable, stopping); "
+                                "left unacknowledged for redelivery", topic)
+                    return False
+                self._count("retries")
+                log.warning("MQTT create on %s waits %.1fs for the database: %s", topic, delay,
+                            type(getattr(exc, "orig", exc)).__name__)
+                self._stopping.wait(delay)
+                delay = min(delay * 2, RETRY_MAX)
+        if ids is None:
+            self._count("duplicates")
+        else:
+            self._count("stored", len(ids))
+        self._maybe_prune()
+        return True
 
-    def _store(self, message: BusMessage) -> list[int]:
+    def _maybe_prune(self) -> None:
+        now = time.monotonic()
+        if now < self._next_prune:
+            return
+        self._next_prune = now + PRUNE_EVERY
+        try:
+            with self.db.session() as session:
+                gone = receipts.prune(session, self.receipt_retention_hours)
+            if gone:
+                log.info("pruned %d expired MQTT ingest receipts", gone)
+        except Exception as exc:  # noqa: BLE001 - pruning is housekeeping; the next one catches up
+            log.warning("pruning MQTT ingest receipts failed: %s", type(exc).__name__)
+
+    def _store(self, message: BusMessage) -> list[int] | None:
+        """The new Observation ids, or ``None`` when this message was stored before."""
         path = strip_prefix(self.prefix, message.topic)
         if path is None:
             raise BadRequest(f"topic is not under '{self.prefix}'")
@@ -120,8 +176,21 @@ class ObservationCreates:
             raise BadRequest("payload must be one Observation as a JSON object")
         with self.db.session() as session:
             principal = message_principal(session, message, self.anonymous_writes)
-            ids = self.store.create_observations(session, [body], parent, principal=principal, via="mqtt")
-            session.commit()
+            key = receipts.receipt_key(principal, message.topic, message.payload, body,
+                                       message.user_properties)
+            if key is not None and receipts.seen(session, key):
+                return None
+            try:
+                receipt = receipts.claim(session, key, "mqtt") if key is not None else None
+                ids = self.store.create_observations(session, [body], parent, principal=principal, via="mqtt")
+                if receipt is not None:
+                    receipt.observations = len(ids)
+                session.commit()
+            except IntegrityError:
+                session.rollback()
+                if key is not None and receipts.seen(session, key):
+                    return None  # a concurrent redelivery won the race
+                raise
         return ids
 
     def _count(self, name: str, n: int = 1) -> None:

@@ -32,7 +32,7 @@ from sqlalchemy import select
 from stadslab.core.auth import ANONYMOUS
 from stadslab.core.database import Database
 
-from .. import visibility
+from .. import public_geometry, visibility
 from ..entities import ENTITY_TYPES
 from ..serialize import Links, entity_json, property_value
 from .bus import MessageBus
@@ -123,10 +123,10 @@ class Notifier:
                 ids = sorted(wanted)
                 for start in range(0, len(ids), _CHUNK):
                     chunk = ids[start:start + _CHUNK]
-                    rows = session.execute(select(et.table).where(et.table.c.id.in_(chunk),
-                                                                  *visibility.where(PUBLIC, et.name)))
-                    for row in rows:
-                        mapping = row._mapping
+                    rows = [r._mapping for r in session.execute(select(et.table).where(
+                        et.table.c.id.in_(chunk), *visibility.where(PUBLIC, et.name)))]
+                    # positions at their public precision, as an anonymous GET shows them
+                    for mapping in public_geometry.public_rows(session, PUBLIC, et.name, rows):
                         self._publish_entity(session, et, mapping, wanted[mapping["id"]])
 
     def _publish_entity(self, session, et, row, change: EntityChange) -> None:

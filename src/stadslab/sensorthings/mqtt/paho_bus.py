@@ -8,7 +8,14 @@ handled twice by the wrong handler.
 
 Reconnects are paho's: ``loop_start`` retries the first connection and every
 lost one with a back-off (1 s doubling to 30 s); on each (re)connect every
-subscription is made again, because sessions start clean.
+subscription is made again (a clean session has none, a resumed one keeps them).
+
+Durability (the server's bus): with a fixed ``client_id`` and ``session_expiry``
+the session is persistent (``clean_start=False``), so the broker keeps what it
+could not deliver or what was not acknowledged, and hands it over when the same
+client id comes back. With ``manual_ack`` the PUBACK is sent only after every
+handler has returned; a handler returning ``False`` withholds it, and the broker
+redelivers the message on the next connection.
 """
 
 from __future__ import annotations
@@ -52,7 +59,8 @@ class _Subscription:
 
 class PahoBus:
     def __init__(self, url: str, *, client_id_prefix: str = "stadslab", keepalive: int = 30,
-                 subscribe_qos: int = 1):
+                 subscribe_qos: int = 1, client_id: str | None = None, session_expiry: int = 0,
+                 manual_ack: bool = False):
         parts = urlsplit(url)
         if parts.scheme not in _SCHEMES:
             raise ValueError(f"unsupported MQTT URL scheme '{parts.scheme}'; use one of {', '.join(_SCHEMES)}")
@@ -61,9 +69,13 @@ class PahoBus:
         self.port = parts.port or default_port
         self.keepalive = keepalive
         self.subscribe_qos = subscribe_qos
-        self.client_id = f"{client_id_prefix}-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.client_id = client_id or f"{client_id_prefix}-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        # A persistent session needs a client id that outlives the process; a random one would
+        # only leave orphaned sessions behind.
+        self.session_expiry = session_expiry if client_id else 0
+        self.manual_ack = manual_ack
         self._client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id,
-                                   protocol=mqtt.MQTTv5, transport=transport)
+                                   protocol=mqtt.MQTTv5, transport=transport, manual_ack=manual_ack)
         if transport == "websockets" and parts.path:
             self._client.ws_set_options(path=parts.path)
         if parts.username:
@@ -121,7 +133,12 @@ class PahoBus:
         if self._started:
             return
         self._started = True
-        self._client.connect_async(self.host, self.port, keepalive=self.keepalive, clean_start=True)
+        props = None
+        if self.session_expiry:
+            props = Properties(PacketTypes.CONNECT)
+            props.SessionExpiryInterval = self.session_expiry
+        self._client.connect_async(self.host, self.port, keepalive=self.keepalive,
+                                   clean_start=not self.session_expiry, properties=props)
         self._client.loop_start()
 
     def stop(self) -> None:
@@ -151,7 +168,8 @@ class PahoBus:
         if reason_code.is_failure:
             log.warning("MQTT broker %s:%s refused the connection: %s", self.host, self.port, reason_code)
             return
-        log.info("connected to MQTT broker %s:%s", self.host, self.port)
+        log.info("connected to MQTT broker %s:%s as %s (session %s)", self.host, self.port, self.client_id,
+                 "resumed" if getattr(flags, "session_present", False) else "new")
         with self._lock:
             self._pending.clear()
             for sub in self._subs.values():
@@ -176,12 +194,15 @@ class PahoBus:
         idents = getattr(props, "SubscriptionIdentifier", None) or []
         message = BusMessage(msg.topic, msg.payload, msg.qos, user_props, bool(msg.retain))
         with self._lock:
-            if idents:
-                targets = [self._subs[i] for i in idents if i in self._subs]
-            else:  # a broker without subscription identifiers: match the filters
+            targets = [self._subs[i] for i in idents if i in self._subs]
+            if not targets:  # no subscription identifiers (or ones from an older process): match the filters
                 targets = [s for s in self._subs.values() if mqtt.topic_matches_sub(s.topic, msg.topic)]
+        acknowledge = True
         for sub in targets:
             try:
-                sub.handler(message)
+                if sub.handler(message) is False:
+                    acknowledge = False
             except Exception:  # noqa: BLE001 - one bad message must not stop the network loop
                 log.exception("MQTT handler for %s failed on a message to %s", sub.topic, msg.topic[:200])
+        if self.manual_ack and acknowledge:
+            self._client.ack(msg.mid, msg.qos)

@@ -22,6 +22,7 @@ from .bus import BusMessage, MessageBus, NullBus, make_bus
 from .changes import ChangeFeed
 from .ingest import ObservationCreates
 from .notify import Notifier
+from .slots import Slot, claim_slot, client_id
 from .topics import SelectTopics, strip_prefix
 
 log = logging.getLogger("stadslab.mqtt")
@@ -43,7 +44,8 @@ class MqttRuntime:
     def __init__(self, settings: Settings, db: Database, bus: MessageBus | None = None):
         self.settings = settings
         self.db = db
-        self.bus = bus if bus is not None else make_bus(settings.mqtt_url)
+        self.slot: Slot | None = None
+        self.bus = bus if bus is not None else self._make_bus(settings)
         self.prefix = settings.mqtt_topic_prefix.strip("/")
         self.selects = SelectTopics(settings.mqtt_select_topics, settings.mqtt_learned_topics_max)
         for text, why in self.selects.rejected:
@@ -52,9 +54,23 @@ class MqttRuntime:
         self.notifier = Notifier(db, self.bus, prefix=self.prefix, links=links_for_settings(settings),
                                  qos=settings.mqtt_qos, selects=self.selects, origin=origin)
         self.feed = ChangeFeed(db, self.notifier.submit)
-        self.creates = ObservationCreates(db, self.prefix, anonymous_writes=settings.anonymous_writes)
+        self.creates = ObservationCreates(db, self.prefix, anonymous_writes=settings.anonymous_writes,
+                                          receipt_retention_hours=settings.ingest_receipt_retention_hours)
         self._learned_counts: Counter[str] = Counter()
         self.running = False
+
+    def _make_bus(self, settings: Settings) -> MessageBus:
+        """The server's bus: acknowledges only stored creates, and (with a session expiry)
+        resumes its persistent session under the client id of its worker slot."""
+        if not settings.mqtt_url:
+            return NullBus()
+        options: dict = {"manual_ack": True}
+        if settings.mqtt_session_expiry_seconds:
+            self.slot = claim_slot(f"{settings.mqtt_url}|{settings.mqtt_shared_group}", settings.mqtt_slot_dir)
+            options.update(client_id=client_id(settings.mqtt_shared_group, self.slot.number,
+                                               settings.mqtt_client_id_base),
+                           session_expiry=settings.mqtt_session_expiry_seconds)
+        return make_bus(settings.mqtt_url, **options)
 
     @property
     def enabled(self) -> bool:
@@ -76,12 +92,17 @@ class MqttRuntime:
 
     def stop(self) -> None:
         if not self.running:
+            if self.slot is not None:
+                self.slot.release()
             return
         self.running = False
+        self.creates.stop()  # a create waiting for the database gives up, unacknowledged
         self.feed.remove()
         self.notifier.drain(timeout=5.0)
         self.notifier.stop()
         self.bus.stop()
+        if self.slot is not None:
+            self.slot.release()
 
     def wait_ready(self, timeout: float = 10.0) -> bool:
         wait = getattr(self.bus, "wait_ready", None)
