@@ -165,7 +165,7 @@ def _create_heads(engine) -> None:
 
 def _actor(session: Session, principal: Principal) -> tuple[str, str | None, int | None]:
     if principal.user_id is not None:
-        return "user", pseudonym_for(session, principal.user_id), principal.token_id
+        return "user", principal.audit_pseudonym or pseudonym_for(session, principal.user_id), principal.token_id
     if principal.token_id is not None:
         return "token", None, principal.token_id
     return ("system", None, None) if principal.via == "system" else ("anonymous", None, None)

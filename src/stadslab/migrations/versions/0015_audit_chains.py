@@ -8,14 +8,14 @@ Existing events form chain 1, unchanged (their hashes stay valid). SQLite has on
 writer at a time anyway and keeps one chain.
 
 Revision ID: 0015
-Revises: 0014
+Revises: 0013
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0015"
-down_revision = "0011"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
