@@ -10,9 +10,11 @@ written by ``run_soak.py``:
     {"token": "...", "datastreams": [1, 2, ...], "lab_ids": [1, ...],
      "rates": {"bulk": 13.4, "single": 20, ...}}
 
-Run by ``benchmarks/soak/run_soak.py``; by hand (with a config file):
+Run by ``benchmarks/soak/run_soak.py``, which also works out ``-u`` (the sum of the classes'
+``fixed_count``) and names the classes to run. By hand, from the project root:
 
-    SOAK_CONFIG=cfg.json .venv/bin/locust -f benchmarks/soak/locustfile.py --headless -H http://127.0.0.1:8000
+    PYTHONPATH=. SOAK_CONFIG=cfg.json .venv/bin/locust -f benchmarks/soak/locustfile.py --headless \
+        -H http://127.0.0.1:8000 -u <users> -t 60s BulkIngest SingleIngest DashboardRead
 """
 
 from __future__ import annotations

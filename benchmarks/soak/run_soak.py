@@ -207,6 +207,7 @@ def main() -> None:
     parser.add_argument("--pg", default=os.environ.get("STADSLAB_TEST_POSTGRES_URL",
                                                        "postgresql://postgres@127.0.0.1:5432/test"))
     parser.add_argument("--mqtt", default=os.environ.get("STADSLAB_TEST_MQTT_URL", "mqtt://127.0.0.1:1883"))
+    parser.add_argument("--no-mqtt", action="store_true", help="serve without a broker (a comparison run)")
     parser.add_argument("--db", default="stadslab_soak")
     parser.add_argument("--duration", type=int, default=600, help="soak seconds")
     parser.add_argument("--interval", type=float, default=10.0, help="sampling interval, s")
@@ -225,10 +226,15 @@ def main() -> None:
     args.duration = max(10, min(args.duration, 7200))
     out = Path(args.out or tempfile.mkdtemp(prefix="stadslab-soak-"))
     out.mkdir(parents=True, exist_ok=True)
-    result: dict = {"machine": machine(), "commit": subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip(),
+    import stadslab
+    src = Path(stadslab.__file__).resolve().parents[1]
+    # the server code measured: a snapshot (``git archive <commit> src`` on PYTHONPATH) names its commit
+    # in SOAK_SOURCE_COMMIT; otherwise the work tree's HEAD (uncommitted edits there are measured too)
+    commit = os.environ.get("SOAK_SOURCE_COMMIT") or subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    result: dict = {"machine": machine(), "commit": commit, "source": str(src),
         "started": datetime.now(timezone.utc).isoformat(timespec="seconds"), "load_before": os.getloadavg()}
-    print(f"{result['machine']}; commit {result['commit']}; load average before "
+    print(f"{result['machine']}; commit {result['commit']} (code in {src}); load average before "
           f"{' '.join(f'{x:.2f}' for x in result['load_before'])}; output in {out}", flush=True)
 
     with database(args.pg, args.db) as url:
@@ -236,6 +242,8 @@ def main() -> None:
                "STADSLAB_SECRET_KEY": secrets.token_hex(16), "STADSLAB_MAX_BODY_BYTES": "50000000",
                # the whole load comes from one address; the per-client write limit is for real clients
                "STADSLAB_WRITE_RATE_PER_MINUTE": "0"}
+        if args.no_mqtt:
+            env.pop("STADSLAB_MQTT_URL")
         t = time.perf_counter()
         cli(env, "db", "upgrade")
         cli(env, "demo", "--no-serve")
@@ -262,13 +270,16 @@ def main() -> None:
                                               "FROM sta_observations GROUP BY datastream_id")).all())
             print(f"setup: {args.things} Things, {len(datastreams)} Datastreams in "
                   f"{time.perf_counter() - t:.0f} s", flush=True)
-            n, copy_s = seed_history(engine, fois, args.history)
-            result["history"] = {"rows": n, "copy_obs_s": n / copy_s}
-            print(f"setup: {n:,} history rows by COPY (10,000 per transaction): {n / copy_s:,.0f} obs/s", flush=True)
+            if args.history > 0:
+                n, copy_s = seed_history(engine, fois, args.history)
+                result["history"] = {"rows": n, "copy_obs_s": n / copy_s}
+                print(f"setup: {n:,} history rows by COPY (10,000 per transaction): {n / copy_s:,.0f} obs/s",
+                      flush=True)
             with engine.connect() as conn:
                 conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("ANALYZE"))
-            result["baseline"] = baseline(http, engine, datastreams, fois, max(1, args.baseline_requests))
-            report_baseline(result["baseline"])
+            if args.baseline_requests > 0:
+                result["baseline"] = baseline(http, engine, datastreams, fois, args.baseline_requests)
+                report_baseline(result["baseline"])
 
             cfg = {"token": token, "datastreams": datastreams, "lab_ids": lab_ids or [1], "ordered": not args.unordered}
             # --- soak

@@ -155,8 +155,10 @@ class Loader:
     """Streams Observations over HTTP (two threads) and MQTT QoS 1 (one thread) until stopped."""
 
     def __init__(self, base: str, mqtt_url: str, prefix: str, token: str, datastream_id: int, *,
-                 mqtt_rate: float = 40.0):
+                 mqtt_rate: float = 25.0, max_each: int = 500):
         self.base, self.token, self.ds = base, token, datastream_id
+        #: per stream: bounds the backlog a loaded machine must work off afterwards
+        self.max_each = max_each
         self.topic = f"{prefix}/Datastreams({datastream_id})/Observations"
         self.mqtt_rate = mqtt_rate
         self.run_id = uuid.uuid4().hex[:6]
@@ -202,7 +204,7 @@ class Loader:
         url = f"{self.base}/sta/v1.1/Datastreams({self.ds})/Observations"
         with httpx.Client(timeout=30, headers=headers) as client:
             i = 0
-            while not self._stop.is_set():
+            while not self._stop.is_set() and i < self.max_each:
                 i += 1
                 marker = f"h{n}-{self.run_id}-{i}"
                 try:
@@ -219,12 +221,12 @@ class Loader:
                     time.sleep(0.05)
                 with self._lock:
                     self.http.append((marker, outcome, time.monotonic()))
-                time.sleep(0.05 if outcome == "503" else 0.01)
+                time.sleep(0.05 if outcome == "503" else 0.02)
 
     def _mqtt_loop(self) -> None:
         auth = ("authorization", f"Bearer {self.token}")
         i = 0
-        while not self._stop.is_set() and i < 60_000:
+        while not self._stop.is_set() and i < self.max_each:
             i += 1
             marker = f"m-{self.run_id}-{i}"
             props = Properties(PacketTypes.PUBLISH)

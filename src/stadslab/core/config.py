@@ -139,6 +139,10 @@ class Settings(BaseSettings):
     keep_alive_timeout_s: float = Field(default=15.0, gt=0)
     #: Open connections plus running requests per worker beyond which uvicorn answers 503; 0 = no limit.
     max_connections: int = Field(default=1024, ge=0)
+    #: Seconds uvicorn's supervisor (``--workers N``) waits for a worker to answer its health
+    #: ping before killing and replacing it (uvicorn's default, 5, restarts healthy workers in a
+    #: loop on a loaded host: a worker being spawned cannot answer yet).
+    worker_healthcheck_timeout_s: int = Field(default=30, ge=1)
 
     # --- federation between regional nodes (see docs/interoperability.md "Federation") ---
     #: This node's name, attributed to local items in network-wide views.

@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 log = logging.getLogger("stadslab.errors")
 
@@ -213,6 +214,14 @@ def install_error_handlers(app: FastAPI) -> None:
         handler = request.app.exception_handlers.get(StadslabError, _stadslab)
         result = handler(request, mapped)
         return await result if hasattr(result, "__await__") else result
+
+    @app.exception_handler(ClientDisconnect)
+    async def _client_gone(request: Request, exc: ClientDisconnect):
+        # The client hung up while its body was read: nothing was stored and nobody reads the
+        # answer. Not a server error (logged as one, it would hide real ones).
+        log.info("client disconnected before its request was read path=%s", request.url.path)
+        return problem(400, "Client closed request", "The request body was not received completely",
+                       instance=request.url.path)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):

@@ -86,10 +86,14 @@ class RequestReadTimeoutMiddleware:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         budget = self.timeout_s
-        state = {"timed_out": False, "answered": False, "started": False}
+        state = {"timed_out": False, "answered": False, "started": False, "body_done": False}
 
         async def bounded_receive():
             nonlocal budget
+            if state["body_done"] or state["started"]:
+                # Past the body, ``receive`` only waits for a disconnect, which streaming responses
+                # listen for as long as they stream: that wait must never be cut short.
+                return await receive()
             if state["timed_out"]:
                 raise BodyTimeout(self.timeout_s)
             started = time.monotonic()
@@ -101,6 +105,8 @@ class RequestReadTimeoutMiddleware:
                     self.on_timeout()
                 raise BodyTimeout(self.timeout_s) from None
             budget -= time.monotonic() - started
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                state["body_done"] = True
             return message
 
         async def answer_408():

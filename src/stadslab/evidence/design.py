@@ -130,11 +130,18 @@ def _periods(design: DesignIn, errors: _Errors) -> dict[str, tuple[datetime, dat
 
 
 def _things_in_area(session: Session, area: dict) -> list[int]:
+    """Things matched by their *public* position (docs/sensorthings.md "Location precision"):
+    evaluations are public, and an area that could be narrowed down step by step would otherwise
+    reveal where a coarsened sensor stands exactly."""
+    from stadslab.core.auth import ANONYMOUS
+    from stadslab.sensorthings.public_geometry import public_rows
+
     polygon = shape(area)
-    rows = session.execute(select(thing_locations.c.thing_id, Location.location)
-                           .join(Location, Location.id == thing_locations.c.location_id))
+    rows = [r._mapping for r in session.execute(
+        select(thing_locations.c.thing_id, Location.id, Location.location, Location.public_location)
+        .join(Location, Location.id == thing_locations.c.location_id))]
     found = set()
-    for thing_id, geo in rows:
+    for thing_id, geo in ((r["thing_id"], r["location"]) for r in public_rows(session, ANONYMOUS, "Location", rows)):
         try:
             if geo and polygon.intersects(shape(geo.get("geometry", geo) if geo.get("type") == "Feature" else geo)):
                 found.add(thing_id)

@@ -79,9 +79,13 @@ class DeadlineHTTPProtocol(AutoHTTPProtocol):  # type: ignore[misc, valid-type]
         self._head_bytes = 0
         self._head_timer = self.loop.call_later(self._head_timeout, self._head_expired)
 
+    def _handed_over(self) -> bool:
+        """True once uvicorn gave the transport to a WebSocket protocol: no more HTTP requests here."""
+        return self.transport.get_protocol() is not self
+
     def data_received(self, data: bytes) -> None:
         super().data_received(data)
-        if self.transport.is_closing():
+        if self.transport.is_closing() or self._handed_over():
             return self._cancel_head()
         if not self._waiting_for_head():
             return self._cancel_head()  # a request is running: its body has its own bound (ASGI)
@@ -105,7 +109,7 @@ class DeadlineHTTPProtocol(AutoHTTPProtocol):  # type: ignore[misc, valid-type]
 
     def _head_expired(self) -> None:
         self._head_timer = None
-        if self.transport.is_closing() or not self._waiting_for_head():
+        if self.transport.is_closing() or self._handed_over() or not self._waiting_for_head():
             return
         SLOW_CLIENTS.labels("header").inc()
         if self._head_bytes and self._may_answer():
@@ -147,4 +151,5 @@ def uvicorn_options(settings: Settings | None = None) -> dict:
     return {"http": f"{__name__}:DeadlineHTTPProtocol",
             "timeout_keep_alive": settings.keep_alive_timeout_s,
             "limit_concurrency": settings.max_connections or None,
-            "h11_max_incomplete_event_size": MAX_HEAD_BYTES}
+            "h11_max_incomplete_event_size": MAX_HEAD_BYTES,
+            "timeout_worker_healthcheck": settings.worker_healthcheck_timeout_s}

@@ -24,6 +24,10 @@ Both rewrites keep the result identical (the generated column uses the same
 GeoJSON rules as the compiler; the R*Tree boxes are rounded outwards and values
 without a readable box get an infinite one). A marked column reached through a
 subquery (``FeatureOfInterest/feature`` from Observations) is left as compiled.
+
+The coarsened public copies (``public_location``, ``public_feature``; migration 0013) have the
+same two indexes under their own names (``public_geom``, ``<table>_public_rtree``), so a
+non-owner's filter, which reads the copy (``public_geometry.filter_geometry``), is indexed too.
 """
 
 from __future__ import annotations
@@ -43,6 +47,8 @@ from sqlalchemy.sql.visitors import InternalTraversal, replacement_traverse
 
 #: tables with a spatial index (migration 0005) -> GeoJSON column
 SPATIAL_TABLES = {"sta_locations": "location", "sta_features_of_interest": "feature"}
+#: tables -> their coarsened copy column, indexed as ``public_geom`` / ``<table>_public_rtree``
+PUBLIC_COLUMNS = {"sta_locations": "public_location", "sta_features_of_interest": "public_feature"}
 #: PostGIS functions whose geometry arguments may use the ``geom`` column
 _PG_FUNCTIONS = {"st_intersects", "st_equals", "st_disjoint", "st_touches", "st_within", "st_overlaps",
                  "st_crosses", "st_contains", "st_relate", "st_distance", "st_length"}
@@ -57,11 +63,17 @@ class IndexedGeoJSON(ColumnElement):
     inherit_cache = True
     _traverse_internals = [("column", InternalTraversal.dp_clauseelement)]
 
-    def __init__(self, column_: ColumnElement, source, table_name: str):
+    def __init__(self, column_: ColumnElement, source, table_name: str, prefix: str = ""):
         self.column = column_
         self.type = column_.type
         self.source = source  # the table or alias the column belongs to
         self.table_name = table_name
+        self.prefix = prefix  # "public_" for the coarsened copy's index
+
+    @property
+    def index_key(self) -> str:
+        """The name ``indexed_tables`` lists when this column's index exists."""
+        return f"{self.table_name}_{self.prefix}".rstrip("_")
 
     @property
     def _from_objects(self):
@@ -76,7 +88,8 @@ def _compile_indexed(element: IndexedGeoJSON, compiler, **kw) -> str:
 def mark(entity_table, source, column_: ColumnElement) -> ColumnElement:
     """The resolver's GeoJSON column, marked when its table has a spatial index."""
     if entity_table.name in SPATIAL_TABLES:
-        return IndexedGeoJSON(column_, source, entity_table.name)
+        public = PUBLIC_COLUMNS[entity_table.name] == getattr(column_, "name", None)
+        return IndexedGeoJSON(column_, source, entity_table.name, "public_" if public else "")
     return column_
 
 
@@ -86,19 +99,22 @@ _CAPABILITIES: "weakref.WeakKeyDictionary[Engine, frozenset[str]]" = weakref.Wea
 
 
 def indexed_tables(session: Session) -> frozenset[str]:
-    """Spatial tables that have their index in this database (checked once per engine)."""
+    """Spatial tables that have their index in this database (checked once per engine); the public
+    copies' indexes are listed as ``<table>_public``."""
     engine = session.get_bind()
     found = _CAPABILITIES.get(engine)
     if found is None:
         conn = session.connection()
         if engine.dialect.name == "postgresql":
             rows = conn.execute(text(
-                "SELECT table_name FROM information_schema.columns WHERE column_name = 'geom' "
+                "SELECT table_name || CASE column_name WHEN 'public_geom' THEN '_public' ELSE '' END "
+                "FROM information_schema.columns WHERE column_name IN ('geom', 'public_geom') "
                 "AND table_schema = current_schema() AND table_name IN ('sta_locations', 'sta_features_of_interest')"))
         else:
             rows = conn.execute(text(
                 "SELECT substr(name, 1, length(name) - 6) FROM sqlite_master WHERE type = 'table' "
-                "AND name IN ('sta_locations_rtree', 'sta_features_of_interest_rtree')"))
+                "AND name IN ('sta_locations_rtree', 'sta_features_of_interest_rtree', "
+                "'sta_locations_public_rtree', 'sta_features_of_interest_public_rtree')"))
         found = frozenset(r[0] for r in rows)
         _CAPABILITIES[engine] = found
     return found
@@ -127,12 +143,12 @@ def _markers(element) -> set[IndexedGeoJSON]:
 
 
 def _native(marker: IndexedGeoJSON) -> ColumnElement:
-    return column("geom", _selectable=marker.source)
+    return column(f"{marker.prefix}geom", _selectable=marker.source)
 
 
 def _envelope(marker: IndexedGeoJSON, bounds: tuple[float, float, float, float]) -> ColumnElement:
     min_x, min_y, max_x, max_y = bounds
-    rtree = table(f"{marker.table_name}_rtree", column("id"), column("min_x"), column("max_x"),
+    rtree = table(f"{marker.index_key}_rtree", column("id"), column("min_x"), column("max_x"),
                   column("min_y"), column("max_y"))
     boxes = select(rtree.c.id).where(rtree.c.min_x <= max_x, rtree.c.max_x >= min_x,
                                      rtree.c.min_y <= max_y, rtree.c.max_y >= min_y)
@@ -167,7 +183,7 @@ def use_spatial_index(session: Session, where: ColumnElement) -> ColumnElement:
             markers = _markers(arg)
             if len(markers) == 1:
                 marker = markers.pop()
-                if marker.table_name in available:
+                if marker.index_key in available:
                     args[i] = _native(marker)
                     changed = True
         if not changed:
@@ -183,7 +199,7 @@ def use_spatial_index(session: Session, where: ColumnElement) -> ColumnElement:
         if len(args) != 2:
             return None
         for mine, other in ((args[0], args[1]), (args[1], args[0])):
-            if isinstance(mine, IndexedGeoJSON) and mine.table_name in available:
+            if isinstance(mine, IndexedGeoJSON) and mine.index_key in available:
                 bounds = _literal_bounds(other)
                 if bounds is not None:
                     return and_(_envelope(mine, bounds), element)

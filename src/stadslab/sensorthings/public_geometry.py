@@ -34,6 +34,7 @@ from stadslab.core.auth import Principal
 from stadslab.core.config import Settings
 
 from . import models as m
+from .filter_index import mark
 from .precision import effective, snap
 from .visibility import unrestricted
 
@@ -329,7 +330,7 @@ def filter_geometry(principal: Principal, entity: str, table, exact: ColumnEleme
         t = T.alias()
         allowed = _thing_exact(t) if org is None else or_(_thing_exact(t), t.c.owner_organisation_id == org)
         return case((exists(select(t.c.id).where(t.c.id == table.c.thing_id, allowed)), exact))
-    if org is None:
-        return table.c[public]
+    if org is None:  # nothing of its own: the copy alone, which has a spatial index (filter_index)
+        return mark(_KINDS[entity][0], table, table.c[public])
     owned = table.c.id.in_(_owned_locations(org)) if entity == "Location" else _owns_feature(org, table)
     return case((owned, exact), else_=table.c[public])

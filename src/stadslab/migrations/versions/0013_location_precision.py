@@ -14,6 +14,9 @@ Revises: 0014 (the head when this was added; 0012 and 0014 were written alongsid
   placement or personal-data flag of a linked or observing Thing. Triggers rather than
   application code so that every write path (HTTP, MQTT, bulk import, LoRaWAN) is covered.
   Removing a link does not reset: the copy then stays at least as coarse as before.
+* The copies get the spatial index of their exact columns (migration 0005), so a non-owner's
+  spatial filter is as fast as an administrator's: PostGIS ``public_geom`` (generated, GiST),
+  SQLite ``<table>_public_rtree`` kept by triggers.
 
 Plain ADD COLUMN on both dialects (no SQLite table rebuild).
 """
@@ -61,6 +64,51 @@ THING_CHANGED_PG = ("OLD.location_precision_m IS DISTINCT FROM NEW.location_prec
                     "DISTINCT FROM NEW.placement OR OLD.processes_personal_data IS DISTINCT FROM "
                     "NEW.processes_personal_data")
 LINKS = ("sta_thing_locations", "sta_historical_location_locations")
+PUBLIC = {"sta_locations": "public_location", "sta_features_of_interest": "public_feature"}
+FAR = "1e38"  # as in 0005: R*Tree stores 32-bit floats; this box contains every coordinate
+
+
+def _box_select(doc: str, id_: str) -> str:
+    """As in 0005: the bounding box of one GeoJSON value (an unreadable one gets an infinite box)."""
+    return f"""
+        SELECT {id_}, coalesce(min(x), -{FAR}), coalesce(max(x), {FAR}),
+               coalesce(min(y), -{FAR}), coalesce(max(y), {FAR})
+        FROM (SELECT CASE WHEN t.key = 0 THEN t.value END AS x, CASE WHEN t.key = 1 THEN t.value END AS y
+              FROM json_tree(CASE WHEN json_valid({doc}) THEN {doc} ELSE '{{}}' END) AS t
+              WHERE t.type IN ('integer', 'real') AND t.path LIKE '%coordinates%')"""
+
+
+def _has(bind, sql: str) -> bool:
+    return bind.execute(sa.text(sql)).first() is not None
+
+
+def _public_indexes(bind) -> None:
+    """Only where 0005 made the exact ones (PostGIS installed, SQLite with R*Tree)."""
+    if bind.dialect.name == "postgresql":
+        if not _has(bind, "SELECT 1 FROM pg_proc WHERE proname = 'stadslab_geojson_geometry'"):
+            return
+        for table, column in PUBLIC.items():
+            op.execute(f"ALTER TABLE {table} ADD COLUMN public_geom geometry(Geometry, 4326) "
+                       f"GENERATED ALWAYS AS (stadslab_geojson_geometry({column})) STORED")
+            op.execute(f"CREATE INDEX ix_{table}_public_geom ON {table} USING gist (public_geom)")
+        return
+    if not _has(bind, "SELECT 1 FROM sqlite_master WHERE name = 'sta_locations_rtree'"):
+        return
+    for table, column in PUBLIC.items():
+        rtree = f"{table}_public_rtree"
+        op.execute(f"CREATE VIRTUAL TABLE {rtree} USING rtree(id, min_x, max_x, min_y, max_y)")
+        op.execute(f"""CREATE TRIGGER {rtree}_insert AFTER INSERT ON {table} BEGIN
+            INSERT INTO {rtree} (id, min_x, max_x, min_y, max_y) {_box_select(f'NEW.{column}', 'NEW.id')};
+            END""")
+        op.execute(f"""CREATE TRIGGER {rtree}_update AFTER UPDATE OF {column} ON {table} BEGIN
+            DELETE FROM {rtree} WHERE id = OLD.id;
+            INSERT INTO {rtree} (id, min_x, max_x, min_y, max_y) {_box_select(f'NEW.{column}', 'NEW.id')};
+            END""")
+        op.execute(f"""CREATE TRIGGER {rtree}_delete AFTER DELETE ON {table} BEGIN
+            DELETE FROM {rtree} WHERE id = OLD.id;
+            END""")
+        op.execute(f"INSERT INTO {rtree} (id, min_x, max_x, min_y, max_y) SELECT id, -{FAR}, {FAR}, -{FAR}, {FAR} "
+                   f"FROM {table}")  # existing rows: no copy yet, so a box that is always a candidate
 
 
 def upgrade() -> None:
@@ -78,6 +126,7 @@ def upgrade() -> None:
         _postgres_triggers()
     else:
         _sqlite_triggers()
+    _public_indexes(op.get_bind())
 
 
 def _sqlite_triggers() -> None:
@@ -115,6 +164,14 @@ def _postgres_triggers() -> None:
 
 def downgrade() -> None:
     postgres = op.get_bind().dialect.name == "postgresql"
+    for table in PUBLIC:
+        if postgres:
+            op.execute(f"DROP INDEX IF EXISTS ix_{table}_public_geom")
+            op.execute(f"ALTER TABLE {table} DROP COLUMN IF EXISTS public_geom")
+        else:
+            for suffix in ("insert", "update", "delete"):
+                op.execute(f"DROP TRIGGER IF EXISTS {table}_public_rtree_{suffix}")
+            op.execute(f"DROP TABLE IF EXISTS {table}_public_rtree")
     for table in ("sta_locations", "sta_features_of_interest", *LINKS, "sta_things"):
         op.execute(f"DROP TRIGGER IF EXISTS {table}_public_reset" + (f" ON {table}" if postgres else ""))
     if postgres:

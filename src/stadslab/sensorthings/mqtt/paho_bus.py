@@ -69,7 +69,8 @@ class PahoBus:
         self.port = parts.port or default_port
         self.keepalive = keepalive
         self.subscribe_qos = subscribe_qos
-        self.client_id = client_id or f"{client_id_prefix}-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.client_id = client_id or \
+            f"{client_id_prefix}-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         # A persistent session needs a client id that outlives the process; a random one would
         # only leave orphaned sessions behind.
         self.session_expiry = session_expiry if client_id else 0
