@@ -19,9 +19,16 @@ def test_every_threat_names_existing_tests():
         refs = re.findall(r"(test_\w+\.py)::(test_\w+)", row.split("|")[5])
         assert refs, f"threat without a test: {row}"
         for file, name in refs:
-            here = Path(__file__).parent / file
-            files = [here] if here.exists() else sorted((ROOT / "tests").rglob(file))
-            assert files, f"{file} named in docs/security.md does not exist"
-            names = {n.name for f in files for n in ast.walk(ast.parse(f.read_text(encoding="utf-8")))
-                     if isinstance(n, ast.FunctionDef)}
+            tree = ast.parse(_test_file(file).read_text(encoding="utf-8"))
+            names = {n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)}
             assert name in names, f"{file}::{name} named in docs/security.md does not exist"
+
+
+def _test_file(name: str) -> Path:
+    """A test file of this folder, or else the one file of that name elsewhere under tests/."""
+    here = Path(__file__).parent / name
+    if here.exists():
+        return here
+    found = sorted((ROOT / "tests").rglob(name))
+    assert len(found) == 1, f"{name} named in docs/security.md: found {found}"
+    return found[0]
