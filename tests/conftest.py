@@ -11,6 +11,9 @@ it never silently skips.
 from __future__ import annotations
 
 import os
+
+# Rich consoles size themselves when their module is imported: give every CLI test wide output.
+os.environ["COLUMNS"] = "200"
 import uuid
 from collections.abc import Iterator
 from pathlib import Path

@@ -86,6 +86,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
 
     from stadslab.ops.routes import metrics_router, router as ops_router
 
+    # The hub first: its hot requests (single Observation POSTs, newest pages) then match at once
+    # instead of after every other route.
+    app.include_router(sta_router, prefix="/sta/v1.1")
     app.include_router(ops_router, prefix="/api/v1")  # ops: /health/live, /health/ready
     app.include_router(metrics_router)  # ops: /metrics
     app.include_router(core_router, prefix="/api/v1")
@@ -94,7 +97,6 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.include_router(evidence_router, prefix="/api/v1")
     app.include_router(search_router, prefix="/api/v1")
     app.include_router(governance_router, prefix="/api/v1")
-    app.include_router(sta_router, prefix="/sta/v1.1")
     app.include_router(register_router, prefix="/api/v1")
     app.include_router(lorawan_router, prefix="/api/v1")
     app.include_router(interop_router, prefix="/api/v1")

@@ -15,12 +15,14 @@ from stadslab.governance import audit
 from stadslab.governance.models import AuditEvent
 from stadslab.network.models import Organisation
 
+from tests.conftest import PG_URL, empty_tables, require_service
+
 from .audit_helpers import bypass_guard
 from .factories import auth_headers, make_token, make_user
 
 
 def _events(session) -> list[AuditEvent]:
-    return list(session.scalars(select(AuditEvent).order_by(AuditEvent.seq)))
+    return list(session.scalars(select(AuditEvent).order_by(AuditEvent.chain, AuditEvent.seq)))
 
 
 def _write(db, n: int, name: str) -> None:
@@ -90,14 +92,15 @@ def test_database_rejects_update_and_delete(db, session, sql):
     assert len(_events(session)) == 2
 
 
-def test_two_concurrent_writers_keep_one_unbroken_chain(db, session):
+def test_two_concurrent_writers_keep_unbroken_chains(db, session):
     """Two writers with open transactions at once.
 
-    On PostgreSQL both have flushed a change and then race for the chain head: the
-    second must wait for the first to commit and chain onto its hash. SQLite lets one
-    writer in at a time (the second waits at its first write), so there is no barrier.
+    On PostgreSQL both have flushed a change and then append to the trail at the same
+    moment: each takes its own chain head, so neither waits for the other's commit, and
+    every chain stays unbroken. SQLite lets one writer in at a time (the second waits at
+    its first write), so there is no barrier and one chain.
     """
-    barrier = threading.Barrier(2, timeout=30)
+    barrier = threading.Barrier(2, timeout=90)  # generous: CI machines are busy
     errors: list[BaseException] = []
 
     def writer(name: str) -> None:
@@ -110,6 +113,8 @@ def test_two_concurrent_writers_keep_one_unbroken_chain(db, session):
                     if i == 0 and db.dialect == "postgresql":
                         barrier.wait()
                     audit.record(s, SYSTEM, "organisation.create", "organisation", org.id, None, {"n": i})
+                    if i == 0 and db.dialect == "postgresql":
+                        barrier.wait()  # both hold a head now: with one head this would never pass
                     s.commit()
         except BaseException as exc:  # noqa: BLE001
             errors.append(exc)
@@ -121,8 +126,52 @@ def test_two_concurrent_writers_keep_one_unbroken_chain(db, session):
         t.join(60)
     assert not errors, errors
     events = _events(session)
-    assert [e.seq for e in events] == list(range(1, 11))
+    assert len(events) == 10
+    chains: dict[int, list[int]] = {}
+    for e in events:
+        chains.setdefault(e.chain, []).append(e.seq)
+    assert all(seqs == list(range(1, len(seqs) + 1)) for seqs in chains.values())
+    assert len(chains) >= (2 if db.dialect == "postgresql" else 1)
     assert audit.verify_chain(session) == (True, None)
+
+
+@pytest.fixture
+def pg_db(_databases):
+    """PostgreSQL only (SQLite keeps one chain); fails in CI when PostgreSQL is not configured."""
+    if not PG_URL:
+        require_service("STADSLAB_TEST_POSTGRES_URL not set: several chains exist on PostgreSQL only")
+    database = _databases.get("postgresql")
+    try:
+        yield database
+    finally:
+        empty_tables(database)
+
+
+def test_a_broken_second_chain_is_reported_with_its_number(pg_db):
+    db = pg_db
+    held = threading.Event()
+    release = threading.Event()
+
+    def hold_chain_one() -> None:
+        with db.session() as s:
+            audit.record(s, SYSTEM, "organisation.create", "organisation", 1, None, {"n": "eerste"})
+            held.set()
+            release.wait(30)
+            s.commit()
+
+    t = threading.Thread(target=hold_chain_one)
+    t.start()
+    assert held.wait(30)
+    _write(db, 2, "Tweede keten")  # chain 1 is locked: these go to chain 2, without waiting
+    release.set()
+    t.join(30)
+    with db.session() as session:
+        assert {e.chain for e in _events(session)} == {1, 2}
+        assert audit.verify_chains(session) == (True, None, None)
+    bypass_guard(db, "UPDATE audit_events SET after = :after WHERE chain = 2 AND seq = 2",
+                 params={"after": '{"name": "Vervalst"}'})
+    with db.session() as session:
+        assert audit.verify_chains(session) == (False, 2, 2)
 
 
 def test_personal_fields_are_withheld_and_actors_pseudonymous(db, session, orgs):
@@ -164,7 +213,7 @@ def test_admin_query_csv_and_verify_endpoints(client, session, orgs):
     rows = list(csv.DictReader(io.StringIO(r.text)))
     assert len(rows) == 5 and rows[0]["seq"] == "1" and rows[-1]["action"] == "token.create"
     r = client.get("/api/v1/audit/verify", headers=h)
-    assert r.json() == {"ok": True, "first_bad_seq": None, "events": 5}
+    assert r.json() == {"ok": True, "first_bad_chain": None, "first_bad_seq": None, "events": 5}
     # not for editors, not for anonymous
     editor_token = make_token(session, editor)
     assert client.get("/api/v1/audit", headers=auth_headers(editor_token)).status_code == 403

@@ -98,3 +98,39 @@ def test_read_as_data_array_grouped_per_datastream(client):
     assert "@iot.nextLink" in paged and "dataArray" in paged["@iot.nextLink"]
     r = client.get(f"{STA}/Things", params={"$resultFormat": "dataArray"})
     assert r.status_code == 400
+
+
+def test_concurrent_requests_naming_streams_in_opposite_orders_do_not_deadlock(client, db, admin_principal):
+    """Each request locks the stream rows it summarises until it commits; taken in request order,
+    [A, B] and [B, A] at once deadlock on PostgreSQL. They are taken in id order."""
+    import threading
+
+    from stadslab.sensorthings import dataarray
+    from stadslab.sensorthings.serialize import Links
+
+    streams = [new_thing(client, n_obs=0)["datastream"] for _ in range(4)]
+    errors: list[BaseException] = []
+    start = threading.Barrier(2, timeout=60)
+
+    def body(order: list[int], n: int) -> list[dict]:
+        return [{"Datastream": {"@iot.id": ds}, "components": ["phenomenonTime", "result"],
+                 "dataArray": [[f"2024-07-0{1 + n % 9}T{h:02d}:00:00Z", h] for h in range(20)]} for ds in order]
+
+    def writer(order: list[int]) -> None:
+        try:
+            start.wait()
+            for n in range(8):
+                with db.session() as s:
+                    out = dataarray.create(s, body(order, n), Links("http://x/sta/v1.1"), principal=admin_principal)
+                    assert "error" not in out
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(o,)) for o in (streams, streams[::-1])]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors, errors
+    for ds in streams:
+        assert get(client, f"Datastreams({ds})/Observations", **{"$count": "true", "$top": "0"})["@iot.count"] == 320

@@ -73,6 +73,9 @@ class Principal:
     token_id: int | None = None
     #: Development setting ``anonymous_writes``: an anonymous caller may write anything.
     anonymous_writes: bool = False
+    #: The user's audit-trail pseudonym when the credential lookup found it already (saves the
+    #: audit trail a query per write); None means "look it up".
+    audit_pseudonym: str | None = field(default=None, compare=False, repr=False)
 
     @property
     def is_anonymous(self) -> bool:

@@ -5,10 +5,15 @@ exactly when the change it describes does. Each event's hash is SHA-256 over the
 canonical JSON of the event including the previous event's hash; ``verify_chain``
 recomputes the chain and finds the first row that was altered, inserted or removed.
 
-Writers are serialised on one row, ``audit_chain_head``: ``record`` starts with an
-``UPDATE ... RETURNING`` of that row, which takes a row lock on PostgreSQL (held until
-the caller commits) and the database write lock on SQLite. Two concurrent writers
-therefore can never read the same previous hash.
+Chains (migration 0015): on SQLite there is one, and ``record`` starts with an
+``UPDATE ... RETURNING`` of its head, which takes the database write lock: two writers
+can never read the same previous hash. On PostgreSQL a head row stays locked until
+the writer commits, i.e. across the commit's WAL flush; one head would let only one
+writer commit per flush. So there are ``CHAINS_POSTGRESQL`` heads, a writer locks any
+free one (``FOR UPDATE SKIP LOCKED``) and concurrent commits share flushes again. Each
+chain is a complete hash chain of its own (``chain``, ``seq`` 1, 2, 3, ...);
+``verify_chain`` checks every one. Chain 1 hashes exactly as the single chain did
+before; the other chains add their number to the hashed fields.
 
 Append-only is enforced in the database (triggers from migration 0004 reject UPDATE
 and DELETE on audit_events on both dialects), and there is no update/delete API.
@@ -38,6 +43,9 @@ from .models import AuditActor, AuditChainHead, AuditEvent
 
 GENESIS = "0" * 64
 HEAD_ID = 1
+#: Chain heads on PostgreSQL (migration 0015 creates them); more than the busiest writer count.
+CHAINS_POSTGRESQL = 16
+_HELD = "audit_chain_held"
 #: Field names whose values are personal data: the audit trail records that they
 #: changed, not what they were (the trail must outlive an erasure request).
 PERSONAL_KEYS = frozenset({"email", "contact_email", "contact_name", "contact", "display_name", "password",
@@ -90,6 +98,8 @@ def at_text(at: datetime) -> str:
 def event_hash(fields: dict[str, Any]) -> str:
     body = {k: fields[k] for k in HASHED_FIELDS}
     body["at"] = at_text(body["at"])
+    if fields.get("chain", 1) != 1:
+        body["chain"] = fields["chain"]
     return hashlib.sha256(canonical_json(body)).hexdigest()
 
 
@@ -104,26 +114,58 @@ def pseudonym_for(session: Session, user_id: int, *, create: bool = True) -> str
     return pseudonym
 
 
-def _lock_head(session: Session) -> tuple[int, str]:
-    """Advance the head by one and return (new seq, previous hash) under a lock."""
+def _lock_head(session: Session) -> tuple[int, int, str]:
+    """Lock one chain head for this transaction: (chain, next seq, previous hash)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return _lock_any_head(session)
     head = AuditChainHead.__table__
     stmt = (update(head).where(head.c.id == HEAD_ID).values(seq=head.c.seq + 1)
             .returning(head.c.seq, head.c.hash))
     row = session.execute(stmt).first()
     if row is None:
-        if session.get_bind().dialect.name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert as dialect_insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert as dialect_insert
-        session.execute(dialect_insert(head).values(id=HEAD_ID, seq=0, hash=GENESIS)
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+        session.execute(sqlite_insert(head).values(id=HEAD_ID, seq=0, hash=GENESIS)
                         .on_conflict_do_nothing(index_elements=["id"]))
         row = session.execute(stmt).first()
-    return int(row.seq), row.hash
+    return HEAD_ID, int(row.seq), row.hash
+
+
+def _lock_any_head(session: Session) -> tuple[int, int, str]:
+    head = AuditChainHead.__table__
+    cols = select(head.c.id, head.c.seq, head.c.hash)
+    transaction = session.get_transaction()
+    held = session.info.get(_HELD)
+    row = None
+    if held is not None and held[1] is transaction:  # this transaction has a head already: keep it
+        row = session.execute(cols.where(head.c.id == held[0]).with_for_update()).first()
+    free = cols.where(head.c.id <= CHAINS_POSTGRESQL).order_by(head.c.id).limit(1).with_for_update(skip_locked=True)
+    if row is None:
+        row = session.execute(free).first()
+    if row is None:  # all busy, or heads missing (an emptied table): make sure all exist, try again
+        _create_heads(session.get_bind().engine)
+        row = session.execute(free).first()
+    if row is None:  # every head busy: queue behind one
+        chain = secrets.randbelow(CHAINS_POSTGRESQL) + 1
+        row = session.execute(cols.where(head.c.id == chain).with_for_update()).first()
+    session.info[_HELD] = (row.id, transaction)
+    return int(row.id), int(row.seq) + 1, row.hash
+
+
+def _create_heads(engine) -> None:
+    """Missing heads, committed on their own connection at once: created inside the writer's
+    transaction they would stay invisible, and other writers would wait on them, until it commits."""
+    from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+    head = AuditChainHead.__table__
+    with engine.begin() as conn:
+        conn.execute(pg_insert(head).values([{"id": n, "seq": 0, "hash": GENESIS}
+                                             for n in range(1, CHAINS_POSTGRESQL + 1)])
+                     .on_conflict_do_nothing(index_elements=["id"]))
 
 
 def _actor(session: Session, principal: Principal) -> tuple[str, str | None, int | None]:
     if principal.user_id is not None:
-        return "user", pseudonym_for(session, principal.user_id), principal.token_id
+        return "user", principal.audit_pseudonym or pseudonym_for(session, principal.user_id), principal.token_id
     if principal.token_id is not None:
         return "token", None, principal.token_id
     return ("system", None, None) if principal.via == "system" else ("anonymous", None, None)
@@ -142,9 +184,9 @@ def record(session: Session, principal: Principal, action: str, entity_type: str
 
     session.flush()
     actor_type, actor_ref, token_id = _actor(session, principal)  # before the lock: keep it short
-    seq, prev_hash = _lock_head(session)
+    chain, seq, prev_hash = _lock_head(session)
     fields = {
-        "seq": seq, "at": utcnow(), "actor_type": actor_type, "actor_ref": actor_ref,
+        "chain": chain, "seq": seq, "at": utcnow(), "actor_type": actor_type, "actor_ref": actor_ref,
         "actor_token_id": token_id, "organisation_id": principal.organisation_id,
         "action": action[:60], "entity_type": entity_type[:60],
         "entity_id": None if entity_id is None else str(entity_id)[:100],
@@ -153,40 +195,60 @@ def record(session: Session, principal: Principal, action: str, entity_type: str
     }
     fields["hash"] = event_hash(fields)
     head = AuditChainHead.__table__
-    move_head = update(head).where(head.c.id == HEAD_ID).values(hash=fields["hash"])
     append = insert(AuditEvent.__table__).values(**fields)
     if session.get_bind().dialect.name == "postgresql":
+        move_head = update(head).where(head.c.id == chain).values(seq=seq, hash=fields["hash"])
         # One round trip while the head is locked: the event and the head move together.
         session.execute(move_head.add_cte(append.cte("appended")))
     else:
         session.execute(append)
-        session.execute(move_head)
+        session.execute(update(head).where(head.c.id == HEAD_ID).values(hash=fields["hash"]))
     return AuditEvent(**fields)
 
 
 def verify_chain(session: Session, batch: int = 1000) -> tuple[bool, int | None]:
-    """Recompute the chain. Returns (True, None) or (False, first bad seq).
+    """Recompute every chain. Returns (True, None) or (False, first bad seq of the first broken chain).
 
     Catches a changed row (hash mismatch), a removed or inserted row (seq gap or
     prev_hash mismatch) and removed rows at the end (head ahead of the last row).
     """
+    ok, _chain, seq = verify_chains(session, batch)
+    return ok, seq
+
+
+def verify_chains(session: Session, batch: int = 1000) -> tuple[bool, int | None, int | None]:
+    """(ok, chain, seq): the first chain found broken and where, or (True, None, None)."""
     table = AuditEvent.__table__
-    expected_seq, prev = 1, GENESIS
-    stmt = select(*[table.c[name] for name in (*HASHED_FIELDS, "hash")]).order_by(table.c.seq)
+    heads = {row.id: (row.seq, row.hash) for row in session.execute(select(AuditChainHead.__table__))}
+    stmt = (select(*[table.c[name] for name in ("chain", *HASHED_FIELDS, "hash")])
+            .order_by(table.c.chain, table.c.seq))
+    chain, expected_seq, prev = None, 1, GENESIS
     for row in session.execute(stmt.execution_options(yield_per=batch)).mappings():
         fields = dict(row)
+        if fields["chain"] != chain:
+            if chain is not None and not _head_matches(heads.pop(chain, None), expected_seq - 1, prev):
+                return False, chain, expected_seq
+            chain, expected_seq, prev = fields["chain"], 1, GENESIS
         if fields["seq"] != expected_seq or fields["prev_hash"] != prev or event_hash(fields) != fields["hash"]:
-            return False, min(fields["seq"], expected_seq)
+            return False, chain, min(fields["seq"], expected_seq)
         prev = fields["hash"]
         expected_seq += 1
-    head = session.execute(select(AuditChainHead.seq, AuditChainHead.hash)
-                           .where(AuditChainHead.id == HEAD_ID)).first()
-    last_seq = expected_seq - 1
-    if head is not None and (head.seq != last_seq or head.hash != prev):
-        return False, last_seq + 1
-    if head is None and last_seq > 0:
-        return False, last_seq + 1
-    return True, None
+    if chain is not None and not _head_matches(heads.pop(chain, None), expected_seq - 1, prev):
+        return False, chain, expected_seq
+    for other, (seq, _hash) in sorted(heads.items()):  # heads whose events are all gone
+        if seq:
+            return False, other, 1
+    return True, None, None
+
+
+def _head_matches(head: tuple[int, str] | None, last_seq: int, last_hash: str) -> bool:
+    if head is None:
+        return last_seq == 0
+    return head[0] == last_seq and head[1] == last_hash
+
+
+#: Listing order: by time; events of one instant by chain and position (stable for paging).
+ORDER = (AuditEvent.__table__.c.at, AuditEvent.__table__.c.chain, AuditEvent.__table__.c.seq)
 
 
 @dataclass
@@ -237,11 +299,11 @@ def filtered(session: Session, f: AuditFilter) -> Select:
 def query(session: Session, f: AuditFilter, limit: int, offset: int) -> tuple[list[dict], int]:
     stmt = filtered(session, f)
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    rows = session.execute(stmt.order_by(AuditEvent.__table__.c.seq).limit(limit).offset(offset)).mappings()
+    rows = session.execute(stmt.order_by(*ORDER).limit(limit).offset(offset)).mappings()
     return [dict(r) for r in rows], total
 
 
 def iterate(session: Session, f: AuditFilter, batch: int = 1000) -> Iterator[dict]:
-    stmt = filtered(session, f).order_by(AuditEvent.__table__.c.seq).execution_options(yield_per=batch)
+    stmt = filtered(session, f).order_by(*ORDER).execution_options(yield_per=batch)
     for row in session.execute(stmt).mappings():
         yield dict(row)

@@ -19,7 +19,7 @@ from stadslab.core.auth import (ANONYMOUS, CSRF_COOKIE, ROLE_SCOPES, SESSION_COO
                                 auth_failed, csrf_token_for, hash_secret, sign_session_id, unsign_session_id)
 from stadslab.core.database import utcnow
 
-from .models import ApiToken, User, UserSession
+from .models import ApiToken, AuditActor, User, UserSession
 
 #: last_used_at is refreshed at most this often, so reads do not become writes.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -46,12 +46,14 @@ def principal_for_user(user: User, via: str, token: ApiToken | None = None) -> P
 
 _TOKENS = ApiToken.__table__
 _USERS = User.__table__
+_ACTORS = AuditActor.__table__
 #: One statement per authenticated request: the token and its user together.
 _TOKEN_LOOKUP = (select(_TOKENS.c.id, _TOKENS.c.user_id, _TOKENS.c.organisation_id, _TOKENS.c.scopes,
                         _TOKENS.c.expires_at, _TOKENS.c.revoked_at, _TOKENS.c.last_used_at,
                         _USERS.c.organisation_id.label("user_organisation_id"), _USERS.c.role,
-                        _USERS.c.active)
-                 .select_from(_TOKENS.outerjoin(_USERS, _USERS.c.id == _TOKENS.c.user_id)))
+                        _USERS.c.active, _ACTORS.c.pseudonym)
+                 .select_from(_TOKENS.outerjoin(_USERS, _USERS.c.id == _TOKENS.c.user_id)
+                              .outerjoin(_ACTORS, _ACTORS.c.user_id == _TOKENS.c.user_id)))
 
 
 def principal_for_token(session: Session, secret: str, now: datetime | None = None) -> Principal | None:
@@ -70,7 +72,7 @@ def principal_for_token(session: Session, secret: str, now: datetime | None = No
             return None
         principal = Principal(user_id=row.user_id, organisation_id=row.user_organisation_id, role=row.role,
                               scopes=ROLE_SCOPES.get(row.role, frozenset()) & token_scopes, via="token",
-                              token_id=row.id)
+                              token_id=row.id, audit_pseudonym=row.pseudonym)
     else:
         principal = Principal(user_id=None, organisation_id=row.organisation_id, role="editor",
                               scopes=ROLE_SCOPES["editor"] & token_scopes, via="token", token_id=row.id)

@@ -85,7 +85,8 @@ class AuditActor(Base):
 
 
 class AuditChainHead(Base):
-    """The last link of the chain. Writers lock this row, which serialises them."""
+    """The last link of one chain (``id`` is the chain number). A writer locks one head until it
+    commits: writers on different chains do not wait for each other."""
 
     __tablename__ = "audit_chain_head"
 
@@ -97,6 +98,9 @@ class AuditChainHead(Base):
 class AuditEvent(Base):
     __tablename__ = "audit_events"
 
+    #: Which hash chain the event extends (migration 0015): PostgreSQL writers take any free one.
+    chain: Mapped[int] = mapped_column(Integer, primary_key=True, default=1, server_default="1")
+    #: Position in its chain (1, 2, 3, ... per chain).
     seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     #: user | token | anonymous | system

@@ -161,7 +161,7 @@ def list_audit(request: Request, params: ListParams = Depends(list_params),
     return make_page(request, params, [AuditEventOut.model_validate(r) for r in rows], total)
 
 
-CSV_COLUMNS = ("seq", "at", "actor_type", "actor_ref", "actor_token_id", "organisation_id", "action", "entity_type",
+CSV_COLUMNS = ("chain", "seq", "at", "actor_type", "actor_ref", "actor_token_id", "organisation_id", "action", "entity_type",
                "entity_id", "before", "after", "request_id", "prev_hash", "hash")
 
 
@@ -200,12 +200,13 @@ def export_audit(request: Request, f: audit.AuditFilter = Depends(audit_filter),
 @router.get("/audit/verify", tags=["audit"], response_model=VerifyOut, summary="Verify the hash chain (admin)")
 def verify_audit(p: Principal = Depends(get_principal), session: Session = Depends(get_session)) -> VerifyOut:
     require_role(p, "admin")
-    ok, bad = audit.verify_chain(session)
+    ok, chain, bad = audit.verify_chains(session)
     from sqlalchemy import func, select
 
     from .models import AuditEvent
 
-    return VerifyOut(ok=ok, first_bad_seq=bad, events=session.scalar(select(func.count()).select_from(AuditEvent)) or 0)
+    return VerifyOut(ok=ok, first_bad_chain=chain, first_bad_seq=bad,
+                     events=session.scalar(select(func.count()).select_from(AuditEvent)) or 0)
 
 
 from .loket_routes import router as loket_router  # noqa: E402

@@ -88,6 +88,7 @@ class TokenCreated(TokenOut):
 
 
 class AuditEventOut(OutputModel):
+    chain: int = 1
     seq: int
     at: datetime
     actor_type: str
@@ -106,6 +107,8 @@ class AuditEventOut(OutputModel):
 
 class VerifyOut(OutputModel):
     ok: bool
+    #: the first broken chain (migration 0015: PostgreSQL keeps several) and the position in it
+    first_bad_chain: int | None = None
     first_bad_seq: int | None
     events: int
 

@@ -15,14 +15,24 @@ digits, never an operator, quote or other syntax a user typed.
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
 
 import snowballstemmer
 
-_DUTCH = snowballstemmer.stemmer("dutch")
-_ENGLISH = snowballstemmer.stemmer("english")
+
+class _ThreadStemmers(threading.local):
+    """Snowball stemmer objects keep state while they stem: one pair per thread (requests run in
+    a thread pool; a shared pair raised IndexError under concurrent searches)."""
+
+    def __init__(self) -> None:
+        self.dutch = snowballstemmer.stemmer("dutch")
+        self.english = snowballstemmer.stemmer("english")
+
+
+_STEMMERS = _ThreadStemmers()
 
 #: A token is a run of Unicode letters or digits (``_`` and punctuation split words).
 TOKEN_RE = re.compile(r"[^\W_]+")
@@ -87,7 +97,7 @@ def _agent_reductions(nl: str, en: str) -> list[str]:
     if nl.endswith("er") and nl not in _ER_EXCEPTIONS and len(nl) - 2 >= _MIN_REMAINDER:
         remainder = nl[:-2]
         out.append(remainder)
-        for variant in (_DUTCH.stemWord(remainder + "en"), _DUTCH.stemWord(remainder)):
+        for variant in (_STEMMERS.dutch.stemWord(remainder + "en"), _STEMMERS.dutch.stemWord(remainder)):
             if len(variant) >= _MIN_REMAINDER:
                 out.append(variant)
     for stem in (en, nl):
@@ -139,15 +149,15 @@ def analyse_token(token: str) -> tuple[Word, ...]:
         if any(c.isdigit() for c in word):
             words.append(Word(word, (word,)))
             continue
-        nl = _DUTCH.stemWord(word)
-        en = _ENGLISH.stemWord(word)
+        nl = _STEMMERS.dutch.stemWord(word)
+        en = _STEMMERS.english.stemWord(word)
         forms = dict.fromkeys([nl, en, *_agent_reductions(nl, en)])
         if word.endswith("e") and len(word) >= 5:
-            forms[_DUTCH.stemWord(_uninflected(word[:-1]))] = None
+            forms[_STEMMERS.dutch.stemWord(_uninflected(word[:-1]))] = None
         if word.endswith("en") and len(word) >= 6:
             # The stemmer restores a long vowel in plurals ("sensoren" → "sensoor"),
             # which loses the singular "sensor": add the stem of the bare remainder.
-            forms[_DUTCH.stemWord(word[:-2])] = None
+            forms[_STEMMERS.dutch.stemWord(word[:-2])] = None
         if word.endswith("s") and nl == word[:-1]:
             # The Dutch stemmer drops a final -s after a consonant, so "fiets" becomes
             # "fiet" while "fietsen" becomes "fiets": keep the whole word as a form too.

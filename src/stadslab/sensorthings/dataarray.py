@@ -194,6 +194,17 @@ def _create(session: Session, body: Any, links: Links, foi_visible: list = ()) -
     results: list[str] = []
     foi_cache: dict[int, int] = {}
     now = rules.now()
+    summaries: list[tuple[str, int, list[str], list[tuple]]] = []
+    # Generated FeaturesOfInterest first, in Thing id order: making one updates its Location row,
+    # which stays locked until the commit (the same deadlock as the stream summaries below).
+    thing_of: dict[tuple[str, int], int] = {}
+    first_item: dict[int, int] = {}
+    for i, (kind, sid, comps, data) in enumerate(plans):
+        if data and "FeatureOfInterest/id" not in comps and (kind, sid) not in thing_of:
+            thing_of[(kind, sid)] = thing = rules.stream_thing(session, kind, sid)
+            first_item.setdefault(thing, i)
+    for thing in sorted(first_item):
+        rules.generated_foi(session, thing, [first_item[thing], "components"], foi_cache)
     for i, (kind, sid, comps, data) in enumerate(plans):
         width = rules.multi_datastream_width(session, sid) if kind == "MultiDatastream" else None
         reader = _RowReader(comps, width)
@@ -227,8 +238,7 @@ def _create(session: Session, body: Any, links: Links, foi_visible: list = ()) -
             columns.insert(0, "datastream_id" if kind == "Datastream" else "multi_datastream_id")
             rows = [(sid, *r) for r in rows]
         elif rows:
-            thing = rules.stream_thing(session, kind, sid)
-            foi = rules.generated_foi(session, thing, [i, "components"], foi_cache)
+            foi = rules.generated_foi(session, thing_of[(kind, sid)], [i, "components"], foi_cache)
             columns[:0] = ["datastream_id" if kind == "Datastream" else "multi_datastream_id",
                            "feature_of_interest_id"]
             rows = [(sid, foi, *r) for r in rows]
@@ -239,6 +249,10 @@ def _create(session: Session, body: Any, links: Links, foi_visible: list = ()) -
         for slot, new_id in zip(slots, ids):
             results[slot] = entity_link(OBS, new_id)
         record_many(session, "Observation", ids)
+        summaries.append((kind, sid, columns, rows))
+    # Stream summaries last and in id order: the UPDATEs lock the stream rows until the commit,
+    # and two requests naming the same streams in different orders would otherwise deadlock.
+    for kind, sid, columns, rows in sorted(summaries, key=lambda s: (s[0], s[1])):
         _extend(session, kind, sid, columns, rows)
     return results
 

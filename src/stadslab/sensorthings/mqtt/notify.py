@@ -50,7 +50,8 @@ _CHUNK = 500
 
 class Notifier:
     def __init__(self, db: Database, bus: MessageBus, *, prefix: str, links: Links, qos: int = 1,
-                 selects: SelectTopics | None = None, queue_size: int = 10_000, origin: str = "server"):
+                 selects: SelectTopics | None = None, queue_size: int = 10_000, origin: str = "server",
+                 max_queued_changes: int = 100_000):
         self.db = db
         self.bus = bus
         self.prefix = prefix
@@ -64,6 +65,10 @@ class Notifier:
         self._busy = 0
         self.published = 0
         self.dropped_batches = 0
+        #: Bounded by changes, not only by batches: one CreateObservations batch may hold thousands,
+        #: and a broker that cannot keep up must not make the process grow without limit.
+        self.max_queued_changes = max_queued_changes
+        self.queued_changes = 0
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -81,11 +86,17 @@ class Notifier:
     def submit(self, changes: list[EntityChange]) -> None:
         """Called after a commit; never blocks the committing thread."""
         with self._idle:
+            if self.queued_changes + len(changes) > self.max_queued_changes:
+                self.dropped_batches += 1
+                log.warning("MQTT notification queue full (%d changes waiting); %d change(s) not announced",
+                            self.queued_changes, len(changes))
+                return
             self._busy += 1
+            self.queued_changes += len(changes)
         try:
             self._queue.put_nowait(changes)
         except queue.Full:
-            self._done()
+            self._done(len(changes))
             self.dropped_batches += 1
             log.warning("MQTT notification queue full; %d change(s) not announced", len(changes))
 
@@ -94,9 +105,10 @@ class Notifier:
         with self._idle:
             return self._idle.wait_for(lambda: self._busy == 0, timeout)
 
-    def _done(self) -> None:
+    def _done(self, changes: int = 0) -> None:
         with self._idle:
             self._busy -= 1
+            self.queued_changes -= changes
             self._idle.notify_all()
 
     def _run(self) -> None:
@@ -109,7 +121,7 @@ class Notifier:
             except Exception:  # noqa: BLE001 - keep the notifier alive whatever one batch does
                 log.exception("announcing %d entity change(s) over MQTT failed", len(item))
             finally:
-                self._done()
+                self._done(len(item))
 
     # ------------------------------------------------------------------ publishing
     def publish_changes(self, changes: list[EntityChange]) -> None:
