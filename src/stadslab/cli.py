@@ -129,43 +129,17 @@ def demo(host: str = typer.Option("127.0.0.1", help="Interface to bind"),
         _serve(host, port, workers)
 
 
-def _snippet_text(snippet: str):
-    """Turns the HTML snippet (escaped text with <mark> around hits) into highlighted terminal text."""
-    import html
-    import re
-
-    from rich.text import Text
-
-    text = Text()
-    for i, part in enumerate(re.split(r"</?mark>", snippet)):
-        text.append(html.unescape(part), style="bold yellow" if i % 2 else None)
-    return text
-
-
 @app.command()
-def search(query: str = typer.Argument(..., help="What to look for"),
+def search(query: str = typer.Argument(..., help="What to look for; \"quoted words\" as a phrase"),
            limit: int = typer.Option(10, min=1, max=100),
-           type_: Optional[list[str]] = typer.Option(None, "--type", help="project, living_lab, solution, ...")) -> None:
-    """Search projects, labs, solutions, coalitions and lessons."""
-    from rich.table import Table
+           type_: Optional[list[str]] = typer.Option(None, "--type", help="project, living_lab, solution, ..."),
+           theme: Optional[list[str]] = typer.Option(None, "--theme"),
+           city: Optional[list[str]] = typer.Option(None, "--city", help="Municipality code, e.g. GM0363"),
+           facets: bool = typer.Option(False, "--facets", help="Also show counts per type, theme, city")) -> None:
+    """Search projects, labs, solutions, coalitions and lessons (≈ marks an estimated total)."""
+    from stadslab.search.cli import search_command
 
-    from stadslab.core.errors import StadslabError
-    from stadslab.search.service import search as run_search
-
-    db = _database()
-    with db.session() as s:
-        try:
-            res = run_search(s, query, types=type_ or None, limit=limit)
-        except StadslabError as exc:
-            console.print(f"[red]{exc.detail}[/red]")
-            raise typer.Exit(2) from None
-    table = Table(title=f"{res.total} result(s) for {query!r}")
-    for col in ("type", "id", "title", "city", "snippet"):
-        table.add_column(col)
-    for item in res.items:
-        table.add_row(item.type, str(item.id), item.title, item.city_code or "", _snippet_text(item.snippet))
-    Console().print(table)
-    db.dispose()
+    raise typer.Exit(search_command(query, types=type_, themes=theme, cities=city, limit=limit, facets=facets))
 
 
 @app.command("import")

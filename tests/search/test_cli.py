@@ -35,3 +35,24 @@ def test_marked_text_styles_only_marked_words():
     text = marked_text("a &lt;b&gt; <mark>fiets</mark> [x]")
     assert text.plain == "a <b> fiets [x]"
     assert [(text.plain[s.start:s.end], s.style) for s in text.spans] == [("fiets", "bold yellow")]
+
+
+def test_stadslab_search_prints_the_same_table(db, session, monkeypatch):
+    """`stadslab search` is the search command of the package's CLI (not a second implementation)."""
+    from typer.testing import CliRunner
+
+    from stadslab.cli import app
+    from stadslab.core.config import get_settings
+
+    h.project(session, "Slimme lantaarnpalen", "Lantaarnpalen die dimmen als niemand fietst.", city=h.UTRECHT)
+    monkeypatch.setenv("STADSLAB_DATABASE_URL", db.url)
+    get_settings.cache_clear()
+    try:
+        ok = CliRunner().invoke(app, ["search", "lantaarnpaal", "--facets"])
+        bad = CliRunner().invoke(app, ["search", "   "])
+    finally:
+        get_settings.cache_clear()
+    assert ok.exit_code == 0, ok.output
+    assert "1 result(s) for 'lantaarnpaal'" in ok.output and "Slimme lantaarnpalen" in ok.output
+    assert "Utrecht (1)" in ok.output
+    assert bad.exit_code == 2 and "enter one or more words" in bad.output
