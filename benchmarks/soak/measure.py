@@ -184,12 +184,15 @@ def slope(points: list[tuple[float, float]]) -> float:
 def sizes(conn) -> dict[str, float]:
     """Bytes on disk of the Observations table (heap, TOAST, indexes) and per stored row."""
     rows = conn.execute(text("SELECT count(*) FROM sta_observations")).scalar_one()
-    total, heap, indexes, db = conn.execute(text(
-        "SELECT pg_total_relation_size('sta_observations'), pg_relation_size('sta_observations'), "
-        "pg_indexes_size('sta_observations'), pg_database_size(current_database())")).one()
+    # Partitioned since migration 0012: the parent holds nothing, its partitions everything.
+    parts = "SELECT relid FROM pg_partition_tree('sta_observations') WHERE isleaf"
+    total, heap, indexes, db = (int(v) for v in conn.execute(text(
+        f"SELECT coalesce(sum(pg_total_relation_size(relid)), 0), coalesce(sum(pg_relation_size(relid)), 0), "
+        f"coalesce(sum(pg_indexes_size(relid)), 0), pg_database_size(current_database()) FROM ({parts}) p")).one())
     index_list = conn.execute(text(
-        "SELECT indexrelid::regclass::text, pg_relation_size(indexrelid) FROM pg_index "
-        "WHERE indrelid = 'sta_observations'::regclass ORDER BY 2 DESC")).all()
+        "SELECT coalesce(pi.inhparent::regclass::text, i.indexrelid::regclass::text), sum(pg_relation_size(i.indexrelid)) "
+        f"FROM pg_index i LEFT JOIN pg_inherits pi ON pi.inhrelid = i.indexrelid WHERE i.indrelid IN ({parts}) "
+        "GROUP BY 1 ORDER BY 2 DESC")).all()
     return {"rows": rows, "total": total, "heap": heap, "indexes": indexes, "database": db,
             "bytes_per_row": total / rows if rows else 0.0,
-            "index_sizes": {name: size for name, size in index_list}}
+            "index_sizes": {name: int(size) for name, size in index_list}}
