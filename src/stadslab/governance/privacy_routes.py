@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.encoders import jsonable_encoder
 from sqlalchemy.orm import Session
 
@@ -35,10 +35,20 @@ def erase_person(user_id: int, p: Principal = Depends(get_principal), session: S
 
 
 @router.post("/privacy/retention", summary="Enforce sensor data retention now (platform admins)")
-def enforce_retention(dry_run: bool = Query(False), p: Principal = Depends(get_principal), session: Session = Depends(get_session)) -> dict:
+def enforce_retention(request: Request, dry_run: bool = Query(False), p: Principal = Depends(get_principal),
+                      session: Session = Depends(get_session)) -> dict:
+    """Per-Thing retention of personal data, and first the platform-wide retention
+    (``STADSLAB_OBSERVATION_RETENTION_DAYS``) when it is set — as ``stadslab privacy enforce-retention``."""
     require_role(p, "admin")
-    report = privacy.enforce_retention(session, dry_run=dry_run)
+    report = privacy.enforce_retention(session, dry_run=dry_run,
+                                       observation_retention_days=request.app.state.settings.observation_retention_days)
+    platform = report.platform
     return {"dry_run": dry_run, "things_checked": report.things_checked,
             "observations_deleted": report.observations_deleted,
             "deleted_per_thing": {str(k): v for k, v in report.deleted_per_thing.items()},
-            "unreadable_retention": report.unreadable_retention}
+            "unreadable_retention": report.unreadable_retention,
+            "platform": None if platform is None else {
+                "cutoff": platform.cutoff.isoformat() if platform.cutoff else None,
+                "partitions_dropped": platform.partitions_dropped,
+                "observations_deleted": platform.observations_deleted,
+                "observations_removed": platform.observations_removed}}
