@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from .helpers import client  # noqa: F401  (an administrator's: these tests write)
 from .helpers import COMPLEX, MEASUREMENT, STA, counts, get, new_thing, observed_property, post, sensor, thing
 
@@ -100,13 +102,41 @@ def test_read_as_data_array_grouped_per_datastream(client):
     assert r.status_code == 400
 
 
-def test_concurrent_requests_naming_streams_in_opposite_orders_do_not_deadlock(client, db, admin_principal):
+@pytest.fixture
+def pg_client(_databases):
+    """PostgreSQL only: row locks held to the commit are what deadlock there (SQLite has one writer
+    at a time, and a second concurrent writer gets "database is locked", answered as 503 + Retry-After)."""
+    from fastapi.testclient import TestClient
+
+    from stadslab.app import create_app
+    from stadslab.core.config import Settings
+    from tests.conftest import PG_URL, empty_tables, require_service
+    from tests.governance.factories import auth_headers, make_token, make_user
+
+    if not PG_URL:
+        require_service("STADSLAB_TEST_POSTGRES_URL not set: this deadlock exists on PostgreSQL only")
+    database = _databases.get("postgresql")
+    try:
+        with database.session() as s:
+            user = make_user(s, "admin")
+            headers = auth_headers(make_token(s, user))
+            from stadslab.governance.authn import principal_for_user
+            principal = principal_for_user(user, "token")
+        with TestClient(create_app(Settings(database_url=database.url), db=database), headers=headers) as c:
+            yield c, database, principal
+    finally:
+        empty_tables(database)
+
+
+def test_concurrent_requests_naming_streams_in_opposite_orders_do_not_deadlock(pg_client):
     """Each request locks the stream rows it summarises until it commits; taken in request order,
     [A, B] and [B, A] at once deadlock on PostgreSQL. They are taken in id order."""
     import threading
 
     from stadslab.sensorthings import dataarray
     from stadslab.sensorthings.serialize import Links
+
+    client, db, admin_principal = pg_client
 
     streams = [new_thing(client, n_obs=0)["datastream"] for _ in range(4)]
     errors: list[BaseException] = []
