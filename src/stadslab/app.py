@@ -40,6 +40,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         yield
         await stop_federation(app)
         stop_mqtt(app)
+        if app.state.group_commit is not None:
+            app.state.group_commit.stop()
         if own_db:
             db.dispose()
 
@@ -54,6 +56,12 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     )
     app.state.settings = settings
     app.state.db = db
+    from stadslab.sensorthings.group_commit import GroupCommit
+
+    # Single Observation POSTs arriving together share one transaction (its thread starts on first use).
+    app.state.group_commit = (GroupCommit(db, max_batch=settings.sta_group_commit_max,
+                                          writers=settings.sta_group_commit_writers)
+                              if settings.sta_group_commit else None)
     install_error_handlers(app)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     # compress text responses (pages, CSS, JSON): the NL Design System CSS alone is ~430 KB raw

@@ -37,6 +37,13 @@ class Settings(BaseSettings):
     sta_count_mode: Literal["exact", "estimate"] = "exact"
     #: Below this estimated row count an exact count is made even in "estimate" mode.
     sta_count_estimate_threshold: int = Field(default=100_000, ge=0)
+    #: Single Observation POSTs arriving together are stored in one transaction (group commit,
+    #: docs/sensorthings.md); each request is still answered only after its row is committed.
+    sta_group_commit: bool = True
+    #: Largest number of POSTs one group commit takes.
+    sta_group_commit_max: int = Field(default=64, ge=1, le=1000)
+    #: Writer threads per process: while one waits for its COMMIT, another gathers the next group.
+    sta_group_commit_writers: int = Field(default=2, ge=1, le=16)
     #: Platform-wide Observation retention in days (phenomenon time start); unset = keep forever.
     #: PostgreSQL drops whole month partitions (docs/operations.md "Observations at scale").
     observation_retention_days: int | None = Field(default=None, ge=1)

@@ -32,7 +32,7 @@ from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Any, Iterator
 
-from sqlalchemy import Select, func, insert, select, update
+from sqlalchemy import Select, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from stadslab.core.auth import Principal
@@ -114,39 +114,49 @@ def pseudonym_for(session: Session, user_id: int, *, create: bool = True) -> str
     return pseudonym
 
 
+_HEAD = AuditChainHead.__table__
+# Built once: a statement object that is reused keeps its compiled form and cache key.
+_SQLITE_LOCK = (update(_HEAD).where(_HEAD.c.id == HEAD_ID).values(seq=_HEAD.c.seq + 1)
+                .returning(_HEAD.c.seq, _HEAD.c.hash))
+_HEAD_COLS = select(_HEAD.c.id, _HEAD.c.seq, _HEAD.c.hash)
+_HEAD_BY_ID = _HEAD_COLS.where(_HEAD.c.id == bindparam("chain")).with_for_update()
+_FREE_HEAD = (_HEAD_COLS.where(_HEAD.c.id <= CHAINS_POSTGRESQL).order_by(_HEAD.c.id).limit(1)
+              .with_for_update(skip_locked=True))
+_MOVE_HEAD = (update(_HEAD).where(_HEAD.c.id == bindparam("chain"))
+              .values(seq=bindparam("new_seq"), hash=bindparam("new_hash")))
+_APPEND = insert(AuditEvent.__table__)
+_EVENT_COLUMNS = ("chain", *HASHED_FIELDS, "hash")
+#: PostgreSQL, one event: the event and the head move in one round trip while the head is locked.
+_APPEND_AND_MOVE = _MOVE_HEAD.add_cte(
+    insert(AuditEvent.__table__).values({c: bindparam(f"ev_{c}") for c in _EVENT_COLUMNS}).cte("appended"))
+
+
 def _lock_head(session: Session) -> tuple[int, int, str]:
     """Lock one chain head for this transaction: (chain, next seq, previous hash)."""
     if session.get_bind().dialect.name == "postgresql":
         return _lock_any_head(session)
-    head = AuditChainHead.__table__
-    stmt = (update(head).where(head.c.id == HEAD_ID).values(seq=head.c.seq + 1)
-            .returning(head.c.seq, head.c.hash))
-    row = session.execute(stmt).first()
+    row = session.execute(_SQLITE_LOCK).first()
     if row is None:
         from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-        session.execute(sqlite_insert(head).values(id=HEAD_ID, seq=0, hash=GENESIS)
+        session.execute(sqlite_insert(_HEAD).values(id=HEAD_ID, seq=0, hash=GENESIS)
                         .on_conflict_do_nothing(index_elements=["id"]))
-        row = session.execute(stmt).first()
+        row = session.execute(_SQLITE_LOCK).first()
     return HEAD_ID, int(row.seq), row.hash
 
 
 def _lock_any_head(session: Session) -> tuple[int, int, str]:
-    head = AuditChainHead.__table__
-    cols = select(head.c.id, head.c.seq, head.c.hash)
     transaction = session.get_transaction()
     held = session.info.get(_HELD)
     row = None
     if held is not None and held[1] is transaction:  # this transaction has a head already: keep it
-        row = session.execute(cols.where(head.c.id == held[0]).with_for_update()).first()
-    free = cols.where(head.c.id <= CHAINS_POSTGRESQL).order_by(head.c.id).limit(1).with_for_update(skip_locked=True)
+        row = session.execute(_HEAD_BY_ID, {"chain": held[0]}).first()
     if row is None:
-        row = session.execute(free).first()
+        row = session.execute(_FREE_HEAD).first()
     if row is None:  # all busy, or heads missing (an emptied table): make sure all exist, try again
         _create_heads(session.get_bind().engine)
-        row = session.execute(free).first()
+        row = session.execute(_FREE_HEAD).first()
     if row is None:  # every head busy: queue behind one
-        chain = secrets.randbelow(CHAINS_POSTGRESQL) + 1
-        row = session.execute(cols.where(head.c.id == chain).with_for_update()).first()
+        row = session.execute(_HEAD_BY_ID, {"chain": secrets.randbelow(CHAINS_POSTGRESQL) + 1}).first()
     session.info[_HELD] = (row.id, transaction)
     return int(row.id), int(row.seq) + 1, row.hash
 
@@ -182,28 +192,53 @@ def record(session: Session, principal: Principal, action: str, entity_type: str
     """
     from stadslab.core.security import current_request_id
 
+    return record_many(session, [Entry(principal, action, entity_type, entity_id, before, after,
+                                       request_id or current_request_id())])[0]
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One event to append: who did what to which entity, with its snapshots."""
+
+    principal: Principal
+    action: str
+    entity_type: str
+    entity_id: Any = None
+    before: Any = None
+    after: Any = None
+    request_id: str | None = None
+
+
+def record_many(session: Session, entries: list[Entry]) -> list[AuditEvent]:
+    """Append several events, in order, to one chain with one head lock and one INSERT.
+
+    The group commit of single Observation POSTs writes many requests' events in one
+    transaction; each is still its own event with its own actor and request id.
+    """
     session.flush()
-    actor_type, actor_ref, token_id = _actor(session, principal)  # before the lock: keep it short
+    actors = [_actor(session, e.principal) for e in entries]  # before the lock: keep it short
     chain, seq, prev_hash = _lock_head(session)
-    fields = {
-        "chain": chain, "seq": seq, "at": utcnow(), "actor_type": actor_type, "actor_ref": actor_ref,
-        "actor_token_id": token_id, "organisation_id": principal.organisation_id,
-        "action": action[:60], "entity_type": entity_type[:60],
-        "entity_id": None if entity_id is None else str(entity_id)[:100],
-        "before": snapshot(before), "after": snapshot(after),
-        "request_id": request_id or current_request_id(), "prev_hash": prev_hash,
-    }
-    fields["hash"] = event_hash(fields)
-    head = AuditChainHead.__table__
-    append = insert(AuditEvent.__table__).values(**fields)
-    if session.get_bind().dialect.name == "postgresql":
-        move_head = update(head).where(head.c.id == chain).values(seq=seq, hash=fields["hash"])
-        # One round trip while the head is locked: the event and the head move together.
-        session.execute(move_head.add_cte(append.cte("appended")))
+    at = utcnow()
+    rows = []
+    for entry, (actor_type, actor_ref, token_id) in zip(entries, actors):
+        fields = {
+            "chain": chain, "seq": seq, "at": at, "actor_type": actor_type, "actor_ref": actor_ref,
+            "actor_token_id": token_id, "organisation_id": entry.principal.organisation_id,
+            "action": entry.action[:60], "entity_type": entry.entity_type[:60],
+            "entity_id": None if entry.entity_id is None else str(entry.entity_id)[:100],
+            "before": snapshot(entry.before), "after": snapshot(entry.after),
+            "request_id": entry.request_id, "prev_hash": prev_hash,
+        }
+        fields["hash"] = prev_hash = event_hash(fields)
+        rows.append(fields)
+        seq += 1
+    move = {"chain": chain, "new_seq": seq - 1, "new_hash": prev_hash}
+    if len(rows) == 1 and session.get_bind().dialect.name == "postgresql":
+        session.execute(_APPEND_AND_MOVE, {**move, **{f"ev_{c}": rows[0][c] for c in _EVENT_COLUMNS}})
     else:
-        session.execute(append)
-        session.execute(update(head).where(head.c.id == HEAD_ID).values(hash=fields["hash"]))
-    return AuditEvent(**fields)
+        session.execute(_APPEND, rows if len(rows) > 1 else rows[0])  # a list: one multi-row INSERT
+        session.execute(_MOVE_HEAD, move)
+    return [AuditEvent(**fields) for fields in rows]
 
 
 def verify_chain(session: Session, batch: int = 1000) -> tuple[bool, int | None]:

@@ -12,7 +12,7 @@ import secrets
 from datetime import datetime, timedelta, timezone
 
 from fastapi import Request, Response
-from sqlalchemy import delete, select, update
+from sqlalchemy import ColumnElement, delete, exists, select, update
 from sqlalchemy.orm import Session
 
 from stadslab.core.auth import (ANONYMOUS, CSRF_COOKIE, ROLE_SCOPES, SESSION_COOKIE, TOKEN_PREFIX, Principal,
@@ -36,10 +36,14 @@ def new_token_secret() -> str:
     return TOKEN_PREFIX + secrets.token_urlsafe(32)
 
 
+def _scopes(role: str, token_scopes=None) -> frozenset[str]:
+    """What a role may do, narrowed to a token's scopes when the request came with a token."""
+    scopes = ROLE_SCOPES.get(role, frozenset())
+    return scopes if token_scopes is None else scopes & frozenset(token_scopes or ())
+
+
 def principal_for_user(user: User, via: str, token: ApiToken | None = None) -> Principal:
-    scopes = ROLE_SCOPES.get(user.role, frozenset())
-    if token is not None:
-        scopes = scopes & frozenset(token.scopes or ())
+    scopes = _scopes(user.role, None if token is None else token.scopes)
     return Principal(user_id=user.id, organisation_id=user.organisation_id, role=user.role, scopes=scopes,
                      via=via, token_id=token.id if token else None)
 
@@ -62,25 +66,74 @@ def principal_for_token(session: Session, secret: str, now: datetime | None = No
     if not secret.startswith(TOKEN_PREFIX) or len(secret) > 200:
         return None
     row = session.execute(_TOKEN_LOOKUP.where(_TOKENS.c.token_hash == hash_secret(secret))).first()
+    principal = principal_for_token_row(row, now)
+    if principal is not None and token_use_is_stale(row, now):
+        session.execute(update(_TOKENS).where(_TOKENS.c.id == row.id).values(last_used_at=now))
+        session.commit()
+    return principal
+
+
+def tokens_by_hash(session: Session, hashes: set[str], now: datetime,
+                   ) -> dict[str, tuple[Principal, datetime | None]]:
+    """The principals of several tokens in one statement (group commit), by token hash.
+
+    Runs in the caller's transaction, which also refreshes stale ``last_used_at`` values.
+    Unknown, expired, revoked and inactive tokens are missing from the answer; the
+    others come with their expiry time.
+    """
+    found: dict[str, tuple[Principal, datetime | None]] = {}
+    stale: list[int] = []
+    lookup = _TOKEN_LOOKUP.add_columns(_TOKENS.c.token_hash).where(_TOKENS.c.token_hash.in_(hashes))
+    for row in session.execute(lookup):
+        principal = principal_for_token_row(row, now)
+        if principal is not None:
+            found[row.token_hash] = (principal, aware(row.expires_at))
+            if token_use_is_stale(row, now):
+                stale.append(row.id)
+    if stale:
+        session.execute(update(_TOKENS).where(_TOKENS.c.id.in_(stale)).values(last_used_at=now))
+    return found
+
+
+def token_still_grants(principal: Principal) -> ColumnElement[bool]:
+    """A condition that holds while the token behind ``principal`` still yields it.
+
+    For callers that keep a principal between statements (the group commit) and want
+    the check in the same transaction as their write: the token is not revoked, and
+    its user (if any) is active with the same role and organisation. Expiry is fixed
+    at creation, so the caller checks it against the lookup's ``expires_at``.
+    """
+    t = _TOKENS
+    held = [t.c.id == principal.token_id, t.c.revoked_at.is_(None)]
+    if principal.user_id is None:
+        held.append(t.c.organisation_id.is_not_distinct_from(principal.organisation_id))
+    else:
+        u = _USERS
+        held.append(exists().where(u.c.id == t.c.user_id, u.c.id == principal.user_id, u.c.active.is_(True),
+                                   u.c.role == principal.role,
+                                   u.c.organisation_id.is_not_distinct_from(principal.organisation_id)))
+    return exists().where(*held)
+
+
+def principal_for_token_row(row, now: datetime) -> Principal | None:
+    """The rule that turns a ``_TOKEN_LOOKUP`` row into a principal (None: not valid now)."""
     if row is None or row.revoked_at is not None:
         return None
     if row.expires_at is not None and aware(row.expires_at) <= now:
         return None
-    token_scopes = frozenset(row.scopes or ())
     if row.user_id is not None:
         if row.role is None or not row.active:
             return None
-        principal = Principal(user_id=row.user_id, organisation_id=row.user_organisation_id, role=row.role,
-                              scopes=ROLE_SCOPES.get(row.role, frozenset()) & token_scopes, via="token",
-                              token_id=row.id, audit_pseudonym=row.pseudonym)
-    else:
-        principal = Principal(user_id=None, organisation_id=row.organisation_id, role="editor",
-                              scopes=ROLE_SCOPES["editor"] & token_scopes, via="token", token_id=row.id)
+        return Principal(user_id=row.user_id, organisation_id=row.user_organisation_id, role=row.role,
+                         scopes=_scopes(row.role, row.scopes), via="token", token_id=row.id,
+                         audit_pseudonym=row.pseudonym)
+    return Principal(user_id=None, organisation_id=row.organisation_id, role="editor",
+                     scopes=_scopes("editor", row.scopes), via="token", token_id=row.id)
+
+
+def token_use_is_stale(row, now: datetime) -> bool:
     last = aware(row.last_used_at)
-    if last is None or now - last >= LAST_USED_RESOLUTION:
-        session.execute(update(_TOKENS).where(_TOKENS.c.id == row.id).values(last_used_at=now))
-        session.commit()
-    return principal
+    return last is None or now - last >= LAST_USED_RESOLUTION
 
 
 def principal_for_session_id(session: Session, session_id: str, now: datetime | None = None) -> Principal | None:

@@ -112,8 +112,7 @@ def handle(session: Session, settings: Settings, links: Links, method: str, path
         data = parse_body(body, already_parsed=body_parsed)
         row = service.create_observation(session, rp, data, principal=principal, commit=commit)
         if row is not None:
-            return StaResponse(201, entity_json(observation_post.OBSERVATION, row, links, None),
-                               {"Location": links.entity(observation_post.OBSERVATION, row["id"])})
+            return observation_created(row, links)
         et, new_id = service.create(session, rp, data, principal=principal, commit=commit)
         return StaResponse(201, _entity(ctx, et, new_id), {"Location": links.entity(et, new_id)})
     if method in ("PATCH", "PUT"):
@@ -128,6 +127,12 @@ def handle(session: Session, settings: Settings, links: Links, method: str, path
         service.delete(session, rp, principal=principal, commit=commit)
         return StaResponse(200, None)
     raise MethodNotAllowed(f"{method} is not supported")
+
+
+def observation_created(row, links: Links) -> StaResponse:
+    """The 201 of a single Observation stored by the fast path (alone or in a group commit)."""
+    return StaResponse(201, entity_json(observation_post.OBSERVATION, row, links, None),
+                       {"Location": links.entity(observation_post.OBSERVATION, row["id"])})
 
 
 def _entity(ctx: ReadContext, et, id_: int) -> dict:

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from stadslab.core.auth import Principal, may_write
@@ -36,7 +36,7 @@ from stadslab.core.errors import BadRequest
 from . import auditing, rules, visibility
 from .authz import SCOPE
 from .entities import ENTITY_TYPES
-from .models import Datastream, FeatureOfInterest, Location, Thing, thing_locations
+from .models import Datastream, FeatureOfInterest, Location, Thing
 from .mqtt.changes import record
 from .urls import ResourcePath
 from .write import convert, valid_id
@@ -71,33 +71,42 @@ def stream_target(rp: ResourcePath, body: Any) -> int | None:
     return ds
 
 
-def _context(session: Session, principal: Principal, ds_id: int):
-    """Owner, observedArea and generated FeatureOfInterest of a Datastream the caller can see."""
-    foi_id = (select(L.c.generated_foi_id)
-              .join(thing_locations, thing_locations.c.location_id == L.c.id)
-              .where(thing_locations.c.thing_id == DS.c.thing_id)
-              .order_by(L.c.id.desc()).limit(1).scalar_subquery())
+def context(principal: Principal, *also):
+    """One row per Datastream of the ``ds_ids`` parameter (a list) that the caller can see: its
+    id, its Thing's owner, its observedArea, and the generated FeatureOfInterest (id and feature)
+    of the Thing's current Location.
+
+    ``also``: further conditions (the group commit re-checks a remembered token here). The
+    statement depends on the caller only, so a caller's statement can be built once and reused.
+    """
+    foi_id = rules.current_location(DS.c.thing_id, L.c.generated_foi_id).scalar_subquery()
     feature = select(FOI.c.feature).where(FOI.c.id == foi_id).scalar_subquery()
-    stmt = (select(T.c.owner_organisation_id, DS.c.observed_area, foi_id.label("foi_id"),
+    return (select(DS.c.id, T.c.owner_organisation_id, DS.c.observed_area, foi_id.label("foi_id"),
                    feature.label("feature"))
             .join(T, T.c.id == DS.c.thing_id)
-            .where(DS.c.id == ds_id, *visibility.where(principal, "Datastream")))
-    return session.execute(stmt).first()
+            .where(DS.c.id.in_(bindparam("ds_ids", expanding=True)), *visibility.where(principal, "Datastream"),
+                   *also))
 
 
-def _values(body: dict, ds_id: int, foi_id: int) -> dict[str, Any] | None:
-    values: dict[str, Any] = {"datastream_id": ds_id, "feature_of_interest_id": foi_id}
+def writable(principal: Principal, ctx) -> bool:
+    """Whether the fast path may store into the Datastream of ``ctx`` (a ``context`` row) for the caller."""
+    return ctx is not None and ctx.foi_id is not None and may_write(principal, ctx.owner_organisation_id, SCOPE)
+
+
+def row_values(body: dict, ds_id: int) -> dict[str, Any] | None:
+    """The row to insert (without its FeatureOfInterest), or None when the general writer must answer."""
+    out: dict[str, Any] = {"datastream_id": ds_id}
     try:
         for name, prop in _WRITABLE:
             if name in body:
-                values.update(convert(prop, body[name], [name], OBS))
+                out.update(convert(prop, body[name], [name], OBS))
             elif prop.required and name != "phenomenonTime":
                 return None
     except BadRequest:
         return None  # the general writer words the error
-    if "phenomenon_time_start" not in values:
-        values["phenomenon_time_start"], values["phenomenon_time_end"] = rules.now(), None
-    return values
+    if "phenomenon_time_start" not in out:
+        out["phenomenon_time_start"], out["phenomenon_time_end"] = rules.now(), None
+    return out
 
 
 def create(session: Session, rp: ResourcePath, body: Any, principal: Principal, *, audit: bool = True):
@@ -108,12 +117,13 @@ def create(session: Session, rp: ResourcePath, body: Any, principal: Principal, 
     ds_id = stream_target(rp, body)
     if ds_id is None:
         return None
-    ctx = _context(session, principal, ds_id)
-    if ctx is None or ctx.foi_id is None or not may_write(principal, ctx.owner_organisation_id, SCOPE):
+    ctx = session.execute(context(principal), {"ds_ids": [ds_id]}).first()
+    if not writable(principal, ctx):
         return None
-    values = _values(body, ds_id, ctx.foi_id)
+    values = row_values(body, ds_id)
     if values is None:
         return None
+    values["feature_of_interest_id"] = ctx.foi_id
     row = session.execute(insert(OBS).values(**values).returning(*OBS.c)).one()._mapping
     record(session, "Observation", row["id"])
     start = values["phenomenon_time_start"]

@@ -15,9 +15,10 @@ from starlette.concurrency import run_in_threadpool
 from stadslab.core.auth import Principal, get_principal
 from stadslab.core.database import get_session
 from stadslab.core.errors import StadslabError
+from stadslab.core.security import current_request_id
 
-from . import batch, service
-from .dispatch import StaResponse, handle, parse_body
+from . import batch, group_commit, service
+from .dispatch import StaResponse, handle, observation_created, parse_body
 from .register import register_router  # noqa: F401  (re-exported for app.py)
 from .serialize import links_for
 
@@ -68,6 +69,13 @@ async def batch_request(request: Request, session: Session = Depends(get_session
                   summary="SensorThings API resources (OGC 18-088)")
 async def resource(path: str, request: Request) -> Response:
     body = await request.body() if request.method in ("POST", "PATCH", "PUT") else None
+    writer = request.app.state.group_commit
+    if request.method == "POST" and writer is not None:
+        item = group_commit.candidate(path, request.headers.get("authorization"), body)
+        if item is not None:  # one Observation: stored together with others arriving now
+            row = await writer.store(item, current_request_id())
+            if row is not None:
+                return _respond(observation_created(row, _links(request)))
     return _respond(await run_in_threadpool(_resource, request, path, body))
 
 

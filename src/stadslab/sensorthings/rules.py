@@ -15,7 +15,7 @@ from typing import Any
 
 from shapely.geometry import mapping
 from shapely.ops import unary_union
-from sqlalchemy import delete, func, insert, literal, select, update
+from sqlalchemy import bindparam, case, delete, func, insert, literal, select, update
 from sqlalchemy.orm import Session
 
 from stadslab.core.database import utcnow
@@ -67,14 +67,21 @@ def stream_thing(session: Session, kind: str, stream_id: int) -> int:
     return session.scalar(select(table.c.thing_id).where(table.c.id == stream_id))
 
 
+def current_location(thing_id, *columns):
+    """SELECT ``columns`` of a Thing's current Location: the newest one linked to it.
+
+    ``thing_id`` may be a column (a correlated subquery, as the single-POST fast path uses it).
+    """
+    return (select(*columns).join(m.thing_locations, m.thing_locations.c.location_id == L.c.id)
+            .where(m.thing_locations.c.thing_id == thing_id).order_by(L.c.id.desc()).limit(1))
+
+
 def generated_foi(session: Session, thing_id: int, loc: list, cache: dict[int, int] | None = None) -> int:
     """The FeatureOfInterest for Observations of a Thing that came without one."""
     if cache is not None and thing_id in cache:
         return cache[thing_id]
-    row = session.execute(
-        select(L.c.id, L.c.name, L.c.description, L.c.location, L.c.generated_foi_id)
-        .join(m.thing_locations, m.thing_locations.c.location_id == L.c.id)
-        .where(m.thing_locations.c.thing_id == thing_id).order_by(L.c.id.desc()).limit(1)).first()
+    row = session.execute(current_location(thing_id, L.c.id, L.c.name, L.c.description, L.c.location,
+                                           L.c.generated_foi_id)).first()
     if row is None:
         raise bad(loc, "required: the Thing of this Datastream has no Location to derive a "
                        "FeatureOfInterest from; give a FeatureOfInterest")
@@ -141,6 +148,51 @@ def _latest(session: Session, column, value: datetime):
     if session.get_bind().dialect.name == "postgresql":
         return func.greatest(column, bound)
     return func.max(func.coalesce(column, bound), bound)
+
+
+def extend_streams_many(session: Session, kind: str, bounds: list[dict[str, Any]]) -> None:
+    """``extend_stream_bounds`` for several streams in one executemany (the group commit).
+
+    ``bounds``: one dict per stream with ``stream_id``, ``p_start``, ``p_end``, ``r_start``
+    and ``r_end`` (the result times may be None). One compiled statement, sent for all
+    streams at once (psycopg pipelines an executemany); observedArea is not touched.
+    """
+    if bounds:
+        dialect = session.get_bind().dialect.name
+        stmt = _BOUNDS_MANY.get((kind, dialect))
+        if stmt is None:
+            stmt = _BOUNDS_MANY[(kind, dialect)] = _bounds_many(kind, dialect == "postgresql")
+        session.execute(stmt, sorted(bounds, key=lambda b: b["stream_id"]))  # id order: no deadlocks
+
+
+_BOUNDS_MANY: dict[tuple[str, str], Any] = {}  # built once per stream kind and dialect
+
+
+def _bounds_many(kind: str, pg: bool):
+    table, _ = STREAMS[kind]
+
+    def fold(column, name: str, pick):
+        bound = bindparam(name, type_=column.type)
+        if pg:
+            return (func.least if pick == "min" else func.greatest)(column, bound)  # skip NULL
+        fn = func.min if pick == "min" else func.max  # SQLite's min/max are NULL when an argument is
+        return case((bound.is_(None), column), else_=fn(func.coalesce(column, bound), bound))
+
+    c = table.c
+    return (update(table).where(c.id == bindparam("stream_id"))
+            .values(phenomenon_time_start=fold(c.phenomenon_time_start, "p_start", "min"),
+                    phenomenon_time_end=fold(c.phenomenon_time_end, "p_end", "max"),
+                    result_time_start=fold(c.result_time_start, "r_start", "min"),
+                    result_time_end=fold(c.result_time_end, "r_end", "max")))
+
+
+def grow_area(session: Session, kind: str, stream_id: int, current: dict | None,
+              features: list[dict | None]) -> None:
+    """Widen a stream's observedArea to cover ``features`` (no statement when it does already)."""
+    area = _grown_area(current, features)
+    if area is not None:
+        table, _ = STREAMS[kind]
+        session.execute(update(table).where(table.c.id == stream_id).values(observed_area=area))
 
 
 def _extended_area(session: Session, table, stream_id: int, foi_ids: set[int]) -> dict | None:
