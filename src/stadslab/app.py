@@ -60,7 +60,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
 
     # Single Observation POSTs arriving together share one transaction (its thread starts on first use).
     app.state.group_commit = (GroupCommit(db, max_batch=settings.sta_group_commit_max,
-                                          writers=settings.sta_group_commit_writers)
+                                          writers=settings.sta_group_commit_writers,
+                                          linger_ms=settings.sta_group_commit_linger_ms)
                               if settings.sta_group_commit else None)
     install_error_handlers(app)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)

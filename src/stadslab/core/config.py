@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     sta_group_commit_max: int = Field(default=64, ge=1, le=1000)
     #: Writer threads per process: while one waits for its COMMIT, another gathers the next group.
     sta_group_commit_writers: int = Field(default=2, ge=1, le=16)
+    #: Under load, how long a writer waits for more POSTs before it commits a group.
+    sta_group_commit_linger_ms: float = Field(default=1.0, ge=0, le=50)
     #: Platform-wide Observation retention in days (phenomenon time start); unset = keep forever.
     #: PostgreSQL drops whole month partitions (docs/operations.md "Observations at scale").
     observation_retention_days: int | None = Field(default=None, ge=1)

@@ -122,12 +122,12 @@ _HEAD_COLS = select(_HEAD.c.id, _HEAD.c.seq, _HEAD.c.hash)
 _HEAD_BY_ID = _HEAD_COLS.where(_HEAD.c.id == bindparam("chain")).with_for_update()
 _FREE_HEAD = (_HEAD_COLS.where(_HEAD.c.id <= CHAINS_POSTGRESQL).order_by(_HEAD.c.id).limit(1)
               .with_for_update(skip_locked=True))
-_MOVE_HEAD = (update(_HEAD).where(_HEAD.c.id == bindparam("chain"))
+MOVE_HEAD = (update(_HEAD).where(_HEAD.c.id == bindparam("chain"))
               .values(seq=bindparam("new_seq"), hash=bindparam("new_hash")))
-_APPEND = insert(AuditEvent.__table__)
+APPEND = insert(AuditEvent.__table__)
 _EVENT_COLUMNS = ("chain", *HASHED_FIELDS, "hash")
 #: PostgreSQL, one event: the event and the head move in one round trip while the head is locked.
-_APPEND_AND_MOVE = _MOVE_HEAD.add_cte(
+_APPEND_AND_MOVE = MOVE_HEAD.add_cte(
     insert(AuditEvent.__table__).values({c: bindparam(f"ev_{c}") for c in _EVENT_COLUMNS}).cte("appended"))
 
 
@@ -192,8 +192,9 @@ def record(session: Session, principal: Principal, action: str, entity_type: str
     """
     from stadslab.core.security import current_request_id
 
-    return record_many(session, [Entry(principal, action, entity_type, entity_id, before, after,
-                                       request_id or current_request_id())])[0]
+    fields = record_many(session, [Entry(principal, action, entity_type, entity_id, before, after,
+                                         request_id or current_request_id())])[0]
+    return AuditEvent(**fields)
 
 
 @dataclass(frozen=True)
@@ -209,11 +210,36 @@ class Entry:
     request_id: str | None = None
 
 
-def record_many(session: Session, entries: list[Entry]) -> list[AuditEvent]:
+@dataclass(frozen=True)
+class Chained:
+    """Events hashed onto a locked chain head, ready to be written (``append``)."""
+
+    chain: int
+    rows: list[dict[str, Any]]
+
+    @property
+    def head(self) -> dict[str, Any]:
+        """Parameters of ``MOVE_HEAD``: the head after these events."""
+        return {"chain": self.chain, "new_seq": self.rows[-1]["seq"], "new_hash": self.rows[-1]["hash"]}
+
+
+def record_many(session: Session, entries: list[Entry]) -> list[dict[str, Any]]:
     """Append several events, in order, to one chain with one head lock and one INSERT.
 
     The group commit of single Observation POSTs writes many requests' events in one
     transaction; each is still its own event with its own actor and request id.
+    Returns the events' fields.
+    """
+    chained = chain_events(session, entries)
+    append(session, chained)
+    return chained.rows
+
+
+def chain_events(session: Session, entries: list[Entry]) -> Chained:
+    """Lock a chain head for this transaction and hash ``entries`` onto it (nothing written yet).
+
+    The caller must write the result with ``append`` (or the same statements, ``APPEND``
+    and ``MOVE_HEAD``) in the same transaction.
     """
     session.flush()
     actors = [_actor(session, e.principal) for e in entries]  # before the lock: keep it short
@@ -232,13 +258,16 @@ def record_many(session: Session, entries: list[Entry]) -> list[AuditEvent]:
         fields["hash"] = prev_hash = event_hash(fields)
         rows.append(fields)
         seq += 1
-    move = {"chain": chain, "new_seq": seq - 1, "new_hash": prev_hash}
+    return Chained(chain, rows)
+
+
+def append(session: Session, chained: Chained) -> None:
+    rows = chained.rows
     if len(rows) == 1 and session.get_bind().dialect.name == "postgresql":
-        session.execute(_APPEND_AND_MOVE, {**move, **{f"ev_{c}": rows[0][c] for c in _EVENT_COLUMNS}})
+        session.execute(_APPEND_AND_MOVE, {**chained.head, **{f"ev_{c}": rows[0][c] for c in _EVENT_COLUMNS}})
     else:
-        session.execute(_APPEND, rows if len(rows) > 1 else rows[0])  # a list: one multi-row INSERT
-        session.execute(_MOVE_HEAD, move)
-    return [AuditEvent(**fields) for fields in rows]
+        session.execute(APPEND, rows if len(rows) > 1 else rows[0])  # a list: one multi-row INSERT
+        session.execute(MOVE_HEAD, chained.head)
 
 
 def verify_chain(session: Session, batch: int = 1000) -> tuple[bool, int | None]:

@@ -40,6 +40,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import insert
+from sqlalchemy.exc import OperationalError
 
 from stadslab.core.auth import TOKEN_PREFIX, hash_secret
 from stadslab.core.database import Database, utcnow
@@ -47,7 +48,7 @@ from stadslab.core.errors import StadslabError
 from stadslab.governance import audit
 from stadslab.governance.authn import LAST_USED_RESOLUTION, token_still_grants, tokens_by_hash
 
-from . import auditing, observation_post as fast, rules
+from . import auditing, group_commit_pg, observation_post as fast, rules
 from .mqtt.changes import record
 from .urls import parse_path
 
@@ -115,8 +116,9 @@ class _CommitFailed(Exception):
 class GroupCommit:
     """The per-process writer of single Observation POSTs (see the module docstring)."""
 
-    def __init__(self, db: Database, *, max_batch: int = 64, writers: int = 1):
+    def __init__(self, db: Database, *, max_batch: int = 64, writers: int = 1, linger_ms: float = 0.0):
         self.db = db
+        self.linger_s = linger_ms / 1000
         self.max_batch = max_batch
         self.writers = writers
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
@@ -152,20 +154,26 @@ class GroupCommit:
             thread.join(timeout)
 
     def _run(self) -> None:
+        last = 1
         while True:
             first = self._queue.get()
             if first is _STOP:
                 return
             group, stop = [first], False
+            # Under load (the last group had company), wait a moment until as many have come
+            # as last time: larger groups cost less per request. A lone request never waits.
+            deadline = time.monotonic() + self.linger_s if last > 1 else 0.0
             while len(group) < self.max_batch:
                 try:
-                    nxt = self._queue.get_nowait()
+                    wait = deadline - time.monotonic() if len(group) < last else 0.0
+                    nxt = self._queue.get(timeout=wait) if wait > 0 else self._queue.get_nowait()
                 except queue.Empty:
                     break
                 if nxt is _STOP:
                     stop = True
                     break
                 group.append(nxt)
+            last = len(group)
             self._commit(group)
             if stop:
                 return
@@ -250,8 +258,16 @@ class GroupCommit:
                 entries.append(audit.Entry(principal, "create", auditing.entity_type(fast.OBSERVATION),
                                            row["id"], None, auditing.snapshot_row(fast.OBSERVATION, row),
                                            w.request_id))
-            self._extend_streams(session, [a[3] for a in accepted], values)
-            audit.record_many(session, entries)
+            bounds = self._extend_streams(session, [a[3] for a in accepted], values)
+            chained = audit.chain_events(session, entries)
+            if session.get_bind().dialect.name == "postgresql":
+                try:
+                    group_commit_pg.finish(session, bounds, chained)  # ... and COMMIT, in one round trip
+                except OperationalError as exc:
+                    raise _CommitFailed() from exc
+            else:
+                rules.extend_streams_many(session, "Datastream", bounds)
+                audit.append(session, chained)
             try:
                 session.commit()
             except Exception as exc:
@@ -272,8 +288,8 @@ class GroupCommit:
         return [r._mapping for r in sorted(rows, key=lambda r: r.id)]
 
     @staticmethod
-    def _extend_streams(session, contexts, values: list[dict[str, Any]]) -> None:
-        """The Datastreams' time bounds in one executemany; observedArea where it must grow."""
+    def _extend_streams(session, contexts, values: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Grow observedAreas where needed; return the Datastreams' new time bounds (to write)."""
         per_stream: dict[int, list] = defaultdict(list)
         ctx_of = {}
         for ctx, row in zip(contexts, values):
@@ -285,7 +301,7 @@ class GroupCommit:
             bounds.append({"stream_id": ds_id, "p_start": min(r["phenomenon_time_start"] for r in rows),
                            "p_end": max(r.get("phenomenon_time_end") or r["phenomenon_time_start"] for r in rows),
                            "r_start": min(results, default=None), "r_end": max(results, default=None)})
-        rules.extend_streams_many(session, "Datastream", bounds)
         for ds_id in sorted(ctx_of):
             ctx = ctx_of[ds_id]
             rules.grow_area(session, "Datastream", ds_id, ctx.observed_area, [ctx.feature])
+        return bounds

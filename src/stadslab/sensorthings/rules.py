@@ -158,14 +158,19 @@ def extend_streams_many(session: Session, kind: str, bounds: list[dict[str, Any]
     streams at once (psycopg pipelines an executemany); observedArea is not touched.
     """
     if bounds:
-        dialect = session.get_bind().dialect.name
-        stmt = _BOUNDS_MANY.get((kind, dialect))
-        if stmt is None:
-            stmt = _BOUNDS_MANY[(kind, dialect)] = _bounds_many(kind, dialect == "postgresql")
+        stmt = bounds_statement(kind, session.get_bind().dialect.name)
         session.execute(stmt, sorted(bounds, key=lambda b: b["stream_id"]))  # id order: no deadlocks
 
 
-_BOUNDS_MANY: dict[tuple[str, str], Any] = {}  # built once per stream kind and dialect
+def bounds_statement(kind: str, dialect: str):
+    """The UPDATE of ``extend_streams_many`` (parameters: one ``bounds`` dict), built once."""
+    stmt = _BOUNDS_MANY.get((kind, dialect))
+    if stmt is None:
+        stmt = _BOUNDS_MANY[(kind, dialect)] = _bounds_many(kind, dialect == "postgresql")
+    return stmt
+
+
+_BOUNDS_MANY: dict[tuple[str, str], Any] = {}
 
 
 def _bounds_many(kind: str, pg: bool):
