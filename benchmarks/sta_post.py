@@ -9,7 +9,9 @@ in a child process. Baselines measured in the same run:
 * ``raw``: the same number of client threads inserting one row per transaction
   straight through the driver (the database's own ceiling for single-row commits);
 * ``root``: ``GET /sta/v1.1`` on the same server (the framework's ceiling,
-  no database work).
+  no database work);
+* ``alone``: the same POSTs to a server with ``STADSLAB_STA_GROUP_COMMIT=false``,
+  each stored in its own transaction (what the group commit gains).
 
     .venv/bin/python -m benchmarks.sta_post --seconds 20 --connections 8 --workers 2
 """
@@ -174,13 +176,19 @@ def run(dialect: str, seconds: int, connections: int, workers: int, streams: int
                 stored = conn.execute(text("SELECT count(*) FROM sta_observations")).scalar() - before
                 foi = conn.execute(text("SELECT min(feature_of_interest_id) FROM sta_observations")).scalar()
             root = load(base, auth, None, max(5, seconds // 2), connections)
+        with server(db.url, workers=workers, STADSLAB_STA_GROUP_COMMIT="false") as (base, _proc):
+            load(base, auth, ids, 2, connections)
+            alone = load(base, auth, ids, seconds, connections)
         raw = raw_inserts(db, ids[0], foi, max(5, seconds // 2), connections)
         good = post["total"] - post["bad"]
         print(f"{dialect:10s} {connections} clients ({tool}), {workers} workers: POST Observation "
               f"{post['rate']:7.0f} req/s (p50 {post['p50'] * 1000:.1f} ms, p99 {post['p99'] * 1000:.1f} ms, "
               f"non-2xx {post['bad']}, {good} answered in the window, {stored} stored) | GET service root {root['rate']:7.0f} req/s"
+              f" | each POST its own transaction (STADSLAB_STA_GROUP_COMMIT=false) {alone['rate']:7.0f} req/s "
+              f"(p50 {alone['p50'] * 1000:.1f} ms, non-2xx {alone['bad']})"
               f" | raw single-row INSERT+COMMIT ({connections} threads) {raw:7.0f} rows/s | ratio POST/raw "
-              f"{post['rate'] / raw:.2f}, POST/root {post['rate'] / root['rate']:.2f}", flush=True)
+              f"{post['rate'] / raw:.2f}, POST/root {post['rate'] / root['rate']:.2f}, "
+              f"group commit/alone {post['rate'] / alone['rate']:.2f}", flush=True)
         if post["socket_errors"]:
             print(f"  socket errors: {post['socket_errors']}")
 

@@ -97,7 +97,10 @@ class _Waiting:
     future: asyncio.Future = field(repr=False)
 
     def resolve(self, row: Mapping | None = None, error: BaseException | None = None) -> None:
-        self.loop.call_soon_threadsafe(_settle, self.future, row, error)
+        try:
+            self.loop.call_soon_threadsafe(_settle, self.future, row, error)
+        except RuntimeError:  # its event loop has closed (the server stopped): nobody is waiting
+            pass
 
 
 def _settle(future: asyncio.Future, row, error) -> None:
