@@ -131,3 +131,18 @@ def test_a_thing_without_location_gets_the_general_writers_error(client):
     ds = get(client, f"Things({t['@iot.id']})/Datastreams")["value"][0]["@iot.id"]
     r = client.post(f"{STA}/Datastreams({ds})/Observations", json={"result": 1})
     assert r.status_code == 400 and "FeatureOfInterest" in r.text
+
+
+def test_observed_area_grows_by_this_things_position_only(client):
+    """The fast path reads the FeatureOfInterest of *this* Datastream's Thing (a regression: its
+    nested subquery once lost its correlation and took the Thing with the newest Location)."""
+    def placed(lon: float, lat: float) -> int:
+        obs = [{"phenomenonTime": "2024-05-01T10:00:00Z", "result": 0}]
+        t = post(client, "Things", thing(Locations=[location(lon=lon, lat=lat)],
+                                         Datastreams=[datastream(Observations=obs)]))
+        return get(client, f"Things({t['@iot.id']})/Datastreams")["value"][0]["@iot.id"]
+
+    here = placed(4.9, 52.37)
+    placed(6.57, 53.22)  # a newer Location, far away, with its generated FeatureOfInterest
+    post(client, f"Datastreams({here})/Observations", {"result": 1})
+    assert get(client, f"Datastreams({here})")["observedArea"] == {"type": "Point", "coordinates": [4.9, 52.37]}

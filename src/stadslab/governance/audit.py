@@ -120,7 +120,7 @@ _SQLITE_LOCK = (update(_HEAD).where(_HEAD.c.id == HEAD_ID).values(seq=_HEAD.c.se
                 .returning(_HEAD.c.seq, _HEAD.c.hash))
 _HEAD_COLS = select(_HEAD.c.id, _HEAD.c.seq, _HEAD.c.hash)
 _HEAD_BY_ID = _HEAD_COLS.where(_HEAD.c.id == bindparam("chain")).with_for_update()
-_FREE_HEAD = (_HEAD_COLS.where(_HEAD.c.id <= CHAINS_POSTGRESQL).order_by(_HEAD.c.id).limit(1)
+FREE_HEAD = (_HEAD_COLS.where(_HEAD.c.id <= CHAINS_POSTGRESQL).order_by(_HEAD.c.id).limit(1)
               .with_for_update(skip_locked=True))
 MOVE_HEAD = (update(_HEAD).where(_HEAD.c.id == bindparam("chain"))
               .values(seq=bindparam("new_seq"), hash=bindparam("new_hash")))
@@ -151,13 +151,20 @@ def _lock_any_head(session: Session) -> tuple[int, int, str]:
     if held is not None and held[1] is transaction:  # this transaction has a head already: keep it
         row = session.execute(_HEAD_BY_ID, {"chain": held[0]}).first()
     if row is None:
-        row = session.execute(_FREE_HEAD).first()
+        row = session.execute(FREE_HEAD).first()
     if row is None:  # all busy, or heads missing (an emptied table): make sure all exist, try again
         _create_heads(session.get_bind().engine)
-        row = session.execute(_FREE_HEAD).first()
+        row = session.execute(FREE_HEAD).first()
     if row is None:  # every head busy: queue behind one
         row = session.execute(_HEAD_BY_ID, {"chain": secrets.randbelow(CHAINS_POSTGRESQL) + 1}).first()
     session.info[_HELD] = (row.id, transaction)
+    return int(row.id), int(row.seq) + 1, row.hash
+
+
+def hold_head(session: Session, row) -> tuple[int, int, str]:
+    """Adopt a head this transaction locked itself with ``FREE_HEAD`` (a row: id, seq, hash);
+    returns what ``chain_events`` takes as ``head``."""
+    session.info[_HELD] = (row.id, session.get_transaction())
     return int(row.id), int(row.seq) + 1, row.hash
 
 
@@ -235,15 +242,16 @@ def record_many(session: Session, entries: list[Entry]) -> list[dict[str, Any]]:
     return chained.rows
 
 
-def chain_events(session: Session, entries: list[Entry]) -> Chained:
+def chain_events(session: Session, entries: list[Entry], head: tuple[int, int, str] | None = None) -> Chained:
     """Lock a chain head for this transaction and hash ``entries`` onto it (nothing written yet).
 
-    The caller must write the result with ``append`` (or the same statements, ``APPEND``
-    and ``MOVE_HEAD``) in the same transaction.
+    ``head``: one the caller has locked already (``hold_head``). The caller must write the
+    result with ``append`` (or the same statements, ``APPEND`` and ``MOVE_HEAD``) in the
+    same transaction.
     """
     session.flush()
     actors = [_actor(session, e.principal) for e in entries]  # before the lock: keep it short
-    chain, seq, prev_hash = _lock_head(session)
+    chain, seq, prev_hash = head or _lock_head(session)
     at = utcnow()
     rows = []
     for entry, (actor_type, actor_ref, token_id) in zip(entries, actors):

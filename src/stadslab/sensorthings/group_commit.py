@@ -121,6 +121,7 @@ class GroupCommit:
 
     def __init__(self, db: Database, *, max_batch: int = 64, writers: int = 1, linger_ms: float = 0.0):
         self.db = db
+        self._pg = db.dialect == "postgresql"
         self.linger_s = linger_ms / 1000
         self.max_batch = max_batch
         self.writers = writers
@@ -221,7 +222,12 @@ class GroupCommit:
                 self._tokens.clear()
             for token_hash, (principal, expires) in tokens_by_hash(session, stale, now).items():
                 # the caller's context read, re-checking the token: built once while it is remembered
-                stmt = fast.context(principal, token_still_grants(principal))
+                if self._pg:
+                    stmt = group_commit_pg.CompiledContext.of(
+                        fast.context(principal, token_still_grants(principal), ids_as_array=True),
+                        self.db.engine.dialect)
+                else:
+                    stmt = fast.context(principal, token_still_grants(principal))
                 self._tokens[token_hash] = (principal, expires, mono, stmt)
                 callers[token_hash] = (principal, stmt)
         return callers
@@ -235,9 +241,13 @@ class GroupCommit:
             for w in group:
                 if w.item.token_hash in callers:
                     by_caller[w.item.token_hash].add(w.item.ds_id)
-            contexts = {}
-            for token_hash, ds_ids in by_caller.items():
-                found = session.execute(callers[token_hash][1], {"ds_ids": sorted(ds_ids)}).all()
+            contexts, head = {}, None
+            reads = [(callers[token_hash][1], sorted(ds_ids)) for token_hash, ds_ids in by_caller.items()]
+            if self._pg and reads:  # BEGIN, the reads and an audit head lock in one round trip
+                found_per_caller, head = group_commit_pg.begin(session, reads)
+            else:
+                found_per_caller = [session.execute(stmt, {"ds_ids": ids}).all() for stmt, ids in reads]
+            for token_hash, found in zip(by_caller, found_per_caller):
                 if not found:
                     self._tokens.pop(token_hash, None)  # perhaps revoked: look it up afresh next time
                 for ctx in found:
@@ -262,8 +272,8 @@ class GroupCommit:
                                            row["id"], None, auditing.snapshot_row(fast.OBSERVATION, row),
                                            w.request_id))
             bounds = self._extend_streams(session, [a[3] for a in accepted], values)
-            chained = audit.chain_events(session, entries)
-            if session.get_bind().dialect.name == "postgresql":
+            chained = audit.chain_events(session, entries, head)
+            if self._pg:
                 try:
                     group_commit_pg.finish(session, bounds, chained)  # ... and COMMIT, in one round trip
                 except OperationalError as exc:

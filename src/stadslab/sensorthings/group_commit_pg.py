@@ -1,9 +1,11 @@
-"""PostgreSQL: the end of a group commit in one round trip (psycopg pipeline mode).
+"""PostgreSQL: a group commit in three round trips (psycopg pipeline mode).
 
-After the INSERT of a group's Observations, what is left needs no answer from the
-database: the Datastreams' time bounds, the audit events, the chain head and the
-COMMIT. Sent one by one that is four round trips or more, each a wake-up of the
-server process and of the writer thread; in a pipeline it is one. The statements
+Each round trip to PostgreSQL wakes a server process and then the writer thread,
+which must win the GIL back from the event loop. Sent one by one, a group's
+statements took ten. With psycopg's pipeline mode: (1) BEGIN, the callers' context
+reads and the lock of a free audit chain head; (2) the INSERT of the Observations,
+whose ids the audit events need; (3) the Datastreams' time bounds, the audit events,
+the chain head and the COMMIT, none of which needs an answer. The statements
 are the same SQLAlchemy statements the other paths execute (``rules.bounds_statement``,
 ``audit.APPEND``, ``audit.MOVE_HEAD``), compiled once for the driver; JSON values go
 through their column type's own bind processor. SQLite has no round trips to save
@@ -12,9 +14,11 @@ and keeps the ordinary path.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
+from psycopg.rows import namedtuple_row
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -24,6 +28,7 @@ from stadslab.governance.models import AuditEvent
 from . import rules
 
 _COMPILED: dict[int, str] = {}
+_FREE_HEAD: dict[int, CompiledContext] = {}
 _JSON_COLUMNS = ("before", "after")
 
 
@@ -32,6 +37,56 @@ def _sql(stmt, dialect) -> str:
     if found is None:
         found = _COMPILED[id(stmt)] = stmt.compile(dialect=dialect).string
     return found
+
+
+@dataclass(frozen=True)
+class CompiledContext:
+    """A caller's context read (``observation_post.context`` with ``ids_as_array``), compiled once."""
+
+    sql: str
+    params: dict[str, Any]
+
+    @classmethod
+    def of(cls, stmt, dialect) -> CompiledContext:
+        compiled = stmt.compile(dialect=dialect)
+        params = {"ds_ids": []} if "ds_ids" in compiled.binds else {}
+        return cls(compiled.string, compiled.construct_params(params))
+
+
+def begin(session: Session, reads: list[tuple[CompiledContext, list[int]]]) -> tuple[list[list], tuple | None]:
+    """BEGIN, the callers' context reads and the lock of a free audit chain head, in one round trip.
+
+    Returns the rows of each read (attribute access, as SQLAlchemy rows) and the locked head
+    (for ``audit.chain_events``), or None when every head was busy: ``chain_events`` then
+    locks one the ordinary way.
+    """
+    connection = session.connection()
+    raw = connection.connection.driver_connection
+    try:
+        with raw.pipeline():
+            cursors = []
+            for compiled, ds_ids in reads:
+                cur = raw.cursor(row_factory=namedtuple_row)
+                cur.execute(compiled.sql, {**compiled.params, "ds_ids": ds_ids})
+                cursors.append(cur)
+            head_cur = raw.cursor(row_factory=namedtuple_row)
+            free_head = _FREE_HEAD.get(id(connection.dialect))
+            if free_head is None:
+                free_head = _FREE_HEAD[id(connection.dialect)] = CompiledContext.of(audit.FREE_HEAD,
+                                                                                    connection.dialect)
+            head_cur.execute(free_head.sql, free_head.params)
+        found = [cur.fetchall() for cur in cursors]
+        head = head_cur.fetchone()
+    except psycopg.Error as exc:
+        raise _wrapped(connection, raw, exc) from exc
+    return found, (audit.hold_head(session, head) if head is not None else None)
+
+
+def _wrapped(connection, raw, exc: psycopg.Error) -> DBAPIError:
+    lost = raw.closed or raw.broken
+    if lost:
+        connection.invalidate(exc)
+    return DBAPIError.instance("group commit", None, exc, psycopg.Error, connection_invalidated=lost)
 
 
 def finish(session: Session, bounds: list[dict[str, Any]], chained: audit.Chained) -> None:
@@ -59,8 +114,4 @@ def finish(session: Session, bounds: list[dict[str, Any]], chained: audit.Chaine
                 cur.execute(_sql(audit.MOVE_HEAD, dialect), chained.head)
             raw.commit()
     except psycopg.Error as exc:
-        lost = raw.closed or raw.broken
-        if lost:
-            connection.invalidate(exc)
-        raise DBAPIError.instance("group commit", None, exc, psycopg.Error,
-                                  connection_invalidated=lost) from exc
+        raise _wrapped(connection, raw, exc) from exc

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import ARRAY, any_, bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from stadslab.core.auth import Principal, may_write
@@ -71,21 +71,27 @@ def stream_target(rp: ResourcePath, body: Any) -> int | None:
     return ds
 
 
-def context(principal: Principal, *also):
+def context(principal: Principal, *also, ids_as_array: bool = False):
     """One row per Datastream of the ``ds_ids`` parameter (a list) that the caller can see: its
     id, its Thing's owner, its observedArea, and the generated FeatureOfInterest (id and feature)
     of the Thing's current Location.
 
     ``also``: further conditions (the group commit re-checks a remembered token here). The
     statement depends on the caller only, so a caller's statement can be built once and reused.
+    ``ids_as_array``: ``id = ANY(:ds_ids)`` (PostgreSQL) instead of an expanding ``IN``, so that
+    the compiled SQL is the same for any number of ids.
     """
-    foi_id = rules.current_location(DS.c.thing_id, L.c.generated_foi_id).scalar_subquery()
+    ids = bindparam("ds_ids", expanding=True)
+    wanted = DS.c.id == any_(bindparam("ds_ids", type_=ARRAY(DS.c.id.type))) if ids_as_array else DS.c.id.in_(ids)
+    # correlate(DS): ``foi_id`` always refers to the outer Datastream row, also nested inside
+    # ``feature``; left to itself SQLAlchemy would give that copy a sta_datastreams of its own
+    # (the feature of whichever Thing had the newest Location).
+    foi_id = rules.current_location(DS.c.thing_id, L.c.generated_foi_id).correlate(DS).scalar_subquery()
     feature = select(FOI.c.feature).where(FOI.c.id == foi_id).scalar_subquery()
     return (select(DS.c.id, T.c.owner_organisation_id, DS.c.observed_area, foi_id.label("foi_id"),
                    feature.label("feature"))
             .join(T, T.c.id == DS.c.thing_id)
-            .where(DS.c.id.in_(bindparam("ds_ids", expanding=True)), *visibility.where(principal, "Datastream"),
-                   *also))
+            .where(wanted, *visibility.where(principal, "Datastream"), *also))
 
 
 def writable(principal: Principal, ctx) -> bool:
