@@ -239,3 +239,40 @@ def test_any_and_all_over_in_and_link_navigations(client, db):
     assert _ids(client, "Things", f"Locations/all(l: geo.intersects(l/location, {lit}))") >= {t}
     assert other not in _ids(client, "Things", f"Locations/all(l: geo.intersects(l/location, {lit}))")
     assert _ids(client, "Things", f"Locations/any(l: geo.intersects(l/location, {lit}))") == {t}
+
+
+def test_multidatastream_pages_use_the_partial_index(client, db):
+    """Migration 0016: ``ix_sta_observations_multi_datastream_time`` leaves out the rows of
+    Datastreams (NULL multi_datastream_id), and MultiDatastream pages still use it."""
+    from .helpers import COMPLEX, MEASUREMENT, observed_property, sensor
+
+    t = post(client, "Things", thing(Locations=[location(4.5, 52.5)]))["@iot.id"]
+    md = post(client, "MultiDatastreams", {
+        "name": "wind", "description": "d", "observationType": COMPLEX, "unitOfMeasurements": [{"name": "m/s"}],
+        "multiObservationDataTypes": [MEASUREMENT], "Thing": {"@iot.id": t}, "Sensor": sensor(),
+        "ObservedProperties": [observed_property("v")]})["@iot.id"]
+    for i in range(30):
+        post(client, f"MultiDatastreams({md})/Observations",
+             {"result": [i], "phenomenonTime": f"2024-01-01T00:{i:02d}:00Z"})
+    ds = post(client, f"Things({t})/Datastreams", datastream())["@iot.id"]
+    rows = [[f"2024-01-02T{n // 60:02d}:{n % 60:02d}:00Z", n] for n in range(1000)]
+    r = client.post(f"{STA}/CreateObservations", json=[{
+        "Datastream": {"@iot.id": ds}, "components": ["phenomenonTime", "result"], "dataArray": rows}])
+    assert r.status_code == 201
+    analyze(db)
+    with captured(db) as statements:
+        page = get(client, f"MultiDatastreams({md})/Observations", **{"$top": 10, "$orderby": "phenomenonTime desc"})
+    assert [o["result"] for o in page["value"]] == [[29 - k] for k in range(10)]
+    statement, parameters = _page_statement(statements)
+    plan = explain(db, statement, parameters, no_seqscan=True)
+    with db.engine.connect() as conn:
+        if db.dialect == "postgresql":
+            family = index_family(db, "ix_sta_observations_multi_datastream_time")
+            assert any(n.get("Index Name") in family for n in plan_nodes(plan)), plan
+            definitions = conn.exec_driver_sql(
+                "SELECT indexdef FROM pg_indexes WHERE indexname = ANY(%(f)s)", {"f": list(family)}).scalars().all()
+        else:
+            assert any("ix_sta_observations_multi_datastream_time" in line for line in plan), plan
+            definitions = conn.exec_driver_sql("SELECT sql FROM sqlite_master WHERE name = "
+                                               "'ix_sta_observations_multi_datastream_time'").scalars().all()
+    assert definitions and all("multi_datastream_id IS NOT NULL" in d for d in definitions), definitions

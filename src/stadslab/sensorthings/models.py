@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import (JSON, BigInteger, Boolean, Column, Date, DateTime, Float, ForeignKey, Index, false,
-                        Integer, String, Table, Text)
+                        Integer, String, Table, Text, text)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from stadslab.core.database import Base
@@ -209,8 +209,10 @@ class Observation(Base):
         # The id ends every page order (stable paging), so it ends the index too: a page is an
         # index range scan without a sort (migration 0005).
         Index("ix_sta_observations_datastream_time", "datastream_id", "phenomenon_time_start", "id"),
+        # Partial (migration 0016): most rows belong to a Datastream and have no MultiDatastream.
         Index("ix_sta_observations_multi_datastream_time", "multi_datastream_id",
-              "phenomenon_time_start", "id"),
+              "phenomenon_time_start", "id", postgresql_where=text("multi_datastream_id IS NOT NULL"),
+              sqlite_where=text("multi_datastream_id IS NOT NULL")),
         NO_ID_REUSE,
     )
 
