@@ -4,15 +4,17 @@ A city's sensors mostly send one Observation per request. Stored one transaction
 each, every POST pays for its own token lookup, context read, INSERT, summary
 UPDATE, audit head lock and COMMIT (a WAL flush on PostgreSQL): about eight round
 trips and a few milliseconds of CPU, which capped two cores at a few hundred POSTs
-a second. Here the event loop only parses and checks the request's shape; a writer
-thread per process takes every POST that is waiting, and stores them together:
+a second. Here the event loop only parses and checks the request's shape; writer
+threads (two per process) take every POST that is waiting, and store them together:
 
 * one token lookup for all of them (``authn.tokens_by_hash``: revoked, expired or
-  inactive tokens are refused exactly as on the request path);
+  inactive tokens are refused exactly as on the request path); a token seen in the
+  last minute is re-checked inside the context read instead (``_callers``);
 * one context read per caller (``observation_post.context``): visibility, owner,
   and the generated FeatureOfInterest of each Datastream's Thing;
 * one multi-row ``INSERT ... RETURNING``, one summary UPDATE per Datastream, the
-  audit events with one head lock and one INSERT, and one COMMIT.
+  audit events with one head lock and one INSERT, and one COMMIT; on PostgreSQL in
+  three round trips (``group_commit_pg``).
 
 Each request still gets its own audit event and change notification, and its 201
 only after the transaction holding its row has committed: the durability of the
