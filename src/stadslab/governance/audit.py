@@ -199,9 +199,10 @@ def record(session: Session, principal: Principal, action: str, entity_type: str
     """
     from stadslab.core.security import current_request_id
 
-    fields = record_many(session, [Entry(principal, action, entity_type, entity_id, before, after,
-                                         request_id or current_request_id())])[0]
-    return AuditEvent(**fields)
+    chained = chain_events(session, [Entry(principal, action, entity_type, entity_id, before, after,
+                                           request_id or current_request_id())])
+    append(session, chained)
+    return AuditEvent(**chained.rows[0])
 
 
 @dataclass(frozen=True)
@@ -228,18 +229,6 @@ class Chained:
     def head(self) -> dict[str, Any]:
         """Parameters of ``MOVE_HEAD``: the head after these events."""
         return {"chain": self.chain, "new_seq": self.rows[-1]["seq"], "new_hash": self.rows[-1]["hash"]}
-
-
-def record_many(session: Session, entries: list[Entry]) -> list[dict[str, Any]]:
-    """Append several events, in order, to one chain with one head lock and one INSERT.
-
-    The group commit of single Observation POSTs writes many requests' events in one
-    transaction; each is still its own event with its own actor and request id.
-    Returns the events' fields.
-    """
-    chained = chain_events(session, entries)
-    append(session, chained)
-    return chained.rows
 
 
 def chain_events(session: Session, entries: list[Entry], head: tuple[int, int, str] | None = None) -> Chained:

@@ -63,7 +63,7 @@ _TOKEN_LOOKUP = (select(_TOKENS.c.id, _TOKENS.c.user_id, _TOKENS.c.organisation_
 def principal_for_token(session: Session, secret: str, now: datetime | None = None) -> Principal | None:
     """The principal of an API token, or None when it is unknown, expired, revoked or its owner inactive."""
     now = now or utcnow()
-    if not secret.startswith(TOKEN_PREFIX) or len(secret) > 200:
+    if not _token_shaped(secret):
         return None
     row = session.execute(_TOKEN_LOOKUP.where(_TOKENS.c.token_hash == hash_secret(secret))).first()
     principal = principal_for_token_row(row, now)
@@ -71,6 +71,19 @@ def principal_for_token(session: Session, secret: str, now: datetime | None = No
         session.execute(update(_TOKENS).where(_TOKENS.c.id == row.id).values(last_used_at=now))
         session.commit()
     return principal
+
+
+def _token_shaped(secret: str) -> bool:
+    return secret.startswith(TOKEN_PREFIX) and len(secret) <= 200
+
+
+def bearer_token_hash(authorization: str | None) -> str | None:
+    """The stored hash of an ``Authorization: Bearer stl_…`` header's token; None for any other header."""
+    scheme, _, secret = (authorization or "").partition(" ")
+    secret = secret.strip()
+    if scheme.lower() != "bearer" or not _token_shaped(secret):
+        return None
+    return hash_secret(secret)
 
 
 def tokens_by_hash(session: Session, hashes: set[str], now: datetime,

@@ -44,11 +44,11 @@ import orjson
 from sqlalchemy import insert
 from sqlalchemy.exc import OperationalError
 
-from stadslab.core.auth import TOKEN_PREFIX, hash_secret
 from stadslab.core.database import Database, utcnow
 from stadslab.core.errors import StadslabError
 from stadslab.governance import audit
-from stadslab.governance.authn import LAST_USED_RESOLUTION, token_still_grants, tokens_by_hash
+from stadslab.governance.authn import (LAST_USED_RESOLUTION, bearer_token_hash, token_still_grants,
+                                       tokens_by_hash)
 
 from . import auditing, group_commit_pg, observation_post as fast, rules
 from .mqtt.changes import record
@@ -73,11 +73,8 @@ class Candidate:
 
 def candidate(path: str, authorization: str | None, body: bytes | None) -> Candidate | None:
     """The request as a ``Candidate``, or None when only the general writer can answer it."""
-    if not authorization or not body:
-        return None
-    scheme, _, secret = authorization.partition(" ")
-    secret = secret.strip()
-    if scheme.lower() != "bearer" or not secret.startswith(TOKEN_PREFIX) or len(secret) > 200:
+    token_hash = bearer_token_hash(authorization)
+    if token_hash is None or not body:
         return None
     try:
         rp = parse_path(path.strip("/"))
@@ -88,7 +85,7 @@ def candidate(path: str, authorization: str | None, body: bytes | None) -> Candi
     values = fast.row_values(data, ds_id) if ds_id is not None else None
     if values is None:
         return None
-    return Candidate(hash_secret(secret), ds_id, values)
+    return Candidate(token_hash, ds_id, values)
 
 
 @dataclass(eq=False)
@@ -197,7 +194,7 @@ class GroupCommit:
                     self._commit([waiting])
                 return
             # Nothing was stored: the general writer answers (and words the error) on its own.
-            log.debug("group commit declined a request after an error: %s", exc)
+            log.debug("group commit declined a request after an error: %r", exc)
             group[0].resolve(None)
             return
         for waiting, row in zip(group, rows):
@@ -225,7 +222,7 @@ class GroupCommit:
             for token_hash, (principal, expires) in tokens_by_hash(session, stale, now).items():
                 # the caller's context read, re-checking the token: built once while it is remembered
                 if self._pg:
-                    stmt = group_commit_pg.CompiledContext.of(
+                    stmt = group_commit_pg.Compiled.of(
                         fast.context(principal, token_still_grants(principal), ids_as_array=True),
                         self.db.engine.dialect)
                 else:
@@ -310,12 +307,7 @@ class GroupCommit:
         for ctx, row in zip(contexts, values):
             per_stream[ctx.id].append(row)
             ctx_of[ctx.id] = ctx
-        bounds = []
-        for ds_id, rows in per_stream.items():
-            results = [r["result_time"] for r in rows if r.get("result_time") is not None]
-            bounds.append({"stream_id": ds_id, "p_start": min(r["phenomenon_time_start"] for r in rows),
-                           "p_end": max(r.get("phenomenon_time_end") or r["phenomenon_time_start"] for r in rows),
-                           "r_start": min(results, default=None), "r_end": max(results, default=None)})
+        bounds = [rules.stream_bounds(ds_id, rows) for ds_id, rows in per_stream.items()]
         for ds_id in sorted(ctx_of):
             ctx = ctx_of[ds_id]
             rules.grow_area(session, "Datastream", ds_id, ctx.observed_area, [ctx.feature])

@@ -27,33 +27,34 @@ from stadslab.governance.models import AuditEvent
 
 from . import rules
 
-_COMPILED: dict[int, str] = {}
-_FREE_HEAD: dict[int, CompiledContext] = {}
-_JSON_COLUMNS = ("before", "after")
-
-
-def _sql(stmt, dialect) -> str:
-    found = _COMPILED.get(id(stmt))
-    if found is None:
-        found = _COMPILED[id(stmt)] = stmt.compile(dialect=dialect).string
-    return found
-
-
 @dataclass(frozen=True)
-class CompiledContext:
-    """A caller's context read (``observation_post.context`` with ``ids_as_array``), compiled once."""
+class Compiled:
+    """A statement compiled once for the driver: its SQL and its bound values."""
 
     sql: str
     params: dict[str, Any]
 
     @classmethod
-    def of(cls, stmt, dialect) -> CompiledContext:
+    def of(cls, stmt, dialect) -> Compiled:
         compiled = stmt.compile(dialect=dialect)
-        params = {"ds_ids": []} if "ds_ids" in compiled.binds else {}
+        params = {"ds_ids": []} if "ds_ids" in compiled.binds else {}  # the context read's own parameter
         return cls(compiled.string, compiled.construct_params(params))
 
 
-def begin(session: Session, reads: list[tuple[CompiledContext, list[int]]]) -> tuple[list[list], tuple | None]:
+_COMPILED: dict[int, Compiled] = {}  # module-level statements only: their ids never change
+_JSON_COLUMNS = ("before", "after")
+
+
+def _compiled(stmt, dialect, *, bound: bool = False) -> Compiled:
+    """``bound``: the statement carries values of its own (else only its SQL is kept)."""
+    found = _COMPILED.get(id(stmt))
+    if found is None:
+        found = Compiled.of(stmt, dialect) if bound else Compiled(stmt.compile(dialect=dialect).string, {})
+        _COMPILED[id(stmt)] = found
+    return found
+
+
+def begin(session: Session, reads: list[tuple[Compiled, list[int]]]) -> tuple[list[list], tuple | None]:
     """BEGIN, the callers' context reads and the lock of a free audit chain head, in one round trip.
 
     Returns the rows of each read (attribute access, as SQLAlchemy rows) and the locked head
@@ -70,10 +71,7 @@ def begin(session: Session, reads: list[tuple[CompiledContext, list[int]]]) -> t
                 cur.execute(compiled.sql, {**compiled.params, "ds_ids": ds_ids})
                 cursors.append(cur)
             head_cur = raw.cursor(row_factory=namedtuple_row)
-            free_head = _FREE_HEAD.get(id(connection.dialect))
-            if free_head is None:
-                free_head = _FREE_HEAD[id(connection.dialect)] = CompiledContext.of(audit.FREE_HEAD,
-                                                                                    connection.dialect)
+            free_head = _compiled(audit.FREE_HEAD, connection.dialect, bound=True)
             head_cur.execute(free_head.sql, free_head.params)
         found = [cur.fetchall() for cur in cursors]
         head = head_cur.fetchone()
@@ -108,10 +106,10 @@ def finish(session: Session, bounds: list[dict[str, Any]], chained: audit.Chaine
         with raw.pipeline():
             with raw.cursor() as cur:
                 if bounds:  # in id order, as ``rules.extend_streams_many``: concurrent groups never deadlock
-                    cur.executemany(_sql(rules.bounds_statement("Datastream", "postgresql"), dialect),
+                    cur.executemany(_compiled(rules.bounds_statement("Datastream", "postgresql"), dialect).sql,
                                     sorted(bounds, key=lambda b: b["stream_id"]))
-                cur.executemany(_sql(audit.APPEND, dialect), events)
-                cur.execute(_sql(audit.MOVE_HEAD, dialect), chained.head)
+                cur.executemany(_compiled(audit.APPEND, dialect).sql, events)
+                cur.execute(_compiled(audit.MOVE_HEAD, dialect).sql, chained.head)
             raw.commit()
     except psycopg.Error as exc:
         raise _wrapped(connection, raw, exc) from exc

@@ -81,8 +81,8 @@ def context(principal: Principal, *also, ids_as_array: bool = False):
     ``ids_as_array``: ``id = ANY(:ds_ids)`` (PostgreSQL) instead of an expanding ``IN``, so that
     the compiled SQL is the same for any number of ids.
     """
-    ids = bindparam("ds_ids", expanding=True)
-    wanted = DS.c.id == any_(bindparam("ds_ids", type_=ARRAY(DS.c.id.type))) if ids_as_array else DS.c.id.in_(ids)
+    wanted = (DS.c.id == any_(bindparam("ds_ids", type_=ARRAY(DS.c.id.type))) if ids_as_array
+              else DS.c.id.in_(bindparam("ds_ids", expanding=True)))
     # correlate(DS): ``foi_id`` always refers to the outer Datastream row, also nested inside
     # ``feature``; left to itself SQLAlchemy would give that copy a sta_datastreams of its own
     # (the feature of whichever Thing had the newest Location).

@@ -101,13 +101,18 @@ def extend_stream(session: Session, kind: str, stream_id: int, rows: list[dict[s
     """Fold newly inserted Observations into the stream's summary (cheap: no scan)."""
     if not rows:
         return
+    b = stream_bounds(stream_id, rows)
+    extend_stream_bounds(session, kind, stream_id, b["p_start"], b["p_end"], b["r_start"], b["r_end"],
+                         {r["feature_of_interest_id"] for r in rows})
+
+
+def stream_bounds(stream_id: int, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The time bounds that new Observations (``rows``, not empty) give a stream, in the form
+    ``extend_streams_many`` takes."""
     r_times = [r["result_time"] for r in rows if r.get("result_time") is not None]
-    extend_stream_bounds(
-        session, kind, stream_id,
-        min(r["phenomenon_time_start"] for r in rows),
-        max(r["phenomenon_time_end"] or r["phenomenon_time_start"] for r in rows),
-        min(r_times) if r_times else None, max(r_times) if r_times else None,
-        {r["feature_of_interest_id"] for r in rows})
+    return {"stream_id": stream_id, "p_start": min(r["phenomenon_time_start"] for r in rows),
+            "p_end": max(r.get("phenomenon_time_end") or r["phenomenon_time_start"] for r in rows),
+            "r_start": min(r_times, default=None), "r_end": max(r_times, default=None)}
 
 
 def extend_stream_bounds(session: Session, kind: str, stream_id: int, p_start: datetime, p_end: datetime,
