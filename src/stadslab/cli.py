@@ -26,6 +26,7 @@ app.command("backup")(_ops_cli.backup_command); app.command("restore")(_ops_cli.
 app.command("migrate-to-postgres")(_ops_cli.migrate_to_postgres_command)
 app.add_typer(_ops_cli.observations_app, name="observations")  # partitions, retention
 from stadslab.federation.cli import federation_app; app.add_typer(federation_app, name="federation")  # noqa: E402,E702
+from stadslab.sensorthings.mqtt.cli import mqtt_app; app.add_typer(mqtt_app, name="mqtt")  # noqa: E402,E702
 console = Console(stderr=True)
 
 

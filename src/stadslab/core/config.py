@@ -111,6 +111,15 @@ class Settings(BaseSettings):
     #: whose host name changes on every start).
     mqtt_client_id_base: str | None = None
     mqtt_slot_dir: str | None = None
+    #: The server's broker account (also the dynamic-security admin when that is on).
+    mqtt_username: str | None = None
+    mqtt_password: str | None = None
+    #: The broker runs Mosquitto's dynamic-security plugin and Stadslab drives it: writers log in
+    #: with a broker account per API token, anonymous readers see only public topics (docs/deployment.md).
+    mqtt_dynamic_security: bool = False
+    #: Creates go to ``<mqtt_inbound_prefix>/<broker username>/<mqtt_topic_prefix>/...``: only the
+    #: server reads there, and the broker lets each writer publish under its own username only.
+    mqtt_inbound_prefix: str = "stadslab-in"
     #: Ingest receipts (idempotency keys of stored MQTT creates) are kept this long; a
     #: redelivery or a publisher's retry within the window is stored once.
     ingest_receipt_retention_hours: int = Field(default=168, ge=1)

@@ -62,10 +62,28 @@ _TOKEN_LOOKUP = (select(_TOKENS.c.id, _TOKENS.c.user_id, _TOKENS.c.organisation_
 
 def principal_for_token(session: Session, secret: str, now: datetime | None = None) -> Principal | None:
     """The principal of an API token, or None when it is unknown, expired, revoked or its owner inactive."""
-    now = now or utcnow()
     if not _token_shaped(secret):
         return None
-    row = session.execute(_TOKEN_LOOKUP.where(_TOKENS.c.token_hash == hash_secret(secret))).first()
+    return _principal_for_lookup(session, _TOKEN_LOOKUP.where(_TOKENS.c.token_hash == hash_secret(secret)), now)
+
+
+def principal_for_token_id(session: Session, token_id: int, hash_prefix: str,
+                           now: datetime | None = None) -> Principal | None:
+    """The principal of a token named by id and the start of its hash, as MQTT broker accounts name it.
+
+    The broker has already checked the secret (the account's password); the hash prefix makes
+    an account left over from another database never match a token that merely has its id.
+    """
+    if len(hash_prefix) < 12:
+        return None
+    lookup = _TOKEN_LOOKUP.where(_TOKENS.c.id == token_id, _TOKENS.c.token_hash.startswith(hash_prefix,
+                                                                                          autoescape=True))
+    return _principal_for_lookup(session, lookup, now)
+
+
+def _principal_for_lookup(session: Session, lookup, now: datetime | None) -> Principal | None:
+    now = now or utcnow()
+    row = session.execute(lookup).first()
     principal = principal_for_token_row(row, now)
     if principal is not None and token_use_is_stale(row, now):
         session.execute(update(_TOKENS).where(_TOKENS.c.id == row.id).values(last_used_at=now))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import re
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, or_, select
@@ -24,6 +26,24 @@ from .passwords import hash_password, needs_rehash, password_problem, verify_pas
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 DEFAULT_TOKEN_DAYS = 90
 MAX_TOKEN_DAYS = 366
+log = logging.getLogger("stadslab.governance")
+
+#: Called after a token change is committed, with ``(session, kind, token, secret)``; kind is
+#: "create" (the only time the secret is known), "revoke", "disable" or "enable" (owner deactivated
+#: or reactivated). Why: the MQTT broker keeps an account per token (sensorthings/mqtt/broker_acl.py)
+#: and must follow the token's life. Listeners check the session's engine is theirs.
+TokenListener = Callable[[Session, str, ApiToken, str | None], None]
+token_listeners: list[TokenListener] = []
+
+
+def _token_event(session: Session, kind: str, tokens: list[ApiToken], secret: str | None = None) -> None:
+    """Tell the listeners; the change is committed already, so a failing listener is logged, not raised."""
+    for listener in list(token_listeners):
+        for token in tokens:
+            try:
+                listener(session, kind, token, secret)
+            except Exception as exc:  # noqa: BLE001 - e.g. the broker is away; `stadslab mqtt sync` catches up
+                log.warning("token %s listener failed for token %s: %s", kind, token.id, type(exc).__name__)
 
 
 def normalise_email(email: str) -> str:
@@ -126,6 +146,10 @@ def update_user(session: Session, actor: Principal, user_id: int, changes: dict)
         end_all_sessions(session, user.id)
     audit.record(session, actor, "user.update", "user", user.id, before, user_snapshot(user))
     commit(session, "User cannot be updated")
+    if "active" in changes and changes["active"] != before["active"] and token_listeners:
+        tokens = list(session.scalars(select(ApiToken).where(ApiToken.user_id == user.id,
+                                                             ApiToken.revoked_at.is_(None))))
+        _token_event(session, "enable" if user.active else "disable", tokens)
     return user
 
 
@@ -235,6 +259,7 @@ def create_token(session: Session, actor: Principal, *, name: str, scopes: list[
     session.flush()
     audit.record(session, actor, "token.create", "api_token", token.id, None, token_snapshot(token))
     commit(session, "Token cannot be created")
+    _token_event(session, "create", [token], secret)
     return token, secret
 
 
@@ -261,6 +286,7 @@ def revoke_token(session: Session, actor: Principal, token_id: int) -> ApiToken:
         token.revoked_at = utcnow()
         audit.record(session, actor, "token.revoke", "api_token", token.id, before, token_snapshot(token))
         commit(session, "Token cannot be revoked")
+        _token_event(session, "revoke", [token])
     return token
 
 

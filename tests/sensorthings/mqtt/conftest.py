@@ -1,25 +1,36 @@
 """Fixtures for the MQTT tests: a unique topic prefix per test, server runtimes, a listening client.
 
 Every test gets its own topic prefix and shared-subscription group, so parallel
-or repeated runs against the one Mosquitto never see each other's messages.
+or repeated runs against one Mosquitto never see each other's messages.
 
-Creates over MQTT need an API token in the MQTT 5 user property ``authorization``;
-listeners publish with an administrator's token unless a test says otherwise.
+The server runtimes talk to the secure broker (Mosquitto with the dynamic-security
+plugin, as deployed: ``STADSLAB_TEST_MQTT_SECURE_URL`` with the admin account in
+it, or one of the test session's own). Writers log in with an API token (its
+broker account is made when the token is made) and create by publishing to
+their own inbound namespace (``Listener.create``); listeners log in with an
+administrator's token unless a test says otherwise (``token=None``: anonymous).
 """
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
 
 import orjson
 import pytest
 
 from stadslab.core.auth import SYSTEM
 from stadslab.core.config import Settings
+from stadslab.core.auth import hash_secret
 from stadslab.sensorthings import service
+from stadslab.sensorthings.mqtt.broker_acl import DynsecControl, broker_username
 from stadslab.sensorthings.mqtt.bus import BusMessage
 from stadslab.sensorthings.mqtt.paho_bus import PahoBus
 from stadslab.sensorthings.mqtt.runtime import MqttRuntime
@@ -39,12 +50,25 @@ def wait_until(predicate: Callable[[], bool], timeout: float = WAIT) -> bool:
     return predicate()
 
 
-class Listener:
-    """A plain MQTT client as an STA subscriber would use it."""
+def login_of(db, secret: str) -> str:
+    """The broker username of an API token (what a device is told when its token is made)."""
+    from stadslab.governance.models import ApiToken
 
-    def __init__(self, url: str, token: str | None = None):
+    with db.session() as s:
+        token_id = s.query(ApiToken.id).filter(ApiToken.token_hash == hash_secret(secret)).scalar()
+    return broker_username(token_id, hash_secret(secret))
+
+
+class Listener:
+    """A plain MQTT client as an STA subscriber or writer would use it; logged in when given a token."""
+
+    def __init__(self, url: str, token: str | None = None, username: str | None = None,
+                 inbound: str = "stadslab-in"):
         self.token = token
-        self.bus = PahoBus(url, client_id_prefix="test-listener")
+        self.username = username
+        self.inbound = inbound
+        self.bus = PahoBus(url, client_id_prefix="test-listener", username=username,
+                           password=token if username else None)
         self.messages: list[BusMessage] = []
         self._lock = threading.Lock()
 
@@ -64,13 +88,17 @@ class Listener:
     def json_on(self, topic: str) -> list[dict]:
         return [orjson.loads(m.payload) for m in self.on(topic)]
 
-    def publish(self, topic: str, payload: bytes | str | dict, qos: int = 1, token: str | None | bool = True,
-                ) -> None:
-        """``token``: True = this listener's token, None/False = none, a string = that token."""
+    def publish(self, topic: str, payload: bytes | str | dict, qos: int = 1,
+                user_properties: dict[str, str] | None = None) -> None:
         if isinstance(payload, dict):
             payload = orjson.dumps(payload)
-        token = self.token if token is True else (token or None)
-        self.bus.publish(topic, payload, qos, {"authorization": f"Bearer {token}"} if token else None)
+        self.bus.publish(topic, payload, qos, user_properties)
+
+    def create(self, topic: str, payload: bytes | str | dict, qos: int = 1, as_user: str | None = None,
+               **options) -> None:
+        """Publish a create for ``topic`` (a standard STA topic) in the inbound namespace of this
+        listener's broker account, or of ``as_user`` (which the broker refuses unless it is ours)."""
+        self.publish(f"{self.inbound}/{as_user or self.username or 'anonymous'}/{topic}", payload, qos, **options)
 
 
 @pytest.fixture
@@ -78,11 +106,72 @@ def prefix() -> str:
     return f"test-{uuid.uuid4().hex[:10]}/v1.1"
 
 
+@dataclass(frozen=True)
+class BrokerAccess:
+    """Where the secure broker listens, and the dynamic-security admin account Stadslab uses."""
+
+    url: str
+    username: str
+    password: str
+
+    def settings(self) -> dict:
+        return {"mqtt_url": self.url, "mqtt_username": self.username, "mqtt_password": self.password,
+                "mqtt_dynamic_security": True}
+
+
+DYNSEC_PLUGIN = "/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so"
+
+
+@pytest.fixture(scope="session")
+def secure_broker() -> Iterator[BrokerAccess]:
+    """The deployed kind of broker: ``STADSLAB_TEST_MQTT_SECURE_URL`` (``mqtt://admin:pw@host:port``,
+    started by .ci/run), else a Mosquitto of this test session's own; never a silent skip."""
+    given = os.environ.get("STADSLAB_TEST_MQTT_SECURE_URL")
+    if given:
+        parts = urlsplit(given)
+        yield BrokerAccess(f"{parts.scheme}://{parts.hostname}:{parts.port or 1883}",
+                           unquote(parts.username or ""), unquote(parts.password or ""))
+        return
+    if not (shutil.which("mosquitto_ctrl") and os.path.exists(DYNSEC_PLUGIN)):
+        from tests.conftest import require_service
+        require_service("STADSLAB_TEST_MQTT_SECURE_URL not set, and no mosquitto_ctrl/dynamic-security plugin "
+                        "to start a secure broker")
+    import tempfile
+    from pathlib import Path
+
+    # not under pytest's private (0700) tmp dir: mosquitto drops to its own user and must reach the file
+    workdir = Path(tempfile.mkdtemp(prefix="stadslab-dynsec-"))
+    broker = SecureBroker(workdir)
+    broker.start()
+    yield broker.access
+    broker.stop()
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
 @pytest.fixture
-def mqtt_settings(settings: Settings, mqtt_url: str, prefix: str) -> Settings:
+def mqtt_settings(settings: Settings, secure_broker: BrokerAccess, prefix: str) -> Settings:
     return settings.model_copy(update={
-        "mqtt_url": mqtt_url, "mqtt_topic_prefix": prefix, "mqtt_shared_group": f"g{uuid.uuid4().hex[:8]}",
+        **secure_broker.settings(), "mqtt_topic_prefix": prefix, "mqtt_shared_group": f"g{uuid.uuid4().hex[:8]}",
         "external_base_url": "http://testserver"})
+
+
+@pytest.fixture
+def token_accounts(db, mqtt_settings) -> Iterator[DynsecControl]:
+    """Broker accounts follow the tokens this test makes, also before any server runtime is started
+    (as the running server does; a runtime started later adds its own listener)."""
+    from stadslab.governance.service import token_listeners
+
+    bus = PahoBus(mqtt_settings.mqtt_url, client_id_prefix="test-control", username=mqtt_settings.mqtt_username,
+                  password=mqtt_settings.mqtt_password)
+    bus.start()
+    control = DynsecControl(db, bus, prefix=mqtt_settings.mqtt_topic_prefix,
+                            inbound_prefix=mqtt_settings.mqtt_inbound_prefix,
+                            server_username=mqtt_settings.mqtt_username)
+    control.execute(*control.base_commands(), tolerate=("already", "not found"))
+    token_listeners.append(control.token_event)
+    yield control
+    token_listeners.remove(control.token_event)
+    bus.stop()
 
 
 @pytest.fixture
@@ -103,18 +192,19 @@ def start_runtime(db, mqtt_settings) -> Iterator[Callable[..., MqttRuntime]]:
 
 
 @pytest.fixture
-def mqtt_token(db) -> str:
-    """An administrator's API token, sent with every create the listeners publish."""
+def mqtt_token(db, token_accounts) -> str:
+    """An administrator's API token, the broker login of the listeners."""
     with db.session() as s:
         return make_token(s, make_user(s, "admin"))
 
 
 @pytest.fixture
-def listener(mqtt_url, mqtt_token) -> Iterator[Callable[..., Listener]]:
+def listener(db, mqtt_settings, mqtt_token) -> Iterator[Callable[..., Listener]]:
     made: list[Listener] = []
 
-    def make(*topics: str, token: str | None = mqtt_token) -> Listener:
-        lst = Listener(mqtt_url, token).subscribe(*topics)
+    def make(*topics: str, token: str | None = mqtt_token, url: str | None = None) -> Listener:
+        lst = Listener(url or mqtt_settings.mqtt_url, token, login_of(db, token) if token else None,
+                       mqtt_settings.mqtt_inbound_prefix).subscribe(*topics)
         lst.bus.start()
         made.append(lst)
         assert lst.bus.wait_ready(WAIT), "test client did not connect and subscribe"
@@ -150,8 +240,7 @@ class PrivateBroker:
     """A Mosquitto of our own on a free loopback port, for tests that stop the broker or
     need ``log_dest topic`` (which the shared broker does not have)."""
 
-    def __init__(self, workdir):
-        import shutil
+    def __init__(self, workdir, extra: str = ""):
         import socket
 
         self.binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
@@ -160,7 +249,7 @@ class PrivateBroker:
             self.port = sock.getsockname()[1]
         self.conf = workdir / "mosquitto.conf"
         self.conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
-                             "log_dest topic\nlog_type subscribe\nlog_type unsubscribe\n")
+                             "log_dest topic\nlog_type subscribe\nlog_type unsubscribe\n" + extra)
         self.proc = None
 
     @property
@@ -186,11 +275,27 @@ class PrivateBroker:
         self.proc = None
 
 
+class SecureBroker(PrivateBroker):
+    """A private Mosquitto with the dynamic-security plugin, initialised with an admin account
+    (``mosquitto_ctrl dynsec init``) as docs/deployment.md describes."""
+
+    def __init__(self, workdir):
+        self.access_password = uuid.uuid4().hex
+        dynsec = workdir / "dynamic-security.json"
+        subprocess.run(["mosquitto_ctrl", "dynsec", "init", str(dynsec), "stadslab", self.access_password],
+                       check=True, capture_output=True)
+        # mosquitto started as root runs as the 'mosquitto' user and rewrites this file on every change
+        os.chmod(workdir, 0o777)
+        os.chmod(dynsec, 0o666)
+        super().__init__(workdir, f"plugin {DYNSEC_PLUGIN}\nplugin_opt_config_file {dynsec}\n")
+
+    @property
+    def access(self) -> BrokerAccess:
+        return BrokerAccess(self.url, "stadslab", self.access_password)
+
+
 @pytest.fixture
 def private_broker(tmp_path, mqtt_url) -> Iterator[PrivateBroker]:
-    import os
-    import shutil
-
     if not (shutil.which("mosquitto") or os.path.exists("/usr/sbin/mosquitto")):
         from tests.conftest import require_service
         require_service("the mosquitto binary is needed to run a private broker")

@@ -24,8 +24,8 @@ def test_mqtt_ingest_is_counted_in_metrics(db, mqtt_settings, prefix, listener):
         started = time.time()
         client = listener()
         for i in range(3):
-            client.publish(f"{prefix}/Datastreams({ds})/Observations", {"result": i})
-        client.publish(f"{prefix}/Datastreams({ds})/Observations", b"not json")
+            client.create(f"{prefix}/Datastreams({ds})/Observations", {"result": i})
+        client.create(f"{prefix}/Datastreams({ds})/Observations", b"not json")
         assert wait_until(lambda: app.state.mqtt.creates.stored == 3 and app.state.mqtt.creates.rejected == 1)
         after = c.get("/metrics").text
     assert observation_count(db, ds) == 3

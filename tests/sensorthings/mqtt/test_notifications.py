@@ -80,8 +80,8 @@ def test_select_topic_gets_only_the_selected_properties(db, prefix, start_runtim
     select_topic = "Observations?$select=result,phenomenonTime"
     start_runtime(mqtt_select_topics=[select_topic, "Observations?$select=colour"])
     watcher = listener(f"{prefix}/{select_topic}")
-    watcher.publish(f"{prefix}/Datastreams({ds})/Observations",
-                    {"result": 12, "phenomenonTime": "2024-06-01T08:00:00Z"})
+    watcher.create(f"{prefix}/Datastreams({ds})/Observations",
+                   {"result": 12, "phenomenonTime": "2024-06-01T08:00:00Z"})
     assert wait_until(lambda: watcher.on(f"{prefix}/{select_topic}"))
     assert watcher.json_on(f"{prefix}/{select_topic}") == [
         {"result": 12, "phenomenonTime": "2024-06-01T08:00:00Z"}]

@@ -1,10 +1,11 @@
-"""Creating Observations from MQTT publishes (OGC 18-088 §14.2.2).
+"""Creating Observations from MQTT publishes (OGC 18-088 §14.2.2, in a namespace of their own).
 
-Clients publish one Observation JSON to ``v1.1/Observations`` (the body names
-its Datastream) or to ``v1.1/Datastreams(1)/Observations`` (likewise
-``MultiDatastreams(id)`` and ``FeaturesOfInterest(id)``). The server listens
-with MQTT 5 shared subscriptions, so with several workers each publish reaches
-exactly one of them and is stored once.
+Clients publish one Observation JSON to ``<inbound>/<their broker username>/
+v1.1/Observations`` (the body names its Datastream) or to ``.../v1.1/
+Datastreams(1)/Observations`` (likewise ``MultiDatastreams(id)`` and
+``FeaturesOfInterest(id)``); ``<inbound>`` is ``Settings.mqtt_inbound_prefix``.
+The server listens with MQTT 5 shared subscriptions, so with several workers
+each publish reaches exactly one of them and is stored once.
 
 A message that cannot be stored is logged with the topic and the reason (never
 its payload, which may hold personal data) and dropped: there is nobody to
@@ -16,23 +17,28 @@ broker only after its Observation is committed, together with an ingest receipt
 or full the create is retried (capped back-off) instead of dropped; the broker
 meanwhile holds the unacknowledged message and queues the ones behind it.
 
-Creates must be authenticated: the broker cannot tell the server who published,
-so the client sends an API token in the MQTT 5 user property
-``authorization: Bearer stl_...`` (``AUTH_PROPERTY``). It is checked like a
-``Bearer`` header over HTTP, and the token's account needs write rights on the
-Thing behind the Datastream. A message without a valid token is dropped and
-logged (never the token), unless the development setting ``anonymous_writes``
-is on.
+Who wrote it: the writer logs in to the broker with an API token (broker
+account ``stl-<id>-<hash prefix>``, password the token secret, kept by
+``broker_acl``), and the broker lets it publish only under its own username.
+So the topic names the token; the server re-checks that the token is still
+valid (revoked, expired, owner deactivated: refused) and its account may write
+the Datastream, with the same rules as HTTP. Why not a token in the message, as
+before: the broker relays a message, user properties and all, to every
+subscriber of its topic. A message that still carries a token secret
+(``stl_...`` in a user property or the payload) is refused and not stored; the
+log names the reason, never the secret. On a plain broker (no dynamic security)
+the topic proves nothing, so creates are refused unless the development setting
+``anonymous_writes`` is on, and then stored as anonymous.
 
-Loop guard: notifications are published on these same topics. A message with
-the ``NOTIFICATION_MARKER`` user property is the server speaking and is
-ignored; should a bridge strip user properties, the ``@iot.id`` every
-notification carries still makes it an invalid create.
+Loop guard: notifications go to the standard topics, never to the inbound
+namespace; a message with the ``NOTIFICATION_MARKER`` user property is ignored
+all the same.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 
@@ -45,6 +51,7 @@ from sqlalchemy.exc import IntegrityError
 
 from stadslab.core.errors import BadRequest, StadslabError, Unauthorized, database_problem
 
+from .broker_acl import parse_broker_username
 from .bus import BusMessage
 from . import receipts
 from .notify import NOTIFICATION_MARKER
@@ -55,31 +62,39 @@ log = logging.getLogger("stadslab.mqtt.ingest")
 
 #: Topic filters (below the prefix) that carry Observation creates.
 CREATE_FILTERS = ("Observations", "+/Observations")
-#: MQTT 5 user property carrying ``Bearer <API token>`` (name compared case-insensitively).
-AUTH_PROPERTY = "authorization"
+#: What an API token secret looks like inside a message (``governance.authn.new_token_secret``).
+SECRET_PATTERN = re.compile(rb"stl_[A-Za-z0-9_-]{20,}")
+SECRET_REFUSED = ("the message carries an API token secret; MQTT writers log in to the broker with it "
+                  "instead and never send it in a message (docs/sensorthings.md, MQTT)")
 #: Back-off while the database is unreachable or full: first and largest wait (seconds).
 RETRY_FIRST, RETRY_MAX = 0.2, 5.0
 #: Seconds between two prunes of expired ingest receipts (per process).
 PRUNE_EVERY = 600.0
 
 
-def message_principal(session, message: BusMessage, anonymous_writes: bool = False) -> Principal:
-    """The publisher, from the token in the ``authorization`` user property.
+def carries_secret(message: BusMessage) -> bool:
+    fields = [message.payload, *(f"{k}\0{v}".encode() for k, v in message.user_properties.items())]
+    return any(SECRET_PATTERN.search(f) for f in fields)
 
-    Same rules as the HTTP ``Authorization`` header: a bad or unknown token is a
-    credential failure (not a fall-back to anonymous), no token is anonymous.
+
+def message_principal(session, username: str, broker_accounts: bool, anonymous_writes: bool = False,
+                      ) -> Principal:
+    """The publisher: the token whose broker account published (the topic's username segment).
+
+    Only meaningful when the broker enforces that segment (``broker_accounts``);
+    a token that is no longer valid is a credential failure, as over HTTP.
     """
-    from stadslab.governance.authn import principal_for_token
+    from stadslab.governance.authn import principal_for_token_id
 
-    given = next((v for k, v in message.user_properties.items() if k.lower() == AUTH_PROPERTY), None)
-    if given is None:
+    if not broker_accounts:
         if anonymous_writes:
             return Principal(user_id=None, organisation_id=None, role="public", via="anonymous",
                              anonymous_writes=True)
-        raise Unauthorized(AUTH_REQUIRED + f": send an API token in the MQTT 5 user property "
-                                           f"'{AUTH_PROPERTY}: Bearer <token>'", headers=WWW_AUTHENTICATE)
-    scheme, _, secret = given.partition(" ")
-    principal = principal_for_token(session, secret.strip()) if scheme.lower() == "bearer" else None
+        raise Unauthorized(AUTH_REQUIRED + ": MQTT creates need a broker with dynamic security "
+                                           "(STADSLAB_MQTT_DYNAMIC_SECURITY) and a login with an API token",
+                           headers=WWW_AUTHENTICATE)
+    parsed = parse_broker_username(username)
+    principal = principal_for_token_id(session, *parsed) if parsed else None
     if principal is None:
         raise Unauthorized(AUTH_FAILED, headers=WWW_AUTHENTICATE)
     return principal
@@ -88,9 +103,13 @@ def message_principal(session, message: BusMessage, anonymous_writes: bool = Fal
 class ObservationCreates:
     def __init__(self, db: Database, prefix: str, store: ObservationStore | None = None,
                  max_payload: int = 1_000_000, *, anonymous_writes: bool = False,
-                 receipt_retention_hours: int = 168):
+                 receipt_retention_hours: int = 168, inbound_prefix: str = "stadslab-in",
+                 broker_accounts: bool = False):
         self.db = db
         self.prefix = prefix
+        self.inbound = inbound_prefix.strip("/")
+        #: the broker enforces that a writer publishes under its own username (dynamic security)
+        self.broker_accounts = broker_accounts
         self.store = store or ServiceObservationStore()
         self.max_payload = max_payload
         #: development only: store unauthenticated publishes (as ``Settings.anonymous_writes`` over HTTP)
@@ -109,7 +128,7 @@ class ObservationCreates:
         self._stopping.set()
 
     def filters(self) -> list[str]:
-        return [join(self.prefix, f) for f in CREATE_FILTERS]
+        return [join(self.inbound, "+/" + join(self.prefix, f)) for f in CREATE_FILTERS]
 
     def handle(self, message: BusMessage) -> bool:
         """Store one publish; ``False`` (withhold the PUBACK) only when stopping mid-retry."""
@@ -162,9 +181,12 @@ class ObservationCreates:
 
     def _store(self, message: BusMessage) -> list[int] | None:
         """The new Observation ids, or ``None`` when this message was stored before."""
-        path = strip_prefix(self.prefix, message.topic)
+        if carries_secret(message):
+            raise BadRequest(SECRET_REFUSED)
+        username, _, rest = (strip_prefix(self.inbound, message.topic) or "").partition("/")
+        path = strip_prefix(self.prefix, rest)
         if path is None:
-            raise BadRequest(f"topic is not under '{self.prefix}'")
+            raise BadRequest(f"topic is not under '{self.inbound}/<username>/{self.prefix}'")
         parent = observation_parent(path)
         if len(message.payload) > self.max_payload:
             raise BadRequest(f"payload larger than {self.max_payload} bytes")
@@ -175,7 +197,7 @@ class ObservationCreates:
         if not isinstance(body, dict):
             raise BadRequest("payload must be one Observation as a JSON object")
         with self.db.session() as session:
-            principal = message_principal(session, message, self.anonymous_writes)
+            principal = message_principal(session, username, self.broker_accounts, self.anonymous_writes)
             key = receipts.receipt_key(principal, message.topic, message.payload, body,
                                        message.user_properties)
             if key is not None and receipts.seen(session, key):

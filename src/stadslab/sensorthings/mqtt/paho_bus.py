@@ -60,7 +60,7 @@ class _Subscription:
 class PahoBus:
     def __init__(self, url: str, *, client_id_prefix: str = "stadslab", keepalive: int = 30,
                  subscribe_qos: int = 1, client_id: str | None = None, session_expiry: int = 0,
-                 manual_ack: bool = False):
+                 manual_ack: bool = False, username: str | None = None, password: str | None = None):
         parts = urlsplit(url)
         if parts.scheme not in _SCHEMES:
             raise ValueError(f"unsupported MQTT URL scheme '{parts.scheme}'; use one of {', '.join(_SCHEMES)}")
@@ -79,9 +79,10 @@ class PahoBus:
                                    protocol=mqtt.MQTTv5, transport=transport, manual_ack=manual_ack)
         if transport == "websockets" and parts.path:
             self._client.ws_set_options(path=parts.path)
-        if parts.username:
-            self._client.username_pw_set(unquote(parts.username),
-                                         unquote(parts.password) if parts.password else None)
+        if username is None and parts.username:
+            username, password = unquote(parts.username), unquote(parts.password) if parts.password else None
+        if username is not None:
+            self._client.username_pw_set(username, password)
         if tls:
             self._client.tls_set()
         self._client.reconnect_delay_set(min_delay=1, max_delay=30)

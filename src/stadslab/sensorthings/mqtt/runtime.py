@@ -3,7 +3,10 @@
 ``MqttRuntime`` owns the bus, the notifier, the change feed and the create
 handler of one process. ``start_mqtt``/``stop_mqtt`` are the FastAPI lifespan
 hooks; without ``STADSLAB_MQTT_URL`` the runtime holds a ``NullBus`` and does
-nothing at all, so the HTTP API works on its own.
+nothing at all, so the HTTP API works on its own. With
+``STADSLAB_MQTT_DYNAMIC_SECURITY`` it also drives the broker's accounts and ACLs
+(``broker_acl``): it follows token changes and stream access classes, and
+reconciles everything once at start.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from stadslab.core.config import Settings
 from stadslab.core.database import Database
 
 from ..serialize import STA_PREFIX, Links
+from .broker_acl import BrokerControl, BrokerError, DynsecControl, NullControl
 from .bus import BusMessage, MessageBus, NullBus, make_bus
 from .changes import ChangeFeed
 from .ingest import ObservationCreates
@@ -54,8 +58,16 @@ class MqttRuntime:
         self.notifier = Notifier(db, self.bus, prefix=self.prefix, links=links_for_settings(settings),
                                  qos=settings.mqtt_qos, selects=self.selects, origin=origin)
         self.feed = ChangeFeed(db, self.notifier.submit)
+        self.control: BrokerControl = NullControl()
+        if settings.mqtt_dynamic_security and self.enabled:
+            self.control = DynsecControl(db, self.bus, prefix=self.prefix,
+                                         inbound_prefix=settings.mqtt_inbound_prefix,
+                                         server_username=settings.mqtt_username)
+        self.acl_feed = ChangeFeed(db, self.control.streams_changed)
         self.creates = ObservationCreates(db, self.prefix, anonymous_writes=settings.anonymous_writes,
-                                          receipt_retention_hours=settings.ingest_receipt_retention_hours)
+                                          receipt_retention_hours=settings.ingest_receipt_retention_hours,
+                                          inbound_prefix=settings.mqtt_inbound_prefix,
+                                          broker_accounts=self.control.enabled)
         self._learned_counts: Counter[str] = Counter()
         self.running = False
 
@@ -65,6 +77,8 @@ class MqttRuntime:
         if not settings.mqtt_url:
             return NullBus()
         options: dict = {"manual_ack": True}
+        if settings.mqtt_username:
+            options.update(username=settings.mqtt_username, password=settings.mqtt_password)
         if settings.mqtt_session_expiry_seconds:
             self.slot = claim_slot(f"{settings.mqtt_url}|{settings.mqtt_shared_group}", settings.mqtt_slot_dir)
             options.update(client_id=client_id(settings.mqtt_shared_group, self.slot.number,
@@ -89,6 +103,21 @@ class MqttRuntime:
             self.bus.subscribe(SYS_UNSUBSCRIBE_LOG, self._on_unsubscribe_log)
         self.bus.start()
         self.running = True
+        if self.control.enabled:
+            self._start_control()
+
+    def _start_control(self) -> None:
+        from stadslab.governance.service import token_listeners
+
+        self.control.start()
+        token_listeners.append(self.control.token_event)
+        self.acl_feed.install()
+        try:
+            report = self.control.sync()
+            log.info("MQTT broker ACLs in line: %d hidden stream topic(s), %d account(s) removed",
+                     report.hidden_topics, len(report.accounts_deleted))
+        except BrokerError as exc:
+            log.error("MQTT broker ACLs not synchronised (run `stadslab mqtt sync`): %s", exc)
 
     def stop(self) -> None:
         if not self.running:
@@ -96,6 +125,13 @@ class MqttRuntime:
                 self.slot.release()
             return
         self.running = False
+        if self.control.enabled:
+            from stadslab.governance.service import token_listeners
+
+            if self.control.token_event in token_listeners:
+                token_listeners.remove(self.control.token_event)
+            self.acl_feed.remove()
+            self.control.stop()
         self.creates.stop()  # a create waiting for the database gives up, unacknowledged
         self.feed.remove()
         self.notifier.drain(timeout=5.0)
