@@ -185,7 +185,8 @@ class DynsecControl:
                     self._answers[key] = response
             self._answered.notify_all()
 
-    def execute(self, *commands: dict, tolerate: tuple[str, ...] = ()) -> list[dict]:
+    def execute(self, *commands: dict, tolerate: tuple[str, ...] = (), timeout: float | None = None,
+                ) -> list[dict]:
         """Run commands in one publish and wait for their answers.
 
         Raises ``BrokerError`` on silence or on an error not containing one of ``tolerate``.
@@ -199,7 +200,7 @@ class DynsecControl:
         batch = [dict(c, correlationData=k) for c, k in zip(commands, keys)]
         self.bus.publish(CONTROL_TOPIC, orjson.dumps({"commands": batch}), 1)
         with self._answered:
-            if not self._answered.wait_for(lambda: all(k in self._answers for k in keys), self.timeout):
+            if not self._answered.wait_for(lambda: all(k in self._answers for k in keys), timeout or self.timeout):
                 for k in keys:
                     self._answers.pop(k, None)
                 raise BrokerError("the broker's dynamic-security plugin did not answer "
@@ -326,17 +327,40 @@ class DynsecControl:
 
         Only missing roles are added: the broker disconnects a client whose roles change.
         """
-        [answer] = self.execute({"command": "getClient", "username": username}, tolerate=("not found",))
-        client = answer.get("data", {}).get("client")
+        client = self._client(username)
         if client is None:
             return False
         held = {r.get("rolename") for r in client.get("roles", [])}
         missing = [{"command": "addClientRole", "username": username, "rolename": r} for r in roles if r not in held]
         if client.get("disabled"):
             missing.append({"command": "enableClient", "username": username})
-        if missing:
+        if missing and username == self.server_username:
+            self._change_own_account(missing, roles)
+        elif missing:
             self.execute(*missing)
         return True
+
+    def _client(self, username: str) -> dict | None:
+        [answer] = self.execute({"command": "getClient", "username": username}, tolerate=("not found",))
+        return answer.get("data", {}).get("client")
+
+    def _change_own_account(self, commands: list[dict], roles: tuple[str, ...]) -> None:
+        """Once per broker: the broker disconnects us for the change, so its answer may be lost;
+        check the outcome after the bus has reconnected."""
+        try:
+            self.execute(*commands, tolerate=("Internal error",), timeout=2.0)
+        except BrokerError:
+            pass
+        for _ in range(3):
+            if hasattr(self.bus, "wait_ready"):
+                self.bus.wait_ready(self.timeout)
+            try:
+                client = self._client(self.server_username) or {}
+            except BrokerError:
+                continue
+            if set(roles) <= {r.get("rolename") for r in client.get("roles", [])}:
+                return
+        raise BrokerError(f"could not give {self.server_username!r} the role {self.server_role!r}")
 
     def sync(self) -> SyncReport:
         """Bring the broker in line with the database; safe to run any time, any number of times."""

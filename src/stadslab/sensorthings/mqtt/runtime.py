@@ -57,13 +57,12 @@ class MqttRuntime:
         origin = getattr(self.bus, "client_id", "server")
         self.notifier = Notifier(db, self.bus, prefix=self.prefix, links=links_for_settings(settings),
                                  qos=settings.mqtt_qos, selects=self.selects, origin=origin)
-        self.feed = ChangeFeed(db, self.notifier.submit)
         self.control: BrokerControl = NullControl()
         if settings.mqtt_dynamic_security and self.enabled:
             self.control = DynsecControl(db, self.bus, prefix=self.prefix,
                                          inbound_prefix=settings.mqtt_inbound_prefix,
                                          server_username=settings.mqtt_username)
-        self.acl_feed = ChangeFeed(db, self.control.streams_changed)
+        self.feed = ChangeFeed(db, self._changed)  # one feed: it hands each commit's changes out once
         self.creates = ObservationCreates(db, self.prefix, anonymous_writes=settings.anonymous_writes,
                                           receipt_retention_hours=settings.ingest_receipt_retention_hours,
                                           inbound_prefix=settings.mqtt_inbound_prefix,
@@ -85,6 +84,10 @@ class MqttRuntime:
                                                settings.mqtt_client_id_base),
                            session_expiry=settings.mqtt_session_expiry_seconds)
         return make_bus(settings.mqtt_url, **options)
+
+    def _changed(self, changes) -> None:
+        self.notifier.submit(changes)
+        self.control.streams_changed(changes)  # stream access classes -> broker ACLs
 
     @property
     def enabled(self) -> bool:
@@ -111,7 +114,6 @@ class MqttRuntime:
 
         self.control.start()
         token_listeners.append(self.control.token_event)
-        self.acl_feed.install()
         try:
             report = self.control.sync()
             log.info("MQTT broker ACLs in line: %d hidden stream topic(s), %d account(s) removed",
@@ -130,7 +132,6 @@ class MqttRuntime:
 
             if self.control.token_event in token_listeners:
                 token_listeners.remove(self.control.token_event)
-            self.acl_feed.remove()
             self.control.stop()
         self.creates.stop()  # a create waiting for the database gives up, unacknowledged
         self.feed.remove()

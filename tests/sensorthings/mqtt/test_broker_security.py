@@ -1,0 +1,208 @@
+"""Issue #13.1: no credential travels through the broker, and readers get only what they may read.
+
+Against the secure broker as deployed (Mosquitto 2 with the dynamic-security plugin,
+Stadslab as its control plane), on SQLite and PostgreSQL. See docs/sensorthings.md, "MQTT".
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+from sqlalchemy import update
+
+from stadslab.core.auth import SYSTEM
+from stadslab.core.database import utcnow
+from stadslab.governance import service as governance
+from stadslab.governance.models import ApiToken
+from stadslab.sensorthings import service
+from stadslab.sensorthings.urls import parse_path
+from tests.governance.factories import make_organisation, make_token, make_user
+
+from .conftest import WAIT, login_of, make_datastream, observation_count, wait_until
+
+pytestmark = pytest.mark.mqtt
+
+
+class Probe:
+    """A bare paho client that reports what the broker answered (CONNACK, SUBACK, disconnects)."""
+
+    def __init__(self, url: str, username: str | None = None, password: str | None = None):
+        host, port = url.split("://", 1)[1].rsplit(":", 1)
+        self.connack: str | None = None
+        self.subacks: dict[int, list[str]] = {}
+        self.disconnected = threading.Event()
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+        self.client.reconnect_delay_set(60, 60)  # a refused or kicked probe stays down
+        if username:
+            self.client.username_pw_set(username, password)
+        self.client.on_connect = lambda c, u, f, rc, p: setattr(self, "connack", str(rc))
+        self.client.on_subscribe = lambda c, u, mid, rcs, p: self.subacks.__setitem__(mid, [str(r) for r in rcs])
+        self.client.on_disconnect = lambda c, u, f, rc, p: self.disconnected.set()
+        self.client.connect(host, int(port))
+        self.client.loop_start()
+        wait_until(lambda: self.connack is not None)
+
+    def suback(self, topic: str) -> str:
+        _, mid = self.client.subscribe(topic, qos=1)
+        assert wait_until(lambda: mid in self.subacks), f"no SUBACK for {topic}"
+        return self.subacks[mid][0]
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+@pytest.fixture
+def probe(mqtt_settings):
+    made: list[Probe] = []
+
+    def make(username: str | None = None, password: str | None = None) -> Probe:
+        made.append(Probe(mqtt_settings.mqtt_url, username, password))
+        return made[-1]
+
+    yield make
+    for p in made:
+        p.close()
+
+
+def _stream(db, cls: str, org_id: int) -> int:
+    return make_datastream(db, properties={"register": {"access_class": cls, "owner": {"organisation_id": org_id}}})
+
+
+def test_anonymous_subscribers_never_receive_a_token_or_a_restricted_payload(db, prefix, start_runtime, listener,
+                                                                              probe):
+    """Regression: before, a create carried ``authorization: Bearer stl_...`` on the standard topic, and the
+    broker relayed it (and the restricted Observation) to an anonymous ``v1.1/#`` subscriber."""
+    with db.session() as s:
+        org = make_organisation(s)
+        outsider_token = make_token(s, make_user(s, "member", make_organisation(s), password=None))
+    rt = start_runtime()
+    restricted, open_ = _stream(db, "restricted", org.id), _stream(db, "open", org.id)
+    with db.session() as s:
+        writer_token = make_token(s, make_user(s, "editor", org, password=None))
+    spy = listener(f"{prefix}/#", "#", token=None)
+    outsider = listener(f"{prefix}/#", f"{rt.creates.inbound}/#", token=outsider_token)
+    assert probe().suback("#") == "Not authorized"
+    assert probe(login_of(db, outsider_token), outsider_token).suback(f"{rt.creates.inbound}/#") == "Not authorized"
+    writer = listener(token=writer_token)
+
+    # the old way: the broker refuses the publish on the standard topic (only the server writes there)
+    writer.publish(f"{prefix}/Datastreams({restricted})/Observations", {"result": 41.375},
+                   user_properties={"authorization": f"Bearer {writer_token}"})
+    writer.create(f"{prefix}/Datastreams({restricted})/Observations", {"result": 42.625})
+    writer.create(f"{prefix}/Datastreams({open_})/Observations", {"result": 7.5})
+    assert wait_until(lambda: observation_count(db, restricted) == 1 and observation_count(db, open_) == 1)
+    # the open Observation's notification reached both readers, so they were listening all along
+    assert wait_until(lambda: spy.on(f"{prefix}/Datastreams({open_})/Observations")
+                      and outsider.on(f"{prefix}/Datastreams({open_})/Observations"))
+    assert rt.notifier.drain()
+    for reader in (spy, outsider):
+        for m in reader.messages:
+            assert "stl_" not in repr(m.user_properties) and b"stl_" not in m.payload
+            assert b"41.375" not in m.payload and b"42.625" not in m.payload
+            assert f"Datastreams({restricted})" not in m.topic and not m.topic.startswith(rt.creates.inbound)
+
+
+def test_a_message_carrying_a_token_secret_is_refused_and_not_stored(db, prefix, start_runtime, listener, caplog):
+    ds = make_datastream(db)
+    rt = start_runtime()
+    with db.session() as s:
+        token = make_token(s, make_user(s, "admin"))
+    writer = listener(token=token)
+    caplog.set_level(logging.WARNING, logger="stadslab.mqtt.ingest")
+    topic = f"{prefix}/Datastreams({ds})/Observations"
+    writer.create(topic, {"result": 1}, user_properties={"authorization": f"Bearer {token}"})
+    writer.create(topic, {"result": 2, "parameters": {"note": f"my key is {token}"}})
+    assert wait_until(lambda: rt.creates.rejected == 2)
+    assert observation_count(db) == 0
+    assert caplog.text.count("carries an API token secret") == 2
+    assert token not in caplog.text and token[4:] not in caplog.text
+    writer.create(topic, {"result": 3})  # the same writer, logged in, no secret in the message: stored
+    assert wait_until(lambda: observation_count(db, ds) == 1)
+
+
+def test_a_revoked_tokens_account_is_kicked_and_can_no_longer_connect(db, prefix, start_runtime, listener, probe):
+    ds = make_datastream(db)
+    rt = start_runtime()
+    with db.session() as s:
+        user = make_user(s, "admin")
+        token = make_token(s, user)
+    login = login_of(db, token)
+    connected = probe(login, token)
+    assert connected.connack == "Success"
+    assert probe(login, "stl_" + "x" * 43).connack == "Not authorized"
+    with db.session() as s:
+        token_id = s.query(ApiToken.id).filter(ApiToken.user_id == user.id).scalar()
+        governance.revoke_token(s, SYSTEM, token_id)
+    assert connected.disconnected.wait(WAIT), "the broker did not disconnect the revoked token's client"
+    assert probe(login, token).connack == "Not authorized"
+    assert observation_count(db, ds) == 0 and rt.creates.stored == 0
+
+
+def test_the_server_rechecks_the_token_behind_a_broker_account(db, prefix, start_runtime, listener, caplog):
+    """Should the broker still hold an account (revoked while the broker was away), the token decides."""
+    ds = make_datastream(db)
+    rt = start_runtime()
+    with db.session() as s:
+        token = make_token(s, make_user(s, "admin"))
+    writer = listener(token=token)
+    with db.session() as s:  # revoked behind the control plane's back: no broker event
+        s.execute(update(ApiToken).values(revoked_at=utcnow()))
+        s.commit()
+    caplog.set_level(logging.WARNING, logger="stadslab.mqtt.ingest")
+    writer.create(f"{prefix}/Datastreams({ds})/Observations", {"result": 1})
+    assert wait_until(lambda: rt.creates.rejected == 1)
+    assert observation_count(db) == 0 and "Authentication failed" in caplog.text
+    # and `stadslab mqtt sync` removes the account
+    report = rt.control.sync()
+    assert login_of(db, token) in report.accounts_deleted
+    assert wait_until(lambda: not writer.bus.connected)
+
+
+def test_a_writer_can_publish_only_under_its_own_account(db, prefix, start_runtime, listener):
+    ds = make_datastream(db)
+    rt = start_runtime()
+    with db.session() as s:
+        victim = make_token(s, make_user(s, "admin"))
+        mallory = make_token(s, make_user(s, "editor"))
+    writer = listener(token=mallory)
+    topic = f"{prefix}/Datastreams({ds})/Observations"
+    writer.create(topic, {"result": 666}, as_user=login_of(db, victim))  # dropped by the broker
+    listener(token=victim).create(topic, {"result": 1})
+    assert wait_until(lambda: observation_count(db, ds) == 1 and rt.creates.stored == 1)
+    assert rt.notifier.drain()
+    assert observation_count(db, ds) == 1 and rt.creates.rejected == 0
+
+
+def test_anonymous_clients_cannot_subscribe_to_network_or_restricted_stream_topics(db, prefix, start_runtime,
+                                                                                  probe):
+    with db.session() as s:
+        org = make_organisation(s)
+    before = {cls: _stream(db, cls, org.id) for cls in ("open", "network", "restricted")}
+    rt = start_runtime()  # streams made before the server started: ACLs from the start-up sync
+    after = {cls: _stream(db, cls, org.id) for cls in ("open", "network", "restricted")}  # from the change feed
+    assert rt.control.drain()
+    anonymous = probe()
+    for streams in (before, after):
+        for cls, ds in streams.items():
+            expected = "Granted QoS 1" if cls == "open" else "Not authorized"
+            for topic in (f"{prefix}/Datastreams({ds})/Observations", f"{prefix}/Datastreams({ds})"):
+                assert anonymous.suback(topic) == expected, (cls, topic)
+    assert anonymous.suback(f"{prefix}/Observations") == "Granted QoS 1"
+
+    # an access class change moves the stream's topics with it
+    ds = after["open"]
+    with db.session() as s:
+        service.update(s, parse_path(f"Datastreams({ds})"), {"properties": {"access_class": "network"}},
+                       principal=SYSTEM)
+    assert rt.control.drain()
+    assert probe().suback(f"{prefix}/Datastreams({ds})/Observations") == "Not authorized"
+    with db.session() as s:
+        service.update(s, parse_path(f"Datastreams({ds})"), {"properties": {"access_class": "open"}},
+                       principal=SYSTEM)
+    assert rt.control.drain()
+    assert probe().suback(f"{prefix}/Datastreams({ds})/Observations") == "Granted QoS 1"
