@@ -151,17 +151,20 @@ def token_create(name: str = typer.Option(..., "--name"),
                  organisation: Optional[int] = typer.Option(None, "--organisation", help="Owner organisation id"),
                  days: int = typer.Option(90, "--days", help="Days until it expires (1..366)")) -> None:
     """Create a token. The secret is printed once on stdout; store it now."""
+    from stadslab.sensorthings.mqtt.broker_acl import broker_username
+    from stadslab.sensorthings.mqtt.cli import broker_accounts
+
     from .service import create_token
 
     if (user is None) == (organisation is None):
         console.print("[red]Give exactly one of --user or --organisation[/red]")
         raise typer.Exit(2)
-    with _session() as s:
+    with _session() as s, broker_accounts():
         user_id = _user(s, user).id if user else None
         token, secret = create_token(s, SYSTEM, name=name, scopes=scope, expires_in_days=days, user_id=user_id,
                                      organisation_id=organisation)
-        console.print(f"Token {token.id} ({token.prefix}…) expires {token.expires_at:%Y-%m-%d}; "
-                      "the secret below is shown only now:")
+        console.print(f"Token {token.id} ({token.prefix}…) expires {token.expires_at:%Y-%m-%d}; MQTT login "
+                      f"{broker_username(token.id, token.token_hash)}; the secret below is shown only now:")
     typer.echo(secret)
 
 
@@ -190,9 +193,11 @@ def token_list(user: Optional[str] = typer.Option(None, "--user"),
 @token_app.command("revoke")
 def token_revoke(token_id: int) -> None:
     """Revoke a token at once."""
+    from stadslab.sensorthings.mqtt.cli import broker_accounts
+
     from .service import revoke_token
 
-    with _session() as s:
+    with _session() as s, broker_accounts():
         token = revoke_token(s, SYSTEM, token_id)
         console.print(f"Token {token.id} ({token.prefix}…) revoked")
 

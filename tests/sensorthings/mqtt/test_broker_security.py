@@ -206,3 +206,44 @@ def test_anonymous_clients_cannot_subscribe_to_network_or_restricted_stream_topi
                        principal=SYSTEM)
     assert rt.control.drain()
     assert probe().suback(f"{prefix}/Datastreams({ds})/Observations") == "Granted QoS 1"
+
+
+def test_cli_tokens_get_broker_accounts_and_mqtt_sync_reconciles(db, mqtt_settings, probe, monkeypatch):
+    """``stadslab token create|revoke`` drive the broker like the API does; ``stadslab mqtt sync``
+    denies the topics of streams made while no server was running."""
+    from typer.testing import CliRunner
+
+    from stadslab.cli import app as cli
+    from stadslab.core.config import get_settings
+
+    with db.session() as s:
+        org = make_organisation(s)
+        email = make_user(s, "editor", org, password=None).email
+    env = {"STADSLAB_DATABASE_URL": db.url, "STADSLAB_MQTT_URL": mqtt_settings.mqtt_url,
+           "STADSLAB_MQTT_USERNAME": mqtt_settings.mqtt_username, "STADSLAB_MQTT_PASSWORD": mqtt_settings.mqtt_password,
+           "STADSLAB_MQTT_DYNAMIC_SECURITY": "true", "STADSLAB_MQTT_TOPIC_PREFIX": mqtt_settings.mqtt_topic_prefix,
+           "COLUMNS": "200"}
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    get_settings.cache_clear()
+    try:
+        runner = CliRunner()
+        made = runner.invoke(cli, ["token", "create", "--name", "sensor", "--scope", "sta:write", "--user", email])
+        assert made.exit_code == 0, made.output
+        secret = made.stdout.strip().splitlines()[-1]
+        login = login_of(db, secret)
+        assert f"MQTT login {login}" in made.output
+        assert probe(login, secret).connack == "Success"
+
+        hidden = _stream(db, "restricted", org.id)  # no server running: no ACL yet
+        synced = runner.invoke(cli, ["mqtt", "sync"])
+        assert synced.exit_code == 0, synced.output
+        assert probe().suback(f"{mqtt_settings.mqtt_topic_prefix}/Datastreams({hidden})/#") == "Not authorized"
+
+        with db.session() as s:
+            token_id = s.query(ApiToken.id).filter(ApiToken.token_hash.startswith(login.split("-")[2])).scalar()
+        revoked = runner.invoke(cli, ["token", "revoke", str(token_id)])
+        assert revoked.exit_code == 0, revoked.output
+        assert probe(login, secret).connack == "Not authorized"
+    finally:
+        get_settings.cache_clear()

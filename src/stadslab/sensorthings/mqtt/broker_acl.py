@@ -155,9 +155,9 @@ class DynsecControl:
 
     enabled = True
 
-    def __init__(self, db: Database, bus, *, prefix: str, inbound_prefix: str, server_username: str | None,
+    def __init__(self, db: Database | None, bus, *, prefix: str, inbound_prefix: str, server_username: str | None,
                  timeout: float = 10.0):
-        self.db = db
+        self.db = db  # None: only follows tokens, of whatever database (a CLI command's own session)
         self.bus = bus
         self.prefix = prefix.strip("/")
         self.inbound = inbound_prefix.strip("/")
@@ -246,20 +246,29 @@ class DynsecControl:
 
     # ------------------------------------------------------------------ tokens
     def token_event(self, session: Session, kind: str, token, secret: str | None) -> None:
-        if session.get_bind() is not self.db.engine:
+        if self.db is not None and session.get_bind() is not self.db.engine:
             return  # another database's token (tests run many apps in one process)
         username = broker_username(token.id, token.token_hash)
+        try:
+            self._token_event(kind, username, secret)
+        except BrokerError as exc:
+            log.error("broker account %s not updated (%s): %s; `stadslab mqtt sync` reconciles "
+                      "(a token made meanwhile needs replacing)", username, kind, exc)
+            return
+        log.info("broker account %s: %s", username, kind)
+
+    def _token_event(self, kind: str, username: str, secret: str | None) -> None:
         if kind == "create" and secret is not None:
-            self.execute(self._writer_role_command(username),
+            self.execute({"command": "createRole", "rolename": self.read_role},  # before any sync
+                         self._writer_role_command(username),
                          {"command": "createClient", "username": username, "password": secret,
-                          "textname": f"Stadslab API token {token.id}",
+                          "textname": "Stadslab API token",
                           "roles": [{"rolename": username}, {"rolename": self.read_role}]},
                          tolerate=("already",))  # another worker of this deployment was first
         elif kind == "revoke":
             self._delete_account(username)
         elif kind in ("disable", "enable"):
             self.execute({"command": f"{kind}Client", "username": username}, tolerate=("not found",))
-        log.info("broker account %s: %s", username, kind)
 
     def _writer_role_command(self, username: str) -> dict:
         return {"command": "createRole", "rolename": username, "acls": [

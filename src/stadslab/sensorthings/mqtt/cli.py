@@ -2,11 +2,46 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import typer
 from rich.console import Console
 
 mqtt_app = typer.Typer(help="MQTT broker administration.", no_args_is_help=True)
 console = Console(stderr=True)
+
+
+def _connect(settings, client_id_prefix: str):
+    from .bus import make_bus
+
+    bus = make_bus(settings.mqtt_url, client_id_prefix=client_id_prefix, username=settings.mqtt_username,
+                   password=settings.mqtt_password)
+    bus.start()
+    return bus
+
+
+@contextmanager
+def broker_accounts() -> Iterator[None]:
+    """Broker accounts follow the tokens a CLI command makes or revokes (no server in this process)."""
+    from stadslab.core.config import get_settings
+    from stadslab.governance.service import token_listeners
+
+    from .broker_acl import DynsecControl
+
+    settings = get_settings()
+    if not (settings.mqtt_url and settings.mqtt_dynamic_security):
+        yield
+        return
+    bus = _connect(settings, "stadslab-cli")
+    control = DynsecControl(None, bus, prefix=settings.mqtt_topic_prefix, inbound_prefix=settings.mqtt_inbound_prefix,
+                            server_username=settings.mqtt_username)
+    token_listeners.append(control.token_event)
+    try:
+        yield
+    finally:
+        token_listeners.remove(control.token_event)
+        bus.stop()
 
 
 @mqtt_app.command("sync")
@@ -20,15 +55,12 @@ def sync_command() -> None:
     from stadslab.core.database import Database
 
     from .broker_acl import BrokerError, DynsecControl
-    from .bus import make_bus
 
     settings = get_settings()
     if not (settings.mqtt_url and settings.mqtt_dynamic_security):
         console.print("Nothing to do: set STADSLAB_MQTT_URL and STADSLAB_MQTT_DYNAMIC_SECURITY=true")
         raise typer.Exit(2)
-    bus = make_bus(settings.mqtt_url, client_id_prefix="stadslab-sync", username=settings.mqtt_username,
-                   password=settings.mqtt_password)
-    bus.start()
+    bus = _connect(settings, "stadslab-sync")
     try:
         control = DynsecControl(Database(settings.database_url), bus, prefix=settings.mqtt_topic_prefix,
                                 inbound_prefix=settings.mqtt_inbound_prefix, server_username=settings.mqtt_username)
