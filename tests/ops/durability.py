@@ -58,10 +58,20 @@ def wait_for(check, timeout: float, interval: float = 0.1):
         time.sleep(interval)
 
 
-def prepare(url: str) -> tuple[str, int]:
-    """Migrates ``url`` and makes an administrator's token and a Datastream: (token, datastream id)."""
+def prepare(url: str, broker: Broker) -> tuple[str, int]:
+    """Migrates ``url`` and makes an administrator's token (with its broker account, as a running
+    server would) and a Datastream: (token, datastream id)."""
+    from stadslab.governance.service import token_listeners
+    from stadslab.sensorthings.mqtt.broker_acl import DynsecControl
+    from stadslab.sensorthings.mqtt.paho_bus import PahoBus
+
     upgrade(url)
     db = Database(url)
+    bus = PahoBus(broker.url, client_id_prefix="durability-control", username=broker.admin,
+                  password=broker.password)
+    bus.start()
+    control = DynsecControl(None, bus, prefix="v1.1", inbound_prefix="stadslab-in", server_username=broker.admin)
+    token_listeners.append(control.token_event)
     try:
         with db.session() as s:
             token = make_token(s, make_user(s, "admin"))
@@ -71,8 +81,24 @@ def prepare(url: str) -> tuple[str, int]:
                                          principal=SYSTEM)
             ds = s.scalar(select(Datastream.id).where(Datastream.thing_id == thing_id))
     finally:
+        token_listeners.remove(control.token_event)
+        bus.stop()
         db.dispose()
     return token, ds
+
+
+def broker_login(url: str, token: str) -> str:
+    from stadslab.core.auth import hash_secret
+    from stadslab.governance.models import ApiToken
+    from stadslab.sensorthings.mqtt.broker_acl import broker_username
+
+    db = Database(url)
+    try:
+        with db.session() as s:
+            token_id = s.scalar(select(ApiToken.id).where(ApiToken.token_hash == hash_secret(token)))
+    finally:
+        db.dispose()
+    return broker_username(token_id, hash_secret(token))
 
 
 def stored_markers(url: str, datastream_id: int) -> dict[str, int]:
@@ -94,12 +120,14 @@ def stored_markers(url: str, datastream_id: int) -> dict[str, int]:
 class Server:
     """``stadslab serve --workers N`` in its own process group, on its own port and database."""
 
-    def __init__(self, url: str, workdir: Path, mqtt_url: str, workers: int = 2):
+    def __init__(self, url: str, workdir: Path, broker: Broker, workers: int = 2):
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.prefix = f"dur-{uuid.uuid4().hex[:10]}/v1.1"
         self.log_path = workdir / "server.log"
-        env = {**os.environ, "STADSLAB_DATABASE_URL": url, "STADSLAB_MQTT_URL": mqtt_url,
+        env = {**os.environ, "STADSLAB_DATABASE_URL": url, "STADSLAB_MQTT_URL": broker.url,
+               "STADSLAB_MQTT_USERNAME": broker.admin, "STADSLAB_MQTT_PASSWORD": broker.password,
+               "STADSLAB_MQTT_DYNAMIC_SECURITY": "true",
                "STADSLAB_MQTT_TOPIC_PREFIX": self.prefix,
                "STADSLAB_MQTT_SHARED_GROUP": f"dur{uuid.uuid4().hex[:8]}",
                "STADSLAB_MQTT_SLOT_DIR": str(workdir / "slots"), "STADSLAB_MQTT_SESSION_EXPIRY_SECONDS": "300",
@@ -154,12 +182,13 @@ class Server:
 class Loader:
     """Streams Observations over HTTP (two threads) and MQTT QoS 1 (one thread) until stopped."""
 
-    def __init__(self, base: str, mqtt_url: str, prefix: str, token: str, datastream_id: int, *,
+    def __init__(self, base: str, mqtt_url: str, prefix: str, token: str, datastream_id: int, login: str, *,
                  mqtt_rate: float = 25.0, max_each: int = 500):
         self.base, self.token, self.ds = base, token, datastream_id
         #: per stream: bounds the backlog a loaded machine must work off afterwards
         self.max_each = max_each
-        self.topic = f"{prefix}/Datastreams({datastream_id})/Observations"
+        # creates go to the writer's own inbound namespace; it logs in with its token
+        self.topic = f"stadslab-in/{login}/{prefix}/Datastreams({datastream_id})/Observations"
         self.mqtt_rate = mqtt_rate
         self.run_id = uuid.uuid4().hex[:6]
         self._stop = threading.Event()
@@ -171,6 +200,7 @@ class Loader:
         host, port = mqtt_url.split("://", 1)[1].rsplit(":", 1)
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"loader-{self.run_id}",
                                   protocol=mqtt.MQTTv5)
+        self.client.username_pw_set(login, token)
         self.client.on_publish = self._on_publish
         self.client.max_inflight_messages_set(1000)
         self.client.connect(host, int(port))
@@ -224,15 +254,15 @@ class Loader:
                 time.sleep(0.05 if outcome == "503" else 0.02)
 
     def _mqtt_loop(self) -> None:
-        auth = ("authorization", f"Bearer {self.token}")
         i = 0
         while not self._stop.is_set() and i < self.max_each:
             i += 1
             marker = f"m-{self.run_id}-{i}"
             props = Properties(PacketTypes.PUBLISH)
             # half the publishers send an idempotency key, half rely on the content key
-            props.UserProperty = [auth, ("idempotency-key", marker)] if i % 2 else [auth]
-            info = self.client.publish(self.topic, orjson.dumps(self._body(marker, i)), qos=1, properties=props)
+            props.UserProperty = [("idempotency-key", marker)] if i % 2 else []
+            info = self.client.publish(self.topic, orjson.dumps(self._body(marker, i)), qos=1,
+                                       properties=props if i % 2 else None)
             with self._lock:
                 self.published.append((marker, info))
             time.sleep(1.0 / self.mqtt_rate)
@@ -301,14 +331,26 @@ class ThrowawayPostgres:
 class Broker:
     """A Mosquitto of our own, configured as docs/operations.md "Durability" recommends: the
     queue of an absent worker's session must not overflow while uvicorn restarts it (the
-    default of 1000 messages is reached within seconds on a loaded machine)."""
+    default of 1000 messages is reached within seconds on a loaded machine). With the
+    dynamic-security plugin, as deployed (docs/deployment.md "MQTT broker")."""
+
+    admin = "stadslab"
 
     def __init__(self, workdir: Path):
         self.binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
         self.port = free_port()
+        self.password = uuid.uuid4().hex
+        # outside pytest's 0700 tmp dir: mosquitto runs as its own user and rewrites the file
+        self.dynsec_dir = Path(tempfile.mkdtemp(prefix="stadslab-durability-dynsec-"))
+        dynsec = self.dynsec_dir / "dynamic-security.json"
+        subprocess.run(["mosquitto_ctrl", "dynsec", "init", str(dynsec), self.admin, self.password], check=True,
+                       capture_output=True)
+        os.chmod(self.dynsec_dir, 0o777)
+        os.chmod(dynsec, 0o666)
         conf = workdir / "mosquitto.conf"
         conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
-                        "max_queued_messages 1000000\nmax_inflight_messages 100\n")
+                        "max_queued_messages 1000000\nmax_inflight_messages 100\n"
+                        f"plugin {DYNSEC_PLUGIN}\nplugin_opt_config_file {dynsec}\n")
         self.proc = subprocess.Popen([self.binary, "-c", str(conf)], stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL)
 
@@ -325,10 +367,15 @@ class Broker:
         if self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(10)
+        shutil.rmtree(self.dynsec_dir, ignore_errors=True)
+
+
+DYNSEC_PLUGIN = "/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so"
 
 
 def mosquitto_available() -> bool:
-    return bool(shutil.which("mosquitto") or os.path.exists("/usr/sbin/mosquitto"))
+    return bool((shutil.which("mosquitto") or os.path.exists("/usr/sbin/mosquitto"))
+                and shutil.which("mosquitto_ctrl") and os.path.exists(DYNSEC_PLUGIN))
 
 
 def pg_tools_available() -> bool:

@@ -21,7 +21,7 @@ import pytest
 from tests.conftest import PG_URL, require_service
 from tests.ops.conftest import fresh_postgres_database
 
-from .durability import (Broker, Loader, Server, mosquitto_available, pg_tools_available, prepare,
+from .durability import (Broker, Loader, Server, broker_login, mosquitto_available, pg_tools_available, prepare,
                          stored_markers, throwaway_postgres, wait_for)
 
 KILLS = 3
@@ -33,7 +33,7 @@ DRAIN_TIMEOUT = 150
 def broker(tmp_path):
     """A Mosquitto of the test's own (its queue limit raised, see ``Broker``)."""
     if not mosquitto_available():
-        require_service("the mosquitto binary is needed")
+        require_service("mosquitto, mosquitto_ctrl and the dynamic-security plugin are needed")
     b = Broker(tmp_path)
     yield b
     b.stop()
@@ -66,11 +66,12 @@ def database_url(request, tmp_path):
 
 def test_acknowledged_writes_survive_killed_workers(database_url, tmp_path, broker):
     mqtt_url = broker.url
-    token, ds = prepare(database_url)
-    server = Server(database_url, tmp_path, mqtt_url, workers=2)
+    token, ds = prepare(database_url, broker)
+    server = Server(database_url, tmp_path, broker, workers=2)
     try:
         server.wait_ready()
-        loader = Loader(server.base, mqtt_url, server.prefix, token, ds).start()
+        loader = Loader(server.base, mqtt_url, server.prefix, token, ds,
+                        broker_login(database_url, token)).start()
         killed: list[int] = []
         try:
             for _ in range(KILLS):
@@ -108,12 +109,13 @@ def test_postgres_restart_gives_503_then_recovers_without_losing_writes(tmp_path
     if not pg_tools_available():
         require_service("initdb/pg_ctl of PostgreSQL 15 and runuser are needed for a throwaway cluster")
     with throwaway_postgres() as pg:
-        token, ds = prepare(pg.url)
-        server = Server(pg.url, tmp_path, mqtt_url, workers=2)
+        token, ds = prepare(pg.url, broker)
+        server = Server(pg.url, tmp_path, broker, workers=2)
         try:
             server.wait_ready()
             workers = server.worker_pids()
-            loader = Loader(server.base, mqtt_url, server.prefix, token, ds).start()
+            loader = Loader(server.base, mqtt_url, server.prefix, token, ds,
+                            broker_login(pg.url, token)).start()
             try:
                 time.sleep(2.0)
                 pg.stop()
