@@ -143,6 +143,22 @@ def test_a_revoked_tokens_account_is_kicked_and_can_no_longer_connect(db, prefix
     assert observation_count(db, ds) == 0 and rt.creates.stored == 0
 
 
+def test_a_deactivated_owners_accounts_are_disabled_until_reactivated(db, prefix, start_runtime, probe):
+    start_runtime()
+    with db.session() as s:
+        user = make_user(s, "editor")
+        token = make_token(s, user)
+    login = login_of(db, token)
+    connected = probe(login, token)
+    with db.session() as s:
+        governance.update_user(s, SYSTEM, user.id, {"active": False})
+    assert connected.disconnected.wait(WAIT), "the broker did not disconnect the deactivated owner's client"
+    assert probe(login, token).connack == "Not authorized"
+    with db.session() as s:
+        governance.update_user(s, SYSTEM, user.id, {"active": True})
+    assert probe(login, token).connack == "Success"
+
+
 def test_the_server_rechecks_the_token_behind_a_broker_account(db, prefix, start_runtime, listener, caplog):
     """Should the broker still hold an account (revoked while the broker was away), the token decides."""
     ds = make_datastream(db)

@@ -146,19 +146,28 @@ def test_creates_need_a_token_with_write_rights_on_the_thing(db, prefix, start_r
 def test_anonymous_creates_only_with_the_development_setting(db, prefix, start_runtime, private_broker):
     """A plain broker proves nothing about the publisher: creates are refused there unless the
     development setting ``anonymous_writes`` is on, and then stored as anonymous."""
+    from tests.governance.factories import make_token, make_user
+
     ds = make_datastream(db)
+    with db.session() as s:
+        token = make_token(s, make_user(s, "admin"))
     plain = {"mqtt_url": private_broker.url, "mqtt_dynamic_security": False, "mqtt_username": None}
     refusing = start_runtime(**plain)
     anonymous = Listener(private_broker.url, inbound=refusing.creates.inbound)
     anonymous.bus.start()
+    topic = f"{prefix}/Datastreams({ds})/Observations"
+    old_way = {"authorization": f"Bearer {token}"}
     try:
         assert anonymous.bus.wait_ready(WAIT)
-        anonymous.create(f"{prefix}/Datastreams({ds})/Observations", {"result": 1})
-        assert wait_until(lambda: refusing.creates.rejected == 1)
+        anonymous.create(topic, {"result": 1})
+        anonymous.create(topic, {"result": 1}, user_properties=old_way)  # a token in the message: never
+        assert wait_until(lambda: refusing.creates.rejected == 2), vars(refusing.creates)
         refusing.stop()
         accepting = start_runtime(**plain, anonymous_writes=True)
-        anonymous.create(f"{prefix}/Datastreams({ds})/Observations", {"result": 2})
-        assert wait_until(lambda: observation_count(db, ds) == 1)
+        anonymous.create(topic, {"result": 2}, user_properties=old_way)
+        anonymous.create(topic, {"result": 3})
+        assert wait_until(lambda: observation_count(db, ds) == 1 and accepting.creates.rejected == 1), \
+            (observation_count(db, ds), vars(accepting.creates), vars(refusing.creates))
         assert accepting.creates.stored == 1
     finally:
         anonymous.bus.stop()
