@@ -117,11 +117,12 @@ def test_a_message_carrying_a_token_secret_is_refused_and_not_stored(db, prefix,
     topic = f"{prefix}/Datastreams({ds})/Observations"
     writer.create(topic, {"result": 1}, user_properties={"authorization": f"Bearer {token}"})
     writer.create(topic, {"result": 2, "parameters": {"note": f"my key is {token}"}})
-    assert wait_until(lambda: rt.creates.rejected == 2)
+    writer.create(f"{prefix}/{token}/Observations", {"result": 3})  # even in the topic
+    assert wait_until(lambda: rt.creates.rejected == 3)
     assert observation_count(db) == 0
-    assert caplog.text.count("carries an API token secret") == 2
+    assert caplog.text.count("carries an API token secret") == 3
     assert token not in caplog.text and token[4:] not in caplog.text
-    writer.create(topic, {"result": 3})  # the same writer, logged in, no secret in the message: stored
+    writer.create(topic, {"result": 4})  # the same writer, logged in, no secret in the message: stored
     assert wait_until(lambda: observation_count(db, ds) == 1)
 
 

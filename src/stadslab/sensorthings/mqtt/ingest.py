@@ -73,8 +73,14 @@ PRUNE_EVERY = 600.0
 
 
 def carries_secret(message: BusMessage) -> bool:
-    fields = [message.payload, *(f"{k}\0{v}".encode() for k, v in message.user_properties.items())]
+    fields = [message.payload, message.topic.encode(),
+              *(f"{k}\0{v}".encode() for k, v in message.user_properties.items())]
     return any(SECRET_PATTERN.search(f) for f in fields)
+
+
+def loggable_topic(topic: str) -> str:
+    """The topic for a log line: shortened, and a token secret in it (a publisher's mistake) masked."""
+    return SECRET_PATTERN.sub(b"stl_...", topic[:200].encode()).decode("utf-8", "replace")
 
 
 def message_principal(session, username: str, broker_accounts: bool, anonymous_writes: bool = False,
@@ -135,7 +141,7 @@ class ObservationCreates:
         if NOTIFICATION_MARKER in message.user_properties:
             self._count("ignored")
             return True
-        topic = message.topic[:200]
+        topic = loggable_topic(message.topic)
         delay = RETRY_FIRST
         while True:
             try:
