@@ -84,6 +84,7 @@ def test_anonymous_subscribers_never_receive_a_token_or_a_restricted_payload(db,
     restricted, open_ = _stream(db, "restricted", org.id), _stream(db, "open", org.id)
     with db.session() as s:
         writer_token = make_token(s, make_user(s, "editor", org, password=None))
+    assert rt.control.drain()  # the new deny ACLs are in (a role change makes the broker drop anonymous clients)
     spy = listener(f"{prefix}/#", "#", token=None)
     outsider = listener(f"{prefix}/#", f"{rt.creates.inbound}/#", token=outsider_token)
     assert probe().suback("#") == "Not authorized"
