@@ -187,6 +187,8 @@ class ObservationCreates:
 
     def _store(self, message: BusMessage) -> list[int] | None:
         """The new Observation ids, or ``None`` when this message was stored before."""
+        if len(message.payload) > self.max_payload:
+            raise BadRequest(f"payload larger than {self.max_payload} bytes")
         if carries_secret(message):
             raise BadRequest(SECRET_REFUSED)
         username, _, rest = (strip_prefix(self.inbound, message.topic) or "").partition("/")
@@ -194,8 +196,6 @@ class ObservationCreates:
         if path is None:
             raise BadRequest(f"topic is not under '{self.inbound}/<username>/{self.prefix}'")
         parent = observation_parent(path)
-        if len(message.payload) > self.max_payload:
-            raise BadRequest(f"payload larger than {self.max_payload} bytes")
         try:
             body = orjson.loads(message.payload)
         except orjson.JSONDecodeError as exc:
