@@ -92,5 +92,5 @@ def timestamp(value: str, loc: list[str]) -> datetime:
     zone = "+00:00" if m.group(3) == "Z" else m.group(3)
     try:
         return datetime.fromisoformat(f"{m.group(1)}{frac}{zone}").astimezone(timezone.utc)
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: shifted to UTC it falls before year 1
         raise invalid(loc, "is not a valid date and time") from None
