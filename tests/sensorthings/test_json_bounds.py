@@ -234,3 +234,18 @@ def test_extreme_times_stored_earlier_still_read_aggregate_and_show(client, db):
     assert r.status_code == 200, r.text[:300]
     with db.session() as s:
         assert s.scalar(select(func.count()).select_from(Thing)) == 1
+
+
+# --- registry (REST) endpoints that store free JSON --------------------------------------------
+
+def test_registry_geometry_with_deep_members_is_refused(client):
+    from tests.factories import lab_payload
+
+    geometry = {"type": "Point", "coordinates": [5.1, 52.1], "extra": nested()}
+    r = client.post("/api/v1/living-labs", json=lab_payload(geometry=geometry))
+    assert_refused(r, "geometry", f"nesting depth {DEPTH + 1} exceeds the limit of 32")
+    assert client.get("/api/v1/living-labs").json()["total"] == 0
+    raw = json.dumps(lab_payload(name="lab \ud800")).encode()
+    r = client.post("/api/v1/living-labs", content=raw, headers={"content-type": "application/json"})
+    assert 400 <= r.status_code < 500, r.text  # pydantic refuses the surrogate (422 naming the field)
+    assert client.get("/api/v1/living-labs").json()["total"] == 0

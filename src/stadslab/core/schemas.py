@@ -33,6 +33,10 @@ def validate_geojson(value: dict[str, Any] | None, allowed: tuple[str, ...]) -> 
         return None
     from shapely.geometry import shape
 
+    from .json_limits import check_value
+
+    check_value(value, ["geometry"])  # stored as given (members beyond the geometry too): 400 when unreadable
+
     gtype = value.get("type") if isinstance(value, dict) else None
     if gtype not in allowed:
         raise ValueError(f"geometry type must be one of {', '.join(allowed)}, got {gtype!r}")

@@ -36,7 +36,8 @@ MAX_INSTANT = datetime(9000, 1, 1, tzinfo=timezone.utc)  # exclusive
 SUPPORTED_RANGE = ": from 1000-01-01T00:00:00Z up to (not including) 9000-01-01T00:00:00Z"
 
 
-def _in_range(dt: datetime, value: str) -> datetime:
+def in_range(dt: datetime, value: str) -> datetime:
+    """``dt`` (aware) when it lies in the supported range, else ``BadValue`` quoting ``value``."""
     if MIN_INSTANT <= dt < MAX_INSTANT:
         return dt
     raise BadValue(f"'{value[:60]}' lies outside the supported range{SUPPORTED_RANGE}")
@@ -53,7 +54,7 @@ def parse_instant(value: Any) -> datetime:
         except ValueError:
             fast = None  # e.g. month 13: the general path below words the error
         if fast is not None:
-            return _in_range(fast, value)
+            return in_range(fast, value)
     if not isinstance(value, str):
         raise BadValue("expected an ISO 8601 date-time string")
     text = value.strip()
@@ -72,7 +73,7 @@ def parse_instant(value: Any) -> datetime:
         dt = dt.astimezone(timezone.utc)
     except OverflowError:  # 0001-01-01T00:00:00+01:00 lies before year 1
         raise BadValue(f"'{value[:60]}' lies outside the supported range{SUPPORTED_RANGE}") from None
-    return _in_range(dt, value)
+    return in_range(dt, value)
 
 
 def parse_interval(value: Any) -> tuple[datetime, datetime]:
