@@ -97,23 +97,33 @@ def handle(session: Session, settings: Settings, links: Links, method: str, path
         raise MethodNotAllowed(f"{method} is not supported on {path[:100]}")
     if method == "POST":
         data = parse_body(body, already_parsed=body_parsed)
-        row = service.create_observation(session, rp, data, principal=principal, commit=commit)
+        row = service.create_observation(session, rp, data, principal=principal, commit=False)
         if row is not None:
-            return observation_created(row, links)
-        et, new_id = service.create(session, rp, data, principal=principal, commit=commit)
-        return StaResponse(201, _entity(ctx, et, new_id), {"Location": links.entity(et, new_id)})
+            return _written(session, observation_created(row, links), commit)
+        et, new_id = service.create(session, rp, data, principal=principal, commit=False)
+        return _written(session, StaResponse(201, _entity(ctx, et, new_id), {"Location": links.entity(et, new_id)}),
+                        commit)
     if method in ("PATCH", "PUT"):
         data = parse_body(body, already_parsed=body_parsed)
         if method == "PATCH" and content_type.split(";")[0].strip().lower() == JSON_PATCH:
-            et, id_ = service.json_patch(session, rp, data, principal=principal, commit=commit)
+            et, id_ = service.json_patch(session, rp, data, principal=principal, commit=False)
         else:
             et, id_ = service.update(session, rp, data, principal=principal, replace=method == "PUT",
-                                     commit=commit)
-        return StaResponse(200, _entity(ctx, et, id_))
+                                     commit=False)
+        return _written(session, StaResponse(200, _entity(ctx, et, id_)), commit)
     if method == "DELETE":
-        service.delete(session, rp, principal=principal, commit=commit)
-        return StaResponse(200, None)
+        service.delete(session, rp, principal=principal, commit=False)
+        return _written(session, StaResponse(200, None), commit)
     raise MethodNotAllowed(f"{method} is not supported")
+
+
+def _written(session: Session, response: StaResponse, commit: bool) -> StaResponse:
+    """Commit a write only once its answer is built: should reading the stored entity back fail,
+    the client's 500 must mean "not stored", never "stored, but we could not say so". On any
+    exception the caller's session (``routes``) or savepoint (``batch``) rolls everything back."""
+    if commit:
+        session.commit()
+    return response
 
 
 def observation_created(row, links: Links) -> StaResponse:
