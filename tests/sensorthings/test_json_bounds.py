@@ -99,7 +99,7 @@ def test_updates_with_deep_properties_are_refused_and_change_nothing(client, db,
         r = client.patch(path, json={"properties": {"deep": nested()}})
     else:
         r = client.put(path, json={"name": "x", "description": "y", "properties": {"deep": nested()}})
-    assert_refused(r, "properties")
+    assert_refused(r, "0.value" if method == "JSON Patch" else "properties")
     assert get(client, f"Things({ids['thing']})")["properties"] == {"wijk": "Centrum"}
     assert audit_count(db) == audits
     assert_everything_reads(client)
@@ -251,3 +251,18 @@ def test_registry_geometry_with_deep_members_is_refused(client):
     r = client.post("/api/v1/living-labs", content=raw, headers={"content-type": "application/json"})
     assert 400 <= r.status_code < 500, r.text  # pydantic refuses the surrogate (422 naming the field)
     assert client.get("/api/v1/living-labs").json()["total"] == 0
+
+
+@pytest.mark.parametrize("depth", [300, 900])
+def test_very_deep_bodies_in_a_batch_or_json_patch_are_a_400_not_a_500(client, depth):
+    """$batch substitutes ``$<id>`` references and JSON Patch copies values: both once recursed."""
+    ids = new_thing(client)
+    body = {"requests": [{"id": "a", "method": "post", "url": "Things", "body": thing(properties={"p": nested(depth)})}]}
+    r = client.post(f"{STA}/$batch", content=json.dumps(body), headers={"content-type": "application/json"})
+    assert r.status_code == 200, r.text
+    [answer] = r.json()["responses"]
+    assert answer["status"] == 400 and answer["body"]["detail"].startswith(f"properties: nesting depth {depth + 1}")
+    r = client.patch(f"{STA}/Things({ids['thing']})", headers={"content-type": "application/json-patch+json"},
+                     content=json.dumps([{"op": "add", "path": "/properties/x", "value": nested(depth)}]))
+    assert_refused(r, "0.value", f"nesting depth {depth} exceeds the limit of 32")
+    assert counts(client)["Things"] == 1
