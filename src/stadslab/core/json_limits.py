@@ -15,8 +15,9 @@ applied where a value is accepted and before anything is written:
 Violations are ``BadRequest`` (400) naming the field path and the limit. The walk
 is iterative, so no input can exhaust Python's recursion limit here.
 
-The limits are process-wide, taken from ``Settings`` when the app (or a stand-alone
-MQTT runtime) starts (``configure``); until then the ``Settings`` defaults apply.
+The limits are process-wide, taken from ``Settings`` when the app starts
+(``configure``); a process without an app (a stand-alone MQTT runtime, the CLI) uses
+the ``Settings`` defaults.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from typing import Any
 
 import orjson
 
+from .config import Settings
 from .errors import BadRequest
 
 #: Strings no store can hold faithfully: lone surrogates (no UTF-8 form) and U+0000.
@@ -37,14 +39,14 @@ _SCALARS = (int, float, bool, type(None))
 
 @dataclass(frozen=True)
 class JsonLimits:
-    max_depth: int = 32
-    max_bytes: int = 256_000
+    max_depth: int
+    max_bytes: int
 
 
-_current = JsonLimits()
+_current = JsonLimits(Settings.model_fields["json_max_depth"].default, Settings.model_fields["json_max_bytes"].default)
 
 
-def configure(settings) -> JsonLimits:
+def configure(settings: Settings) -> JsonLimits:
     """Take the limits from ``Settings`` (``json_max_depth``, ``json_max_bytes``) for this process."""
     global _current
     _current = JsonLimits(settings.json_max_depth, settings.json_max_bytes)
