@@ -257,7 +257,8 @@ def test_registry_geometry_with_deep_members_is_refused(client):
 def test_very_deep_bodies_in_a_batch_or_json_patch_are_a_400_not_a_500(client, depth):
     """$batch substitutes ``$<id>`` references and JSON Patch copies values: both once recursed."""
     ids = new_thing(client)
-    body = {"requests": [{"id": "a", "method": "post", "url": "Things", "body": thing(properties={"p": nested(depth)})}]}
+    body = {"requests": [{"id": "a", "method": "post", "url": "Things",
+                          "body": thing(properties={"p": nested(depth)})}]}
     r = client.post(f"{STA}/$batch", content=json.dumps(body), headers={"content-type": "application/json"})
     assert r.status_code == 200, r.text
     [answer] = r.json()["responses"]

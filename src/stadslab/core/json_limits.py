@@ -43,7 +43,8 @@ class JsonLimits:
     max_bytes: int
 
 
-_current = JsonLimits(Settings.model_fields["json_max_depth"].default, Settings.model_fields["json_max_bytes"].default)
+_current = JsonLimits(Settings.model_fields["json_max_depth"].default,
+                      Settings.model_fields["json_max_bytes"].default)
 
 
 def configure(settings: Settings) -> JsonLimits:
