@@ -55,6 +55,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         lifespan=lifespan,
     )
     app.state.settings = settings
+    from stadslab.core.json_limits import configure as configure_json_limits
+
+    configure_json_limits(settings)  # the bounds on stored JSON of every write path (process-wide)
     app.state.db = db
     from stadslab.sensorthings.group_commit import GroupCommit
 

@@ -23,6 +23,12 @@ class Settings(BaseSettings):
     mqtt_url: str | None = None
     #: Largest accepted request body in bytes; larger bodies get 413.
     max_body_bytes: int = Field(default=2_000_000, ge=1024)
+    #: Free JSON values (an Observation's result and parameters, a Thing's properties, ...) nest at
+    #: most this many arrays/objects deep and are at most this many bytes of JSON; larger ones get
+    #: 400 naming the field (``core.json_limits``). At most 128: responses wrap stored values in a
+    #: few more levels and the JSON writer stops at 255.
+    json_max_depth: int = Field(default=32, ge=1, le=128)
+    json_max_bytes: int = Field(default=256_000, ge=64)
     page_size_default: int = Field(default=20, ge=1)
     page_size_max: int = Field(default=500, ge=1)
     #: Development only: accept writes without credentials (for conformance suites).

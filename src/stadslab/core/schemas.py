@@ -33,6 +33,14 @@ def validate_geojson(value: dict[str, Any] | None, allowed: tuple[str, ...]) -> 
         return None
     from shapely.geometry import shape
 
+    from .errors import BadRequest
+    from .json_limits import check_value
+
+    try:  # stored as given, members beyond the geometry too: it must be readable back
+        check_value(value, ["geometry"])
+    except BadRequest as exc:  # as a field error, like every other problem of a registry record
+        raise ValueError(exc.errors[0]["msg"]) from None
+
     gtype = value.get("type") if isinstance(value, dict) else None
     if gtype not in allowed:
         raise ValueError(f"geometry type must be one of {', '.join(allowed)}, got {gtype!r}")

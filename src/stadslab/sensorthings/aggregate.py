@@ -37,6 +37,20 @@ def _epoch_seconds(col, dialect: str):
     return cast(func.floor(func.extract("epoch", col)), BigInteger)
 
 
+_FIRST = datetime.min.replace(tzinfo=timezone.utc)
+_LAST = datetime.max.replace(tzinfo=timezone.utc)
+
+
+def _shift(dt: datetime, delta: timedelta) -> datetime:
+    """``dt + delta``, held at the ends of the calendar: Observations stored before the supported
+    range (docs/sensorthings.md "Limits") may lie next to year 1 or 9999, and their buckets must
+    still be answered rather than overflow."""
+    try:
+        return dt + delta
+    except OverflowError:
+        return _FIRST if delta < timedelta(0) else _LAST
+
+
 def read(ctx: ReadContext, rp: ResourcePath, raw: dict[str, str]) -> dict:
     for key in raw:
         if key not in PARAMS:
@@ -71,7 +85,7 @@ def read(ctx: ReadContext, rp: ResourcePath, raw: dict[str, str]) -> dict:
     if end < start:
         raise _bad("to", "lies before from")
     if end == start:
-        end = start + timedelta(microseconds=1)
+        end = _shift(start, timedelta(microseconds=1))
     buckets = math.ceil((end - start).total_seconds() / secs) + 1
     limit = ctx.settings.sta_page_size_max
     if buckets > limit:
@@ -85,7 +99,7 @@ def read(ctx: ReadContext, rp: ResourcePath, raw: dict[str, str]) -> dict:
                    OBS.c.phenomenon_time_start <= end, OBS.c.result_number.is_not(None))
             .group_by(bucket).order_by(bucket))
     for b, mean, low, high, n in ctx.session.execute(stmt):
-        t0 = EPOCH + timedelta(seconds=int(b))
-        body["value"].append({"phenomenonTime": f"{format_instant(t0)}/{format_instant(t0 + step)}",
+        t0 = _shift(EPOCH, timedelta(seconds=int(b)))
+        body["value"].append({"phenomenonTime": f"{format_instant(t0)}/{format_instant(_shift(t0, step))}",
                               "mean": float(mean), "min": float(low), "max": float(high), "count": int(n)})
     return body

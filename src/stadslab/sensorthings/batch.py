@@ -88,16 +88,18 @@ def _relative(url: str, links: Links) -> tuple[str, list[tuple[str, str]]]:
 
 
 def _substitute(value: Any, ids: dict[str, int]) -> Any:
-    if isinstance(value, dict):
-        out = {}
-        for k, v in value.items():
-            if k == "@iot.id" and isinstance(v, str) and v.startswith("$") and v[1:] in ids:
-                out[k] = ids[v[1:]]
-            else:
-                out[k] = _substitute(v, ids)
-        return out
-    if isinstance(value, list):
-        return [_substitute(v, ids) for v in value]
+    """``{"@iot.id": "$<id>"}`` → the id created by that request; in place and iteratively, so
+    a body nested however deep is left to the writer to refuse (400 naming the field)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            ref = item.get("@iot.id")
+            if isinstance(ref, str) and ref.startswith("$") and ref[1:] in ids:
+                item["@iot.id"] = ids[ref[1:]]
+            stack.extend(v for v in item.values() if isinstance(v, (dict, list)))
+        elif isinstance(item, list):
+            stack.extend(v for v in item if isinstance(v, (dict, list)))
     return value
 
 

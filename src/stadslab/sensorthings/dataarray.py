@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from stadslab.core.auth import Principal
 from stadslab.core.errors import NotFound
+from stadslab.core.json_limits import check_value
 
 from . import auditing, rules, visibility
 from .authz import WriteGuard, require_writer
@@ -185,8 +186,24 @@ def _plans(session: Session, body: Any) -> list[tuple[str, int, list[str], list]
         data = item.get("dataArray")
         if not isinstance(data, list):
             raise bad([i, "dataArray"], "required: an array of rows")
+        _check_free_json(comps, data, [i, "dataArray"])
         plans.append((kind, sid, comps, data))
     return plans
+
+
+#: Components stored as the client's JSON: bounded like every free JSON field (core.json_limits).
+_FREE_JSON = ("result", "resultQuality", "parameters")
+
+
+def _check_free_json(comps: list[str], data: list, loc: list) -> None:
+    """Free JSON values of every row, before anything is stored: one that could not be read back
+    fails the whole request (400 naming row and component), not just its row."""
+    free = [(j, c) for j, c in enumerate(comps) if c in _FREE_JSON]
+    n = len(comps)
+    for r, values in enumerate(data):
+        if type(values) is list and len(values) == n:
+            for j, name in free:
+                check_value(values[j], [*loc, r, name])
 
 
 def _create(session: Session, body: Any, links: Links, foi_visible: list = ()) -> list[str]:

@@ -10,13 +10,13 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
 from sqlalchemy.exc import DataError, ProgrammingError
 from sqlalchemy.orm import Session
 
 from stadslab.core.auth import SYSTEM, Principal
 from stadslab.core.config import Settings
 from stadslab.core.errors import BadRequest, StadslabError
+from stadslab.core.json_limits import loads
 
 from . import aggregate, dataarray, observation_post, service
 from .authz import require_writer
@@ -54,23 +54,10 @@ def query_dict(pairs: list[tuple[str, str]], *, keep_all: bool = False) -> dict[
 
 
 def parse_body(raw: bytes | Any, *, already_parsed: bool = False) -> Any:
+    """The request body as JSON (``core.json_limits.loads``: a lone surrogate is a 400 here)."""
     if already_parsed:
         return raw
-    if not raw:
-        raise BadRequest("A JSON body is required", errors=[{"loc": ["body"], "field": "body", "msg": "empty"}])
-    try:
-        return orjson.loads(raw)  # several times faster on DataArray bodies
-    except orjson.JSONDecodeError:
-        pass  # the standard parser words the error (and reads NaN/Infinity, rejected later by field)
-    try:
-        return json.loads(raw)
-    except RecursionError:
-        raise BadRequest("The JSON body is nested too deeply",
-                         errors=[{"loc": ["body"], "field": "body", "msg": "nested too deeply"}]) from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        pos = getattr(exc, "pos", None)
-        msg = f"Malformed JSON: {getattr(exc, 'msg', str(exc))}" + (f" at character {pos}" if pos is not None else "")
-        raise BadRequest(msg, errors=[{"loc": ["body"], "field": "body", "msg": msg}]) from None
+    return loads(raw)
 
 
 def handle(session: Session, settings: Settings, links: Links, method: str, path: str,
@@ -110,23 +97,33 @@ def handle(session: Session, settings: Settings, links: Links, method: str, path
         raise MethodNotAllowed(f"{method} is not supported on {path[:100]}")
     if method == "POST":
         data = parse_body(body, already_parsed=body_parsed)
-        row = service.create_observation(session, rp, data, principal=principal, commit=commit)
+        row = service.create_observation(session, rp, data, principal=principal, commit=False)
         if row is not None:
-            return observation_created(row, links)
-        et, new_id = service.create(session, rp, data, principal=principal, commit=commit)
-        return StaResponse(201, _entity(ctx, et, new_id), {"Location": links.entity(et, new_id)})
+            return _written(session, observation_created(row, links), commit)
+        et, new_id = service.create(session, rp, data, principal=principal, commit=False)
+        return _written(session, StaResponse(201, _entity(ctx, et, new_id), {"Location": links.entity(et, new_id)}),
+                        commit)
     if method in ("PATCH", "PUT"):
         data = parse_body(body, already_parsed=body_parsed)
         if method == "PATCH" and content_type.split(";")[0].strip().lower() == JSON_PATCH:
-            et, id_ = service.json_patch(session, rp, data, principal=principal, commit=commit)
+            et, id_ = service.json_patch(session, rp, data, principal=principal, commit=False)
         else:
             et, id_ = service.update(session, rp, data, principal=principal, replace=method == "PUT",
-                                     commit=commit)
-        return StaResponse(200, _entity(ctx, et, id_))
+                                     commit=False)
+        return _written(session, StaResponse(200, _entity(ctx, et, id_)), commit)
     if method == "DELETE":
-        service.delete(session, rp, principal=principal, commit=commit)
-        return StaResponse(200, None)
+        service.delete(session, rp, principal=principal, commit=False)
+        return _written(session, StaResponse(200, None), commit)
     raise MethodNotAllowed(f"{method} is not supported")
+
+
+def _written(session: Session, response: StaResponse, commit: bool) -> StaResponse:
+    """Commit a write only once its answer is built: should reading the stored entity back fail,
+    the client's 500 must mean "not stored", never "stored, but we could not say so". On any
+    exception the caller's session (``routes``) or savepoint (``batch``) rolls everything back."""
+    if commit:
+        session.commit()
+    return response
 
 
 def observation_created(row, links: Links) -> StaResponse:

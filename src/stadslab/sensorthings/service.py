@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from stadslab.core.auth import Principal
 from stadslab.core.errors import BadRequest, Conflict, StadslabError
+from stadslab.core.json_limits import check_value
 
 from . import auditing, filtering, observation_post
 from .authz import OWNED, require_writer
@@ -182,6 +183,9 @@ def json_patch(session: Session, rp: ResourcePath, operations: Any, *, principal
         if not isinstance(operations, list):
             raise BadRequest("A JSON Patch document is an array of operations",
                              errors=[{"loc": ["body"], "field": "body", "msg": "expected an array"}])
+        for i, op in enumerate(operations):  # jsonpatch copies values recursively: bound them first
+            if isinstance(op, dict) and "value" in op:
+                check_value(op["value"], [i, "value"])
         row = session.execute(et.table.select().where(et.table.c.id == res.id)).first()
         doc = {name: property_value(p, row._mapping) for name, p in et.props.items() if not p.read_only}
         try:

@@ -28,13 +28,33 @@ _ISO_RE = re.compile(r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+
 _UTC_RE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?Z")
 
 
+#: The instants the hub accepts (docs/sensorthings.md "Limits"). Python's datetime ends at the
+#: years 1 and 9999; a millennium of headroom on both sides keeps every computation on a stored
+#: time (chart windows, ``$aggregate`` buckets, time zone shifts) inside that range.
+MIN_INSTANT = datetime(1000, 1, 1, tzinfo=timezone.utc)
+MAX_INSTANT = datetime(9000, 1, 1, tzinfo=timezone.utc)  # exclusive
+SUPPORTED_RANGE = ": from 1000-01-01T00:00:00Z up to (not including) 9000-01-01T00:00:00Z"
+
+
+def in_range(dt: datetime, value: str) -> datetime:
+    """``dt`` (aware) when it lies in the supported range, else ``BadValue`` quoting ``value``."""
+    if MIN_INSTANT <= dt < MAX_INSTANT:
+        return dt
+    raise BadValue(f"'{value[:60]}' lies outside the supported range{SUPPORTED_RANGE}")
+
+
 def parse_instant(value: Any) -> datetime:
-    """An ISO 8601 date-time; without an offset it is taken as UTC. Returns aware UTC."""
+    """An ISO 8601 date-time within the supported range; without an offset it is taken as UTC.
+
+    Returns aware UTC.
+    """
     if type(value) is str and _UTC_RE.fullmatch(value):
         try:
-            return datetime.fromisoformat(value)  # Python >= 3.11 reads "Z" as UTC
+            fast = datetime.fromisoformat(value)  # Python >= 3.11 reads "Z" as UTC
         except ValueError:
-            pass  # e.g. month 13: the general path below words the error
+            fast = None  # e.g. month 13: the general path below words the error
+        if fast is not None:
+            return in_range(fast, value)
     if not isinstance(value, str):
         raise BadValue("expected an ISO 8601 date-time string")
     text = value.strip()
@@ -49,7 +69,11 @@ def parse_instant(value: Any) -> datetime:
         raise BadValue(f"'{value[:60]}' is not a valid date-time: {exc}") from None
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=timezone.utc)
-    return dt.astimezone(timezone.utc)
+    try:
+        dt = dt.astimezone(timezone.utc)
+    except OverflowError:  # 0001-01-01T00:00:00+01:00 lies before year 1
+        raise BadValue(f"'{value[:60]}' lies outside the supported range{SUPPORTED_RANGE}") from None
+    return in_range(dt, value)
 
 
 def parse_interval(value: Any) -> tuple[datetime, datetime]:

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from stadslab.core.auth import Principal
 from stadslab.core.errors import NotFound
+from stadslab.core.json_limits import check_text, check_value
 
 from . import rules
 from .authz import WriteGuard
@@ -24,6 +25,8 @@ from .rules import bad
 from .values import (GEOJSON_ENCODINGS, BadValue, check_geojson, parse_instant, parse_interval,
                      parse_time_object, result_columns)
 
+#: Property kinds stored as the client's JSON, bounded in depth and size.
+FREE_JSON = frozenset(("json", "any", "result", "geojson"))
 MAX_DEPTH = 24  # path elements: entity names and list positions
 COMPLEX_OBSERVATION = "http://www.opengis.net/def/observationType/OGC-OM/2.0/OM_ComplexObservation"
 
@@ -31,10 +34,13 @@ COMPLEX_OBSERVATION = "http://www.opengis.net/def/observationType/OGC-OM/2.0/OM_
 def convert(prop: Prop, value: Any, loc: list, table) -> dict[str, Any]:
     """One STA property value → the column values that store it."""
     cols = prop.columns
+    if prop.kind in FREE_JSON:
+        check_value(value, loc)  # stored as given: it must be readable back (core.json_limits)
     try:
         if prop.kind == "text":
             if not isinstance(value, str):
                 raise BadValue("must be a string")
+            check_text(value, loc)
             limit = getattr(table.c[cols[0]].type, "length", None)
             if limit and len(value) > limit:
                 raise BadValue(f"at most {limit} characters")

@@ -191,12 +191,30 @@ def _window(phenomenon_time: str | None) -> tuple[str | None, str, str]:
     start, end = _parse_instant(start_text), _parse_instant(end_text or start_text)
     if start is None or end is None:
         return None, "1d", "day"
-    first = max(start, end - timedelta(days=CHART_DAYS))
+    try:
+        first = max(start, end - timedelta(days=CHART_DAYS))
+    except OverflowError:  # a stream stored before the supported time range, next to year 1
+        first = start
     hourly = end - first <= timedelta(days=3)
     first = first.astimezone(timezone.utc).replace(minute=0, second=0, microsecond=0)
     if not hourly:
         first = first.replace(hour=0)
-    return first.strftime("%Y-%m-%dT%H:%M:%SZ"), "1h" if hourly else "1d", "hour" if hourly else "day"
+    # isoformat, not strftime: the latter writes year 1 as "1", which no parser reads back
+    return first.replace(tzinfo=None).isoformat() + "Z", "1h" if hourly else "1d", "hour" if hourly else "day"
+
+
+def _chart(session, settings, links, principal, ds_id: int, query: list[tuple[str, str]]) -> list[dict]:
+    """The chart buckets of one Datastream; none when its times lie outside what ``$aggregate``
+    accepts (Observations stored before the supported range, docs/sensorthings.md "Limits"):
+    the page still shows the sensor, only without that chart."""
+    from stadslab.sensorthings import dispatch
+
+    try:
+        agg = dispatch.handle(session, settings, links, "GET", f"Datastreams({ds_id})/Observations/$aggregate",
+                              query, principal=principal).body
+    except BadRequest:
+        return []
+    return _buckets(agg.get("value", []))
 
 
 def _buckets(value: list[dict]) -> list[dict]:
@@ -245,14 +263,12 @@ def sensor_page(request: Request, thing_id: str):
         for ds in thing.get("Datastreams", []):
             first, interval, step = _window(ds.get("phenomenonTime"))
             query = [("interval", interval)] + ([("from", first)] if first else [])
-            agg = dispatch.handle(session, settings, links, "GET",
-                                  f"Datastreams({ds['@iot.id']})/Observations/$aggregate", query,
-                                  principal=principal).body
             unit = ds.get("unitOfMeasurement") or {}
             streams.append({
                 "id": ds["@iot.id"], "name": ds.get("name"), "description": ds.get("description"),
                 "property": (ds.get("ObservedProperty") or {}).get("name"), "unit": unit.get("symbol") or "",
-                "unit_name": unit.get("name") or "", "step": step, "buckets": _buckets(agg.get("value", [])),
+                "unit_name": unit.get("name") or "", "step": step,
+                "buckets": _chart(session, settings, links, principal, ds["@iot.id"], query),
                 "url": f"/sta/v1.1/Datastreams({ds['@iot.id']})/Observations/$aggregate?{urlencode(query)}",
                 "observations_url": f"/sta/v1.1/Datastreams({ds['@iot.id']})/Observations",
             })

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from stadslab.core.auth import Principal, authorize_write, require_scope
 from stadslab.core.errors import NotFound, StadslabError, Unauthorized, ValidationFailed, field_error
+from stadslab.core.json_limits import check_value
 from stadslab.core.unit_of_work import unit_of_work
 from stadslab.governance import audit
 from stadslab.network.models import Organisation
@@ -236,6 +237,7 @@ def _observations(uplink: Uplink, mappings: list[LorawanFieldMapping],
         if not found:
             missing.append(mapping.field)
             continue
+        check_value(value, ["decoded", *path])  # becomes a result: bounded like any free JSON
         if mapping.scale is not None or mapping.offset is not None:
             if not isinstance(value, (int, float)) or isinstance(value, bool):
                 raise ValidationFailed(f"decoded field '{mapping.field}' must be a number to apply scale/offset",

@@ -15,6 +15,8 @@ from typing import Any, Protocol
 
 from stadslab.core.errors import ValidationFailed, field_error
 
+from ...values import BadValue, in_range
+
 
 @dataclass(frozen=True)
 class Uplink:
@@ -91,6 +93,10 @@ def timestamp(value: str, loc: list[str]) -> datetime:
     frac = (m.group(2) or "")[:7]
     zone = "+00:00" if m.group(3) == "Z" else m.group(3)
     try:
-        return datetime.fromisoformat(f"{m.group(1)}{frac}{zone}").astimezone(timezone.utc)
-    except ValueError:
+        when = datetime.fromisoformat(f"{m.group(1)}{frac}{zone}").astimezone(timezone.utc)
+    except (ValueError, OverflowError):  # OverflowError: shifted to UTC it falls before year 1
         raise invalid(loc, "is not a valid date and time") from None
+    try:
+        return in_range(when, value)  # it becomes the Observations' phenomenonTime
+    except BadValue as exc:
+        raise invalid(loc, str(exc)) from None
