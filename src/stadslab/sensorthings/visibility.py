@@ -28,6 +28,7 @@ nothing to their query, which keeps the administrator's queries unchanged.
 from __future__ import annotations
 
 from sqlalchemy import ColumnElement, and_, exists, or_, select
+from sqlalchemy.orm import Session
 
 from stadslab.core.auth import Principal, readable_access_classes_clause
 
@@ -111,6 +112,18 @@ def clause(p: Principal, entity: str, table=None) -> ColumnElement[bool] | None:
         from .entities import ENTITY_TYPES
         table = ENTITY_TYPES[entity].table
     return rule(p, table)
+
+
+def visible_ids(session: Session, p: Principal, entity: str, ids) -> set[int]:
+    """The ids among ``ids`` that exist and ``p`` may see: for routes outside /sta (exports, the
+    catalogue, evidence) that take ids, so a hidden one is answered exactly like an unknown one."""
+    from .entities import ENTITY_TYPES
+
+    ids = {i for i in ids if isinstance(i, int) and not isinstance(i, bool) and 0 < i < 2**63}
+    if not ids:
+        return set()
+    table = ENTITY_TYPES[entity].table
+    return set(session.scalars(select(table.c.id).where(table.c.id.in_(ids), *where(p, entity, table))))
 
 
 def where(p: Principal, entity: str, table=None) -> list[ColumnElement[bool]]:
