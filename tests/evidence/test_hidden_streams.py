@@ -123,3 +123,18 @@ def test_stored_evaluation_follows_the_current_access_class(client, admin_client
     session.commit()
     gone = client.get(f"/api/v1/projects/{exp.project_id}/evaluations/{ev_id}").json()
     assert gone == views[0]
+
+
+def test_solution_comparison_withholds_effects_of_streams_made_restricted(client, admin_client, session):
+    from stadslab.labs.schemas import SolutionIn
+    from stadslab.labs.service import create_solution
+
+    exp = build_experiment(session, days_pre=14, days_post=14)
+    sol = create_solution(session, SolutionIn(name="Schone lucht", origin_project_id=exp.project_id)).id
+    assert admin_client.put(f"/api/v1/projects/{exp.project_id}/design", json=exp.design()).status_code == 200
+    assert admin_client.post(f"/api/v1/projects/{exp.project_id}/evaluation").status_code == 201
+    [city] = client.get(f"/api/v1/solutions/{sol}/comparison").json()["kpis"][0]["cities"]
+    assert city["status"] != "withheld"
+    _close(session, exp, stream=exp.control[0])
+    [city] = client.get(f"/api/v1/solutions/{sol}/comparison").json()["kpis"][0]["cities"]
+    assert city["status"] == "withheld" and city["estimate"] is None and city["low"] is None

@@ -25,6 +25,7 @@ class World:
     owner: int
     headers: dict[str, dict[str, str]]
     streams: dict[str, int]
+    hidden_thing: int
 
 
 @pytest.fixture
@@ -43,7 +44,13 @@ def world(db, admin_client) -> World:
         Locations=[location()], Datastreams=streams))
     assert r.status_code == 201, r.text
     rows = admin_client.get(f"{STA}/Things({r.json()['@iot.id']})/Datastreams").json()["value"]
-    return World(owner.id, headers, {d["name"].removesuffix("-ds"): d["@iot.id"] for d in rows})
+    hidden = admin_client.post(f"{STA}/Things", json=thing(
+        name="besloten-kast", properties={"register": {"access_class": "restricted",
+                                                       "owner": {"organisation_id": owner.id}}},
+        Locations=[location()], Datastreams=[datastream(ObservedProperty=observed_property("grootheid-besloten"))]))
+    assert hidden.status_code == 201, hidden.text
+    return World(owner.id, headers, {d["name"].removesuffix("-ds"): d["@iot.id"] for d in rows},
+                 hidden.json()["@iot.id"])
 
 
 def _same_as_unknown(client, url: str, hidden: int, headers: dict) -> None:
@@ -65,3 +72,27 @@ def test_observations_csv_follows_the_datastreams_own_access_class(client, world
                 assert "42" in r.text
             else:
                 _same_as_unknown(client, url, ds, headers)
+
+
+def test_register_shows_only_visible_things_and_measures(client, world):
+    for who, headers in world.headers.items():
+        body = client.get("/api/v1/sensor-register", headers=headers).json()
+        names = {it["name"] for it in body["items"]}
+        assert ("besloten-kast" in names) == (who == "member-owner"), who
+        [open_thing] = [it for it in body["items"] if it["name"] == "open-thing"]
+        assert set(open_thing["measures"]) == {f"grootheid-{c}" for c in SEES[who]}, who
+        for path in ("/api/v1/sensor-register.csv", "/api/v1/sensor-register.geojson"):
+            text = client.get(path, headers=headers).text
+            for cls in {"network", "restricted"} - SEES[who]:
+                assert f"grootheid-{cls}" not in text, (who, path)
+            assert ("besloten" in text) == (who == "member-owner"), (who, path)
+
+
+def test_ogc_api_items_and_sensor_pages_answer_a_hidden_thing_like_an_unknown_one(client, world):
+    for who in ("anonymous", "member-other"):
+        headers = world.headers[who]
+        _same_as_unknown(client, "/ogcapi/collections/sensors/items/{}", world.hidden_thing, headers)
+        a = client.get(f"/sensoren/{world.hidden_thing}", headers=headers)
+        b = client.get(f"/sensoren/{UNKNOWN}", headers=headers)
+        assert a.status_code == b.status_code == 404
+        assert a.text.replace(str(world.hidden_thing), "N") == b.text.replace(str(UNKNOWN), "N")
