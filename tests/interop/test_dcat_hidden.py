@@ -11,8 +11,9 @@ def _open_thing_with_streams(admin_client) -> tuple[int, dict[str, int]]:
                           ObservedProperty=observed_property(f"grootheid-{cls}"),
                           Observations=[{"phenomenonTime": f"2024-0{i + 1}-01T10:00:00Z", "result": 1}])
                for i, cls in enumerate(("open", "network", "restricted"))]
-    r = admin_client.post(f"{STA}/Things", json=thing(name="Open kast", properties={"register": {"access_class": "open"}},
-                                                      Locations=[location()], Datastreams=streams))
+    body = thing(name="Open kast", properties={"register": {"access_class": "open"}}, Locations=[location()],
+                 Datastreams=streams)
+    r = admin_client.post(f"{STA}/Things", json=body)
     assert r.status_code == 201, r.text
     rows = admin_client.get(f"{STA}/Things({r.json()['@iot.id']})/Datastreams").json()["value"]
     return r.json()["@iot.id"], {d["name"].removesuffix("-reeks"): d["@iot.id"] for d in rows}
@@ -34,7 +35,8 @@ def test_catalogue_leaves_out_hidden_datastreams_and_their_observed_properties(c
 def test_a_thing_made_restricted_leaves_the_catalogue_like_one_that_never_was(client, admin_client):
     thing_id, _ = _open_thing_with_streams(admin_client)
     assert client.get(f"/api/v1/catalog/datasets/sensors-thing-{thing_id}").status_code == 200
-    r = admin_client.patch(f"{STA}/Things({thing_id})", json={"properties": {"register": {"access_class": "restricted"}}})
+    closed = {"properties": {"register": {"access_class": "restricted"}}}
+    r = admin_client.patch(f"{STA}/Things({thing_id})", json=closed)
     assert r.status_code == 200, r.text
     a = client.get(f"/api/v1/catalog/datasets/sensors-thing-{thing_id}")
     b = client.get("/api/v1/catalog/datasets/sensors-thing-987654")

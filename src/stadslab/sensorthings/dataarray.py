@@ -232,9 +232,8 @@ def _create(session: Session, body: Any, links: Links, foi_visible: list = (),
             table = ENTITY_TYPES["FeatureOfInterest"].table
             known = set(session.scalars(select(table.c.id).where(table.c.id.in_(wanted), *foi_visible))) if wanted \
                 else set()  # a FeatureOfInterest the caller may not see counts as unknown
-            for foi_id in sorted(known):  # linking another owner's one needs its rights (as in the writer)
-                if guard is not None:
-                    guard.check_link("FeatureOfInterest", foi_id)
+            for foi_id in sorted(known) if guard is not None else ():  # another owner's: rights, as in the writer
+                guard.check_link("FeatureOfInterest", foi_id)
             claims.claim_for_stream(session, known, kind, sid)
             if len(known) < len(wanted):
                 keep = [(r, s) for r, s in zip(rows, slots) if r[at] in known]

@@ -4,8 +4,8 @@ The rule (``precision`` has the grid): a Location's or FeatureOfInterest's exact
 geometry is seen by network administrators and by members of an organisation that
 owns a Thing linked to it (a Location: through ``Thing/Locations`` or a
 HistoricalLocation; a FeatureOfInterest: generated from such a Location, or observed
-by such a Thing's (Multi)Datastreams), or that claimed it first (``claims``). Everyone else gets the coarsened copy, made
-with the coarsest precision among the Things involved.
+by such a Thing's (Multi)Datastreams), or that claimed it first (``claims``). Everyone
+else gets the coarsened copy, made with the coarsest precision among the Things involved.
 
 Outputs (STA JSON, ``$select``, ``$expand``, MQTT, sensor register, OGC API, web
 pages) all go through :func:`public_rows` or :func:`thing_geometries`. Queries go
