@@ -167,3 +167,19 @@ def test_features_of_a_restricted_thing_stay_hidden_after_retention(client, worl
         assert _coords(got, "feature") == snap_point(*EXACT, 1000)
     got = _ok(client.get(f"{STA}/FeaturesOfInterest({world.secret_feature})", headers=world.headers["member-a"]))
     assert _coords(got, "feature") == SECRET
+
+
+def test_an_orphan_keeps_its_owners_precision_when_the_public_copies_are_recomputed(db, client, world):
+    """Copies are recomputed when the configured defaults change; an orphan then has no Thing to
+    take its precision from, and must not fall to the (finer) sensitive default."""
+    from fastapi.testclient import TestClient
+
+    from stadslab.app import create_app
+    from stadslab.core.config import Settings
+
+    assert client.delete(f"{STA}/Things({world.coarse_thing})", headers=world.headers["editor-a"]).status_code == 200
+    settings = Settings(database_url=db.url, public_location_precision_sensitive_m=10)
+    with TestClient(create_app(settings, db=db)) as other:
+        for path, key in ((f"Locations({world.coarse_location})", "location"),
+                          (f"FeaturesOfInterest({world.coarse_feature})", "feature")):
+            assert _coords(_ok(other.get(f"{STA}/{path}")), key) == snap_point(*EXACT, 1000), path
