@@ -183,3 +183,16 @@ def test_an_orphan_keeps_its_owners_precision_when_the_public_copies_are_recompu
         for path, key in ((f"Locations({world.coarse_location})", "location"),
                           (f"FeaturesOfInterest({world.coarse_feature})", "feature")):
             assert _coords(_ok(other.get(f"{STA}/{path}")), key) == snap_point(*EXACT, 1000), path
+
+
+def test_a_thing_made_restricted_later_passes_that_on_to_its_orphans(client, world):
+    a = world.headers["editor-a"]
+    register = _ok(client.get(f"{STA}/Things({world.coarse_thing})", headers=a))["properties"]["register"]
+    closed = {"properties": {"register": {**register, "access_class": "restricted"}}}
+    assert client.patch(f"{STA}/Things({world.coarse_thing})", json=closed, headers=a).status_code == 200
+    assert client.delete(f"{STA}/Things({world.coarse_thing})", headers=a).status_code == 200
+    for who in ("anonymous", "member-b"):
+        _same_as_unknown(client, "Locations({})", world.coarse_location, world.headers[who])
+        _same_as_unknown(client, "FeaturesOfInterest({})", world.coarse_feature, world.headers[who])
+    assert _coords(_ok(client.get(f"{STA}/Locations({world.coarse_location})", headers=world.headers["member-a"])),
+                   "location") == EXACT
