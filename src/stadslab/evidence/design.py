@@ -17,8 +17,10 @@ from shapely.geometry import shape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from stadslab.core.auth import ANONYMOUS, Principal
 from stadslab.core.errors import ValidationFailed, field_error
 from stadslab.labs.models import Project
+from stadslab.sensorthings import visibility
 from stadslab.sensorthings.models import Datastream, Location, ObservedProperty, Thing, thing_locations
 from stadslab.sensorthings.values import BadValue, parse_instant
 
@@ -129,17 +131,18 @@ def _periods(design: DesignIn, errors: _Errors) -> dict[str, tuple[datetime, dat
     return out
 
 
-def _things_in_area(session: Session, area: dict) -> list[int]:
-    """Things matched by their *public* position (docs/sensorthings.md "Location precision"):
-    evaluations are public, and an area that could be narrowed down step by step would otherwise
-    reveal where a coarsened sensor stands exactly."""
-    from stadslab.core.auth import ANONYMOUS
+def _things_in_area(session: Session, area: dict, principal: Principal) -> list[int]:
+    """Things ``principal`` may see, matched by their *public* position (docs/sensorthings.md
+    "Location precision"): evaluations are public, and an area that could be narrowed down step by
+    step would otherwise reveal where a coarsened sensor stands exactly. A hidden Thing is not
+    there at all, so "no Thing in this area" cannot betray it either."""
     from stadslab.sensorthings.public_geometry import public_rows
 
     polygon = shape(area)
     rows = [r._mapping for r in session.execute(
         select(thing_locations.c.thing_id, Location.id, Location.location, Location.public_location)
-        .join(Location, Location.id == thing_locations.c.location_id))]
+        .join(Location, Location.id == thing_locations.c.location_id)
+        .where(thing_locations.c.thing_id.in_(visibility.visible_thing_ids(principal))))]
     found = set()
     for thing_id, geo in ((r["thing_id"], r["location"]) for r in public_rows(session, ANONYMOUS, "Location", rows)):
         try:
@@ -154,23 +157,29 @@ def _not_open(session: Session, rows: list) -> dict[int, str]:
     """Datastream id -> access class, for the Datastreams that are not open data.
 
     Evaluations, reports and comparisons are public, and group means are derived data,
-    so only open Datastreams of open Things may feed them.
+    so only Datastreams an anonymous caller may read (``visibility``) may feed them. Callers
+    pass only rows the caller may see: naming the class of a hidden one would reveal it.
     """
     if not rows:
         return {}
+    public = visibility.visible_ids(session, ANONYMOUS, "Datastream", [r.id for r in rows])
     things = dict(session.execute(select(Thing.id, Thing.access_class)
                                   .where(Thing.id.in_({r.thing_id for r in rows}))).all())
     out = {}
     for r in rows:
-        cls = getattr(r, "access_class", None) or "open"
-        thing_cls = things.get(r.thing_id) or "open"
-        worst = cls if cls != "open" else thing_cls
-        if worst != "open":
-            out[r.id] = worst
+        if r.id not in public:
+            cls = r.access_class or "open"
+            out[r.id] = cls if cls != "open" else (things.get(r.thing_id) or "restricted")
     return out
 
 
-def _site_streams(session: Session, design: DesignIn, errors: _Errors) -> dict[str, list[tuple[str, Any, bool]]]:
+def _visible_streams(principal: Principal, *conditions):
+    """Datastreams matching ``conditions`` that ``principal`` may see: the others are as unknown."""
+    return select(Datastream).where(*conditions, *visibility.where(principal, "Datastream", Datastream.__table__))
+
+
+def _site_streams(session: Session, design: DesignIn, errors: _Errors,
+                  principal: Principal) -> dict[str, list[tuple[str, Any, bool]]]:
     """Per group: (site name, Datastream row, listed explicitly) for every candidate open Datastream."""
     out: dict[str, list] = {g: [] for g in GROUPS}
     for group in GROUPS:
@@ -178,8 +187,8 @@ def _site_streams(session: Session, design: DesignIn, errors: _Errors) -> dict[s
         for i, site in enumerate(getattr(design, group)):
             name = site.name or f"{label} {i + 1}"
             if site.datastream_ids:
-                rows = {r.id: r for r in session.scalars(select(Datastream).where(
-                    Datastream.id.in_(site.datastream_ids)))}
+                rows = {r.id: r for r in session.scalars(_visible_streams(
+                    principal, Datastream.id.in_(site.datastream_ids)))}
                 missing = [d for d in site.datastream_ids if d not in rows]
                 if missing:
                     errors.add([group, i, "datastream_ids"], f"unknown Datastream id(s): {', '.join(map(str, missing))}")
@@ -190,17 +199,17 @@ def _site_streams(session: Session, design: DesignIn, errors: _Errors) -> dict[s
                 out[group].extend((name, rows[d], True) for d in site.datastream_ids if d in rows and d not in closed)
                 continue
             if site.thing_ids:
-                known = set(session.scalars(select(Thing.id).where(Thing.id.in_(site.thing_ids))))
+                known = visibility.visible_ids(session, principal, "Thing", site.thing_ids)
                 missing = [t for t in site.thing_ids if t not in known]
                 if missing:
                     errors.add([group, i, "thing_ids"], f"unknown Thing id(s): {', '.join(map(str, missing))}")
                 thing_ids = sorted(known)
             else:
-                thing_ids = _things_in_area(session, site.area)
+                thing_ids = _things_in_area(session, site.area, principal)
                 if not thing_ids:
                     errors.add([group, i, "area"], "no Thing has a Location inside this area")
             if thing_ids:
-                rows = session.scalars(select(Datastream).where(Datastream.thing_id.in_(thing_ids))
+                rows = session.scalars(_visible_streams(principal, Datastream.thing_id.in_(thing_ids))
                                        .order_by(Datastream.id)).all()
                 if not rows:
                     errors.add([group, i], "the Things of this site have no Datastreams")
@@ -237,13 +246,17 @@ def _observed_property(session: Session, k, lib: dict | None, candidates: set[in
     return matches[0]
 
 
-def resolve(session: Session, project: Project, design: DesignIn) -> ResolvedDesign:
-    """Check the design against the registry and the sensor hub; 422 listing every problem."""
+def resolve(session: Session, project: Project, design: DesignIn, principal: Principal) -> ResolvedDesign:
+    """Check the design against the registry and the sensor hub; 422 listing every problem.
+
+    Sites are resolved as ``principal`` sees the hub: a Thing or Datastream they may not see is
+    reported exactly like an id that does not exist (and one found by area is not found).
+    """
     errors = _Errors()
     periods = _periods(design, errors)
     if design.confidence_level not in FIXED_B:
         errors.add(["confidence_level"], "must be one of " + ", ".join(str(c) for c in sorted(FIXED_B)))
-    streams = _site_streams(session, design, errors)
+    streams = _site_streams(session, design, errors, principal)
     both = ({r.id for _, r, _ in streams["intervention_sites"]} & {r.id for _, r, _ in streams["control_sites"]})
     if both:
         errors.add(["control_sites"], f"Datastream(s) {', '.join(map(str, sorted(both)))} are both intervention "

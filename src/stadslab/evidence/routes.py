@@ -35,8 +35,9 @@ def get_kpi(code: str, lang: Lang = "nl"):
 
 
 @router.get("/projects/{project_id}/design", summary="The project's experiment design")
-def get_design(project_id: int, session: Session = Depends(get_session)):
-    return service.get_design(session, project_id)
+def get_design(project_id: int, session: Session = Depends(get_session),
+               principal: Principal = Depends(get_principal)):
+    return service.get_design(session, project_id, principal)
 
 
 @router.put("/projects/{project_id}/design", summary="Create or replace the project's experiment design")
@@ -50,17 +51,20 @@ def put_design(project_id: int, data: DesignIn, session: Session = Depends(get_s
 def run_evaluation(project_id: int, session: Session = Depends(get_session),
                    principal: Principal = Depends(get_principal)):
     authorize_write(principal, get_project(session, project_id).owner_organisation_id, SCOPE)
-    return service.evaluation_out(service.run_evaluation(session, project_id, actor=principal))
+    ev = service.run_evaluation(session, project_id, actor=principal)
+    return service.evaluation_out(service.published(session, ev, principal))
 
 
 @router.get("/projects/{project_id}/evaluation", summary="Latest evaluation and history")
-def get_evaluations(project_id: int, session: Session = Depends(get_session)):
-    return service.evaluations(session, project_id)
+def get_evaluations(project_id: int, session: Session = Depends(get_session),
+                    principal: Principal = Depends(get_principal)):
+    return service.evaluations(session, project_id, principal=principal)
 
 
 @router.get("/projects/{project_id}/evaluations/{evaluation_id}", summary="One stored evaluation")
-def get_evaluation(project_id: int, evaluation_id: int, session: Session = Depends(get_session)):
-    return service.evaluation_out(service.get_evaluation(session, project_id, evaluation_id))
+def get_evaluation(project_id: int, evaluation_id: int, session: Session = Depends(get_session),
+                   principal: Principal = Depends(get_principal)):
+    return service.evaluation_out(service.get_evaluation(session, project_id, evaluation_id, principal))
 
 
 @router.get("/projects/{project_id}/report.html", response_class=HTMLResponse, summary="Project evidence report")

@@ -5,11 +5,13 @@ What is in it, in a fixed order (so that pages are stable):
 1. one dataset per registry list (living labs, projects, ...) with CSV, Excel and JSON
    distributions (and GeoJSON / OGC API for the spatial ones);
 2. one dataset per project (its record, KPIs and lessons);
-3. one dataset per SensorThings Thing whose data is *open*: its Datastreams are the
+3. one dataset per SensorThings Thing whose data is *open*: its open Datastreams are the
    distributions, served by the SensorThings API (a ``dcat:DataService``) and as CSV.
 
-Only publicly readable data is listed: Things of access class ``network`` or
-``restricted`` are left out entirely. Objects of class-constrained properties are
+Only what an anonymous caller may read in /sta is listed, by the same rule
+(``sensorthings.visibility`` for the anonymous principal): Things of access class
+``network`` or ``restricted`` are left out entirely, and so are an open Thing's
+Datastreams of those classes, with their ObservedProperties and time spans. Objects of class-constrained properties are
 typed (``skos:Concept``, ``foaf:Agent``, ``dct:LicenseDocument``...) because the
 DCAT-AP-NL shapes check those classes in the data itself.
 
@@ -30,10 +32,12 @@ from rdflib.namespace import DCAT, DCTERMS as DCT, FOAF, RDF, SKOS, XSD
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from stadslab.core.auth import ANONYMOUS
 from stadslab.core.config import Settings
 from stadslab.core.database import utcnow
 from stadslab.labs.models import LivingLab, Project
 from stadslab.network.models import Municipality, Organisation
+from stadslab.sensorthings import visibility
 from stadslab.sensorthings.models import Datastream, ObservedProperty, Thing
 
 from . import timeutil, vocab
@@ -245,7 +249,7 @@ class CatalogBuilder:
 
 
 def _open_things(session: Session):
-    return select(Thing.id).where(Thing.access_class == "open").order_by(Thing.id)
+    return select(Thing.id).where(*visibility.where(ANONYMOUS, "Thing", Thing.__table__)).order_by(Thing.id)
 
 
 def dataset_keys(session: Session) -> list[str]:
@@ -295,7 +299,8 @@ def _thing_dataset(b: CatalogBuilder, t: Thing) -> URIRef | None:
     streams = list(b.s.execute(
         select(Datastream, ObservedProperty.name).join(ObservedProperty,
                                                        ObservedProperty.id == Datastream.observed_property_id)
-        .where(Datastream.thing_id == t.id).order_by(Datastream.id)))
+        .where(Datastream.thing_id == t.id, *visibility.where(ANONYMOUS, "Datastream", Datastream.__table__))
+        .order_by(Datastream.id)))
     lab = b.s.get(LivingLab, t.living_lab_id) if t.living_lab_id else None
     owner = b.s.get(Organisation, t.owner_organisation_id) if t.owner_organisation_id else None
     agent = b.agent(owner, t.owner_name)
@@ -358,7 +363,8 @@ def build_catalog(session: Session, settings: Settings, base_url: str, *, page: 
             _registry_dataset(b, k[len("registry-"):], *registry[k[len("registry-"):]])
     for p in session.scalars(select(Project).where(Project.id.in_(project_ids)).order_by(Project.id)):
         _project_dataset(b, p)
-    for t in session.scalars(select(Thing).where(Thing.id.in_(thing_ids), Thing.access_class == "open")
+    for t in session.scalars(select(Thing).where(Thing.id.in_(thing_ids),
+                                                 *visibility.where(ANONYMOUS, "Thing", Thing.__table__))
                              .order_by(Thing.id)):
         _thing_dataset(b, t)
 

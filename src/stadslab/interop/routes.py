@@ -12,10 +12,9 @@ from typing import Literal
 
 from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from stadslab.core.auth import Principal, authorize_write, can_read_access_class, get_principal
+from stadslab.core.auth import Principal, authorize_write, get_principal
 from stadslab.core.crud import SCOPE, ItemRoutes, register_item_routes
 from stadslab.core.database import get_session
 from stadslab.core.errors import NotFound
@@ -265,12 +264,10 @@ def export_calls(request: Request, fmt: Format, f: funding.CallFilters = Depends
             summary="Observations of one Datastream as CSV (open data, or data the caller may read)")
 def observations_csv(datastream_id: int, request: Request, session: Session = Depends(get_session),
                      principal: Principal = Depends(get_principal)) -> StreamingResponse:
-    from stadslab.sensorthings.models import Datastream, Thing
+    from stadslab.sensorthings.visibility import visible_ids
 
-    row = session.execute(select(Thing.access_class, Thing.owner_organisation_id)
-                          .join(Datastream, Datastream.thing_id == Thing.id)
-                          .where(Datastream.id == datastream_id)).first()
-    if row is None or not can_read_access_class(principal, row[0], [row[1]]):
+    # the Datastream's own access class and its Thing's, as in /sta: hidden is answered as unknown
+    if datastream_id not in visible_ids(session, principal, "Datastream", [datastream_id]):
         raise NotFound(f"No Datastream with id {datastream_id}")
     return StreamingResponse(exports.stream_observations(request.app.state.db, datastream_id),
                              media_type=exports.CSV_TYPE,

@@ -7,7 +7,13 @@ Thing's owner (``core.auth.authorize_write``: an editor of that organisation, or
 an administrator). Locations, FeaturesOfInterest, Sensors and ObservedProperties
 are shared between Things: changing or deleting one needs write rights on every
 Thing owner it reaches (a Sensor's deletion takes the Datastreams of all of
-them), and when it reaches none, any caller with ``sta:write`` may.
+them), and when it reaches none, any caller with ``sta:write`` may. A Location or
+FeatureOfInterest also keeps the organisation that claimed it first (``claims``),
+whose rights it needs as well, also once no Thing reaches it any more.
+
+Linking an existing entity needs the same rights as changing it: an owned one (a
+Datastream for an Observation) changes, and a Location or FeatureOfInterest linked
+to the caller's own Thing would show the caller its owner's exact position.
 
 Order of the answers: no credentials 401, no ``sta:write`` 403 (both before
 anything is looked up, so nothing leaks), then an entity the caller cannot see
@@ -36,6 +42,8 @@ from .rules import bad
 SCOPE = "sta:write"
 #: Entity types owned through one Thing; the rest are shared.
 OWNED = ("Thing", "Datastream", "MultiDatastream", "Observation", "HistoricalLocation")
+#: Shared entity types that hold a position and keep the organisation that claimed them.
+CLAIMED = ("Location", "FeatureOfInterest")
 
 T = m.Thing.__table__
 DS = m.Datastream.__table__
@@ -115,8 +123,9 @@ class WriteGuard:
 
     def check_link(self, entity: str, id_: int) -> None:
         """Linking an existing owned entity (a Datastream for an Observation, a Thing for a
-        Datastream, Observations moved into a Datastream) changes it: write rights needed."""
-        if entity in OWNED:
+        Datastream, Observations moved into a Datastream) changes it, and linking a Location or
+        FeatureOfInterest makes its position the linking Thing's: write rights needed."""
+        if entity in OWNED or entity in CLAIMED:
             self.check_change(entity, id_)
 
     def before_insert(self, entity: str, values: dict[str, Any], loc: list) -> None:
@@ -183,18 +192,21 @@ def _shared_owners(entity: str, id_: int):
     """SELECT of the Thing owners a shared entity reaches (deleting it would touch their data)."""
     owner = T.c.owner_organisation_id
     if entity == "Location":
-        tl, hll = m.thing_locations, m.historical_location_locations
+        tl, hll, loc = m.thing_locations, m.historical_location_locations, m.Location.__table__
         return union(
             select(owner).join(tl, tl.c.thing_id == T.c.id).where(tl.c.location_id == id_),
             select(owner).join(HL, HL.c.thing_id == T.c.id).join(hll, hll.c.historical_location_id == HL.c.id)
-            .where(hll.c.location_id == id_))
+            .where(hll.c.location_id == id_),
+            select(loc.c.owner_organisation_id).where(loc.c.id == id_, loc.c.owner_organisation_id.is_not(None)))
     if entity == "FeatureOfInterest":
+        foi = m.FeatureOfInterest.__table__
         streams = select(OBS.c.datastream_id, OBS.c.multi_datastream_id).where(
             OBS.c.feature_of_interest_id == id_).distinct().subquery()
         return union(
             select(owner).join(DS, DS.c.thing_id == T.c.id).where(DS.c.id.in_(select(streams.c.datastream_id))),
             select(owner).join(MDS, MDS.c.thing_id == T.c.id)
-            .where(MDS.c.id.in_(select(streams.c.multi_datastream_id))))
+            .where(MDS.c.id.in_(select(streams.c.multi_datastream_id))),
+            select(foi.c.owner_organisation_id).where(foi.c.id == id_, foi.c.owner_organisation_id.is_not(None)))
     if entity == "Sensor":
         return union(select(owner).join(DS, DS.c.thing_id == T.c.id).where(DS.c.sensor_id == id_),
                      select(owner).join(MDS, MDS.c.thing_id == T.c.id).where(MDS.c.sensor_id == id_))

@@ -18,7 +18,7 @@ from stadslab.core.auth import Principal
 from stadslab.core.errors import NotFound
 from stadslab.core.json_limits import check_value
 
-from . import auditing, rules, visibility
+from . import auditing, claims, rules, visibility
 from .authz import WriteGuard, require_writer
 from .bulk import insert_observations
 from .mqtt.changes import record_many
@@ -127,8 +127,10 @@ def create(session: Session, body: Any, links: Links, *, principal: Principal, c
     """Needs write rights on the owner of every (Multi)Datastream named; one audit event per request."""
     require_writer(principal)
     try:
-        streams = _authorize(WriteGuard(session, principal), body)
-        out = _create(session, body, links, foi_visible=visibility.where(principal, "FeatureOfInterest"))
+        guard = WriteGuard(session, principal)
+        streams = _authorize(guard, body)
+        out = _create(session, body, links, foi_visible=visibility.where(principal, "FeatureOfInterest"),
+                      guard=guard)
         auditing.record_observations(session, principal, sum(1 for r in out if r != "error"),
                                      streams["Datastream"], streams["MultiDatastream"])
         if commit:
@@ -206,7 +208,8 @@ def _check_free_json(comps: list[str], data: list, loc: list) -> None:
                 check_value(values[j], [*loc, r, name])
 
 
-def _create(session: Session, body: Any, links: Links, foi_visible: list = ()) -> list[str]:
+def _create(session: Session, body: Any, links: Links, foi_visible: list = (),
+            guard: WriteGuard | None = None) -> list[str]:
     plans = _plans(session, body)
     results: list[str] = []
     foi_cache: dict[int, int] = {}
@@ -246,6 +249,9 @@ def _create(session: Session, body: Any, links: Links, foi_visible: list = ()) -
             table = ENTITY_TYPES["FeatureOfInterest"].table
             known = set(session.scalars(select(table.c.id).where(table.c.id.in_(wanted), *foi_visible))) if wanted \
                 else set()  # a FeatureOfInterest the caller may not see counts as unknown
+            for foi_id in sorted(known) if guard is not None else ():  # another owner's: rights, as in the writer
+                guard.check_link("FeatureOfInterest", foi_id)
+            claims.claim_for_stream(session, known, kind, sid)
             if len(known) < len(wanted):
                 keep = [(r, s) for r, s in zip(rows, slots) if r[at] in known]
                 for r, s in zip(rows, slots):

@@ -108,6 +108,12 @@ class Location(Base):
     #: without one; reset when the Location's geometry changes.
     generated_foi_id: Mapped[int | None] = mapped_column(
         ForeignKey("sta_features_of_interest.id", ondelete="SET NULL"))
+    #: Who it belongs to when no Thing reaches it any more (moved away, Thing deleted, Observations
+    #: removed by retention): the first owning organisation, the most restrictive access class and
+    #: the coarsest precision of the Things that ever claimed it (``claims``; migration 0018).
+    owner_organisation_id: Mapped[int | None] = mapped_column(Integer)
+    owner_access_class: Mapped[str | None] = mapped_column(String(12))
+    owner_precision_m: Mapped[int | None] = mapped_column(Integer)
 
 
 class HistoricalLocation(Base):
@@ -201,6 +207,10 @@ class FeatureOfInterest(Base):
     #: As ``Location.public_location``.
     public_feature: Mapped[dict | None] = mapped_column(JSON(none_as_null=True))
     public_precision_m: Mapped[int | None] = mapped_column(Integer)
+    #: As ``Location.owner_organisation_id`` and the two after it.
+    owner_organisation_id: Mapped[int | None] = mapped_column(Integer)
+    owner_access_class: Mapped[str | None] = mapped_column(String(12))
+    owner_precision_m: Mapped[int | None] = mapped_column(Integer)
 
 
 class Observation(Base):

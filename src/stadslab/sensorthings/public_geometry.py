@@ -4,8 +4,8 @@ The rule (``precision`` has the grid): a Location's or FeatureOfInterest's exact
 geometry is seen by network administrators and by members of an organisation that
 owns a Thing linked to it (a Location: through ``Thing/Locations`` or a
 HistoricalLocation; a FeatureOfInterest: generated from such a Location, or observed
-by such a Thing's (Multi)Datastreams). Everyone else gets the coarsened copy, made
-with the coarsest precision among the Things involved.
+by such a Thing's (Multi)Datastreams), or that claimed it first (``claims``). Everyone
+else gets the coarsened copy, made with the coarsest precision among the Things involved.
 
 Outputs (STA JSON, ``$select``, ``$expand``, MQTT, sensor register, OGC API, web
 pages) all go through :func:`public_rows` or :func:`thing_geometries`. Queries go
@@ -152,8 +152,9 @@ def _fold(rows, d: Defaults, out: dict[int, int] | None = None) -> dict[int, int
 def location_precisions(session: Session, ids: list[int], d: Defaults) -> dict[int, int]:
     """Per Location: the coarsest precision of the Things linked to it.
 
-    A Location (or FeatureOfInterest) that no Thing claims has no owner to decide: it gets the
-    sensitive default until it is linked (linking resets the copy)."""
+    A Location (or FeatureOfInterest) that no Thing reaches gets the sensitive default, or the
+    precision of its claim (``claims``) when that is coarser, until it is linked (linking resets
+    the copy): an orphan is never published more exactly than its owner published it."""
     if not ids:
         return {}
     rows = session.execute(union(
@@ -161,7 +162,14 @@ def location_precisions(session: Session, ids: list[int], d: Defaults) -> dict[i
         select(HLL.c.location_id, *_thing_columns()).join(HL, HL.c.id == HLL.c.historical_location_id)
         .join(T, T.c.id == HL.c.thing_id).where(HLL.c.location_id.in_(ids)))).all()
     found = _fold(rows, d)
-    return {i: found.get(i, d.sensitive_m) for i in ids}
+    return _orphans(session, LOC, ids, found, d)
+
+
+def _orphans(session: Session, table, ids: list[int], found: dict[int, int], d: Defaults) -> dict[int, int]:
+    orphans = [i for i in ids if i not in found]
+    claimed = dict(session.execute(select(table.c.id, table.c.owner_precision_m).where(
+        table.c.id.in_(orphans))).all()) if orphans else {}
+    return {i: found[i] if i in found else max(d.sensitive_m, claimed.get(i) or 0) for i in ids}
 
 
 def feature_precisions(session: Session, ids: list[int], d: Defaults) -> dict[int, int]:
@@ -179,7 +187,7 @@ def feature_precisions(session: Session, ids: list[int], d: Defaults) -> dict[in
         select(OBS.c.feature_of_interest_id, *_thing_columns()).join(MDS, MDS.c.id == OBS.c.multi_datastream_id)
         .join(T, T.c.id == MDS.c.thing_id).where(OBS.c.feature_of_interest_id.in_(ids)))).all()
     found = _fold(rows, d, out)
-    return {i: found.get(i, d.sensitive_m) for i in ids}
+    return _orphans(session, FOI, ids, found, d)
 
 
 _KINDS = {"Location": (LOC, "location", "public_location", location_precisions),
@@ -222,17 +230,20 @@ def refresh_pending(session: Session, settings: Settings | None = None) -> None:
 # --- outputs --------------------------------------------------------------------------------
 
 def _owned_locations(org: int):
+    """Locations ``org`` sees exactly: reached by its Things, or claimed by it (``claims``)."""
     return union(
         select(TL.c.location_id).join(T, T.c.id == TL.c.thing_id).where(T.c.owner_organisation_id == org),
         select(HLL.c.location_id).join(HL, HL.c.id == HLL.c.historical_location_id)
-        .join(T, T.c.id == HL.c.thing_id).where(T.c.owner_organisation_id == org))
+        .join(T, T.c.id == HL.c.thing_id).where(T.c.owner_organisation_id == org),
+        select(LOC.c.id).where(LOC.c.owner_organisation_id == org))
 
 
 def _owns_feature(org: int, f) -> ColumnElement[bool]:
     o = OBS.alias()
     streams = select(DS.c.id).join(T, T.c.id == DS.c.thing_id).where(T.c.owner_organisation_id == org)
     multis = select(MDS.c.id).join(T, T.c.id == MDS.c.thing_id).where(T.c.owner_organisation_id == org)
-    return or_(f.c.id.in_(select(LOC.c.generated_foi_id).where(LOC.c.id.in_(_owned_locations(org)))),
+    return or_(f.c.owner_organisation_id == org,
+               f.c.id.in_(select(LOC.c.generated_foi_id).where(LOC.c.id.in_(_owned_locations(org)))),
                exists(select(o.c.id).where(o.c.feature_of_interest_id == f.c.id,
                                            or_(o.c.datastream_id.in_(streams), o.c.multi_datastream_id.in_(multis)))))
 

@@ -6,6 +6,8 @@
   moves (new Location) or its Location's geometry changes.
 * Datastreams and MultiDatastreams carry phenomenonTime, resultTime and
   observedArea summarised from their Observations.
+* A Thing claims the Locations it is linked to and the FeaturesOfInterest generated
+  for it (``claims``), so they stay its owner's when the link is gone.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from sqlalchemy.orm import Session
 from stadslab.core.database import utcnow
 from stadslab.core.errors import BadRequest, field_error
 
+from . import claims
 from . import models as m
 from .mqtt.changes import record
 from .values import as_utc, geometry_of
@@ -54,6 +57,7 @@ def set_thing_locations(session: Session, thing_id: int, location_ids: list[int]
     if not new:
         return
     session.execute(insert(m.thing_locations), [{"thing_id": thing_id, "location_id": lid} for lid in new])
+    claims.claim(session, "Location", new, thing_id)
     now_locations = sorted(current | set(new))
     hl_id = session.execute(insert(HL).values(thing_id=thing_id, time=utcnow()).returning(HL.c.id)).scalar_one()
     record(session, "HistoricalLocation", hl_id)
@@ -91,6 +95,7 @@ def generated_foi(session: Session, thing_id: int, loc: list, cache: dict[int, i
             name=row.name, description=row.description, encoding_type="application/geo+json",
             feature=row.location, properties=None).returning(FOI.c.id)).scalar_one()
         session.execute(update(L).where(L.c.id == row.id).values(generated_foi_id=foi_id))
+        claims.claim(session, "FeatureOfInterest", [foi_id], thing_id)
         record(session, "FeatureOfInterest", foi_id)
     if cache is not None:
         cache[thing_id] = foi_id

@@ -10,8 +10,10 @@ module spreads it over the data model:
   visible. ``restricted`` belongs to the Thing's owner organisation.
 * Observation: its (Multi)Datastream is visible.
 * HistoricalLocation: its Thing is visible. Location: linked to at least one
-  visible Thing, or to no Thing at all.
-* FeatureOfInterest: at least one visible Observation, or no Observation at all.
+  visible Thing, now or in a HistoricalLocation (a Thing that moved keeps its old
+  Locations); linked to no Thing at all: its claim (``claims``) is readable.
+* FeatureOfInterest: at least one visible Observation; no Observation at all: its
+  claim is readable. A row nobody ever claimed is open, as before.
 * Sensor, ObservedProperty: metadata, always visible (the Datastreams behind
   them are filtered like any other Datastream).
 
@@ -28,6 +30,7 @@ nothing to their query, which keeps the administrator's queries unchanged.
 from __future__ import annotations
 
 from sqlalchemy import ColumnElement, and_, exists, or_, select
+from sqlalchemy.orm import Session
 
 from stadslab.core.auth import Principal, readable_access_classes_clause
 
@@ -39,6 +42,7 @@ MDS = m.MultiDatastream.__table__
 OBS = m.Observation.__table__
 HL = m.HistoricalLocation.__table__
 THING_LOCATIONS = m.thing_locations
+HISTORICAL_LINKS = m.historical_location_locations
 
 #: Entity types whose rows are owned through a Thing (and so can be hidden).
 GUARDED = ("Thing", "Datastream", "MultiDatastream", "Observation", "HistoricalLocation", "Location",
@@ -76,16 +80,26 @@ def _historical_location(p: Principal, h) -> ColumnElement[bool]:
     return h.c.thing_id.in_(visible_thing_ids(p))
 
 
+def _claim(p: Principal, row) -> ColumnElement[bool]:
+    """The claim of an orphaned Location or FeatureOfInterest is readable (none: open)."""
+    return or_(row.c.owner_access_class.is_(None),
+               readable_access_classes_clause(p, row.c.owner_access_class, row.c.owner_organisation_id))
+
+
 def _location(p: Principal, loc) -> ColumnElement[bool]:
-    link = THING_LOCATIONS.alias()
+    link, hl, hll = THING_LOCATIONS.alias(), HL.alias(), HISTORICAL_LINKS.alias()
     linked = select(link.c.thing_id).where(link.c.location_id == loc.c.id)
-    return or_(~exists(linked), exists(linked.where(link.c.thing_id.in_(visible_thing_ids(p)))))
+    was = (select(hl.c.thing_id).join(hll, hll.c.historical_location_id == hl.c.id)
+           .where(hll.c.location_id == loc.c.id))
+    return or_(exists(linked.where(link.c.thing_id.in_(visible_thing_ids(p)))),
+               exists(was.where(hl.c.thing_id.in_(visible_thing_ids(p)))),
+               and_(~exists(linked), ~exists(was), _claim(p, loc)))
 
 
 def _feature(p: Principal, f) -> ColumnElement[bool]:
     o = OBS.alias()
     observed = select(o.c.id).where(o.c.feature_of_interest_id == f.c.id)
-    return or_(~exists(observed), exists(observed.where(_observation(p, o))))
+    return or_(exists(observed.where(_observation(p, o))), and_(~exists(observed), _claim(p, f)))
 
 
 _RULES = {
@@ -111,6 +125,18 @@ def clause(p: Principal, entity: str, table=None) -> ColumnElement[bool] | None:
         from .entities import ENTITY_TYPES
         table = ENTITY_TYPES[entity].table
     return rule(p, table)
+
+
+def visible_ids(session: Session, p: Principal, entity: str, ids) -> set[int]:
+    """The ids among ``ids`` that exist and ``p`` may see: for routes outside /sta (exports, the
+    catalogue, evidence) that take ids, so a hidden one is answered exactly like an unknown one."""
+    from .entities import ENTITY_TYPES
+
+    ids = {i for i in ids if isinstance(i, int) and not isinstance(i, bool) and 0 < i < 2**63}
+    if not ids:
+        return set()
+    table = ENTITY_TYPES[entity].table
+    return set(session.scalars(select(table.c.id).where(table.c.id.in_(ids), *where(p, entity, table))))
 
 
 def where(p: Principal, entity: str, table=None) -> list[ColumnElement[bool]]:

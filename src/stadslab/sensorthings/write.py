@@ -16,7 +16,7 @@ from stadslab.core.auth import Principal
 from stadslab.core.errors import NotFound
 from stadslab.core.json_limits import check_text, check_value
 
-from . import rules
+from . import claims, rules
 from .authz import WriteGuard
 from .mqtt.changes import record
 from .entities import ENTITY_TYPES, EntityType, Nav, Prop
@@ -87,6 +87,7 @@ class Writer:
         self.guard = WriteGuard(session, principal)
         self.streams: set[tuple[str, int]] = set()
         self.foi_cache: dict[int, int] = {}
+        self.claimed: set[tuple] = set()
 
     # ------------------------------------------------------------------ create
     def create(self, et: EntityType, body: Any, loc: list, *, preset: dict[str, Any] | None = None,
@@ -137,7 +138,17 @@ class Writer:
             self._check_multi_datastream(new_id, body, loc)
         if et.name == "Observation":
             self._note_observation(values, new_id)
+            if "FeatureOfInterest" in body:  # named explicitly: the Thing claims it (generated ones are)
+                self._claim_feature(values)
         return new_id
+
+    def _claim_feature(self, values: dict) -> None:
+        kind, sid = (("Datastream", values["datastream_id"]) if values.get("datastream_id") is not None
+                     else ("MultiDatastream", values.get("multi_datastream_id")))
+        key = (values.get("feature_of_interest_id"), kind, sid)
+        if key not in self.claimed:
+            self.claimed.add(key)
+            claims.claim_for_stream(self.session, [key[0]], kind, sid)
 
     def _create_many(self, et: EntityType, nav: Nav, new_id: int, items: list, loc: list) -> None:
         target = ENTITY_TYPES[nav.target]
@@ -298,6 +309,11 @@ class Writer:
         self.guard.before_update(et.name, values, current._mapping, [])
         if values:
             self.session.execute(update(table).where(table.c.id == id_).values(**values))
+            if et.name == "Thing" and any(
+                    c in values and values[c] != current._mapping[c] for c in claims.THING_COLUMNS):
+                claims.reclaim_thing(self.session, id_)
+            if et.name == "Observation" and "FeatureOfInterest" in body:
+                self._claim_feature({**current._mapping, **values})
         record(self.session, et.name, id_, "update",
                {k for k in body if k in et.props and not et.props[k].read_only} | {k for k in body if k in et.navs})
         for name, nav in et.navs.items():
