@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     write_rate_per_minute: int = Field(default=6000, ge=0)
     #: Extra origins (scheme://host[:port]) allowed to send cookie-authenticated writes.
     trusted_origins: list[str] = []
+    #: Key of the HMAC that signs exported audit chain heads (``stadslab audit head --sign``);
+    #: default: ``secret_key``. A dedicated key can be rotated without ending web sessions.
+    audit_head_key: str | None = None
     #: OpenID Connect login; off unless an issuer is configured.
     oidc_issuer: str | None = None
     oidc_client_id: str | None = None
