@@ -115,8 +115,14 @@ def _install_sqlite_timeout(engine: Engine, timeout_ms: int) -> None:
 
     event.listen(engine, "connect", connect)
     event.listen(engine, "before_cursor_execute", before_execute)
+    def checkin(_dbapi_conn, record) -> None:  # never hand a lifted clock to the next request
+        clock = record.info.get(_CLOCK)
+        if clock is not None:
+            clock.lifted = False
+
     event.listen(engine, "commit", end_of_transaction)
     event.listen(engine, "rollback", end_of_transaction)
+    event.listen(engine, "checkin", checkin)
 
 
 def _install_postgres_timeout(engine: Engine, timeout_ms: int) -> None:

@@ -127,14 +127,14 @@ def _classify(exc: BaseException, statement_timeout_ms: int) -> StadslabError | 
             or "no space left on device" in text or "could not extend file" in text:
         return InsufficientStorage("The database has run out of disk space; the change was not "
                                    "stored. An operator must free space before writes succeed again")
-    if sqlstate == "57014" or code == _SQLITE_INTERRUPT:
+    if (sqlstate == "57014" and "user request" not in text) or code == _SQLITE_INTERRUPT:
         limit = f"{statement_timeout_ms / 1000:g} s" if statement_timeout_ms > 0 else "the statement timeout"
         return ServiceUnavailable(f"The query took longer than {limit} and was stopped; narrow it down "
                                   "(a more selective $filter, a shorter time range, a smaller $top or "
                                   "$expand) and try again",
                                   headers={"Retry-After": str(DB_RETRY_AFTER_SECONDS)})
     unavailable = (exc.connection_invalidated or sqlstate.startswith("08")
-                   or sqlstate in ("57P01", "57P02", "57P03", "53300")
+                   or sqlstate in ("57014", "57P01", "57P02", "57P03", "53300")  # 57014 here: cancelled
                    or code in (_SQLITE_BUSY, _SQLITE_LOCKED) or "database is locked" in text
                    or any(t in text for t in _DISCONNECT_TEXT))
     if unavailable:
