@@ -97,6 +97,23 @@ def test_maintenance_lifts_the_timeout_for_its_transaction_only(bounded):
             s.execute(SLOW)
 
 
+def test_a_slow_reader_between_fetches_is_not_cut_off(bounded):
+    """Only run time counts: a client streaming a large export reads longer than the timeout."""
+    import time
+
+    # each row costs a scan of 20,000 rows (milliseconds, enough for SQLite to call its handler)
+    rows = text("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5) "
+                "SELECT i, (SELECT count(*) FROM big WHERE big.k <> n.i) AS c FROM n")
+    with bounded.session() as s:
+        s.execute(text("CREATE TEMP TABLE big AS WITH RECURSIVE m(k) AS (SELECT 1 UNION ALL SELECT k + 1 "
+                       "FROM m WHERE k < 20000) SELECT k FROM m"))
+        seen = []
+        for row in s.execute(rows.execution_options(yield_per=1)):
+            seen.append(row.i)
+            time.sleep(TIMEOUT_MS / 1000 / 2)  # 5 pauses: 2.5 times the timeout in all
+    assert seen == [1, 2, 3, 4, 5]
+
+
 def test_the_app_builds_its_database_with_the_configured_timeout(db):
     app = create_app(Settings(database_url=db.url, statement_timeout_ms=1234))
     own = app.state.db

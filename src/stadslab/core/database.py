@@ -78,7 +78,13 @@ _CLOCK = "stadslab_statement_clock"
 
 
 class _SqliteStatementClock:
-    """Run time of a connection's current statement; the progress handler SQLite calls while it runs."""
+    """Run time of a connection's current statement; the progress handler SQLite calls while it runs.
+
+    Calls come well under a millisecond apart while the statement runs; a longer gap is time
+    the statement was not running (its reader paused between fetches) and is not counted.
+    On a starved CPU some run time may be missed too: the statement is then stopped later
+    than the limit, never sooner.
+    """
 
     __slots__ = ("limit_s", "spent", "last", "lifted")
 
@@ -108,21 +114,17 @@ def _install_sqlite_timeout(engine: Engine, timeout_ms: int) -> None:
         if clock is not None:
             clock.start()
 
-    def end_of_transaction(conn) -> None:
-        clock = conn.connection.info.get(_CLOCK)
+    def unlift(info: dict) -> None:
+        clock = info.get(_CLOCK)
         if clock is not None:
             clock.lifted = False
 
     event.listen(engine, "connect", connect)
     event.listen(engine, "before_cursor_execute", before_execute)
-    def checkin(_dbapi_conn, record) -> None:  # never hand a lifted clock to the next request
-        clock = record.info.get(_CLOCK)
-        if clock is not None:
-            clock.lifted = False
-
-    event.listen(engine, "commit", end_of_transaction)
-    event.listen(engine, "rollback", end_of_transaction)
-    event.listen(engine, "checkin", checkin)
+    event.listen(engine, "commit", lambda conn: unlift(conn.connection.info))
+    event.listen(engine, "rollback", lambda conn: unlift(conn.connection.info))
+    # and when the connection goes back to the pool: never hand a lifted clock to the next request
+    event.listen(engine, "checkin", lambda _dbapi_conn, record: unlift(record.info))
 
 
 def _install_postgres_timeout(engine: Engine, timeout_ms: int) -> None:
