@@ -18,7 +18,7 @@ from stadslab.core.security import install_security
 def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
     settings = settings or get_settings()
     own_db = db is None
-    db = db or Database(settings.database_url)
+    db = db or Database(settings.database_url, statement_timeout_ms=settings.statement_timeout_ms)
     from stadslab.sensorthings.filter.spatial import install_sqlite_functions
 
     install_sqlite_functions(db.engine)  # geometry and Unicode functions for $filter on SQLite

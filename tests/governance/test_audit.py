@@ -211,9 +211,12 @@ def test_admin_query_csv_and_verify_endpoints(client, session, orgs):
     r = client.get("/api/v1/audit.csv", headers=h)
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(r.text)))
-    assert len(rows) == 5 and rows[0]["seq"] == "1" and rows[-1]["action"] == "token.create"
+    # 2 users, each with the binding of their audit pseudonym (migration 0017), 2 tokens, 1 token
+    assert len(rows) == 7 and rows[0]["seq"] == "1" and rows[-1]["action"] == "token.create"
+    assert sum(row["action"] == audit.BIND_ACTION for row in rows) == 2
     r = client.get("/api/v1/audit/verify", headers=h)
-    assert r.json() == {"ok": True, "first_bad_chain": None, "first_bad_seq": None, "events": 5}
+    assert r.json() == {"ok": True, "first_bad_chain": None, "first_bad_seq": None, "events": 7,
+                        "actors_ok": True, "first_bad_actor": None, "unbound_actors": 0}
     # not for editors, not for anonymous
     editor_token = make_token(session, editor)
     assert client.get("/api/v1/audit", headers=auth_headers(editor_token)).status_code == 403

@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     write_rate_per_minute: int = Field(default=6000, ge=0)
     #: Extra origins (scheme://host[:port]) allowed to send cookie-authenticated writes.
     trusted_origins: list[str] = []
+    #: Key of the HMAC that signs exported audit chain heads (``stadslab audit head --sign``);
+    #: default: ``secret_key``. A dedicated key can be rotated without ending web sessions.
+    audit_head_key: str | None = None
     #: OpenID Connect login; off unless an issuer is configured.
     oidc_issuer: str | None = None
     oidc_client_id: str | None = None
@@ -149,6 +152,10 @@ class Settings(BaseSettings):
     #: scraper sends ``Authorization: Bearer <metrics_token>``.
     metrics_public: bool = False
     metrics_token: str | None = None
+    #: Longest a database statement of request work may run (ms); it then stops and the request
+    #: gets 503 "narrow it down" (docs/operations.md "Statement timeout"). 0 = no limit. The CLIs'
+    #: maintenance (migrations, backups, imports, retention) is not bound by it.
+    statement_timeout_ms: int = Field(default=30_000, ge=0)
     #: Requests in flight per worker process beyond which new ones get 503 + Retry-After; 0 = no limit.
     max_in_flight: int = Field(default=256, ge=0)
     shed_retry_after_seconds: int = Field(default=1, ge=1)

@@ -3,17 +3,30 @@
 SQLite (embedded default, WAL mode) and PostgreSQL (psycopg 3, production) are
 both first-class. Dialect differences are kept behind small interfaces in the
 capabilities that need them (for example ``search/backends``); this module only
-normalises connection set-up.
+normalises connection set-up, including the statement timeout.
+
+Statement timeout (issue #13: no single request can hold the server). The app's
+``Database`` bounds every statement (``STADSLAB_STATEMENT_TIMEOUT_MS``); one that runs
+out fails with PostgreSQL's ``QueryCanceled`` or SQLite's "interrupted", which
+``core.errors`` answers with 503. PostgreSQL: ``SET statement_timeout`` once per new
+connection, so it costs no round trip per request and also covers the raw pipelined
+statements of the group commit. SQLite has no such setting: a progress handler, called
+every few thousand virtual-machine steps, stops the statement once it has *run* longer
+than the limit. Pauses between two calls (a streaming reader between fetches) are not
+run time, so a slow client reading a large export is not cut off. A ``Database`` built
+without a timeout (the CLIs: migrations, backups, imports, migrate-to-postgres) has none;
+maintenance inside the app calls ``lift_statement_timeout`` for its transaction.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 
 from fastapi import Request
-from sqlalchemy import DateTime, MetaData, create_engine, event
+from sqlalchemy import DateTime, MetaData, create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
@@ -57,11 +70,98 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.close()
 
 
-def make_engine(url: str, **kwargs) -> Engine:
+#: SQLite calls the progress handler after this many virtual-machine steps (well under 1 ms of work).
+SQLITE_PROGRESS_STEPS = 2000
+#: A longer pause between two progress calls is the reader's time between fetches, not run time.
+SQLITE_IDLE_GAP_S = 0.05
+_CLOCK = "stadslab_statement_clock"
+
+
+class _SqliteStatementClock:
+    """Run time of a connection's current statement; the progress handler SQLite calls while it runs.
+
+    Calls come well under a millisecond apart while the statement runs; a longer gap is time
+    the statement was not running (its reader paused between fetches) and is not counted.
+    On a starved CPU some run time may be missed too: the statement is then stopped later
+    than the limit, never sooner.
+    """
+
+    __slots__ = ("limit_s", "spent", "last", "lifted")
+
+    def __init__(self, limit_s: float):
+        self.limit_s = limit_s
+        self.lifted = False
+        self.start()
+
+    def start(self) -> None:
+        self.spent, self.last = 0.0, time.monotonic()
+
+    def __call__(self) -> int:
+        now = time.monotonic()
+        step, self.last = now - self.last, now
+        if step < SQLITE_IDLE_GAP_S:
+            self.spent += step
+        return 1 if self.spent > self.limit_s and not self.lifted else 0  # non-zero: "interrupted"
+
+
+def _install_sqlite_timeout(engine: Engine, timeout_ms: int) -> None:
+    def connect(dbapi_conn, record) -> None:
+        clock = record.info[_CLOCK] = _SqliteStatementClock(timeout_ms / 1000)
+        dbapi_conn.set_progress_handler(clock, SQLITE_PROGRESS_STEPS)
+
+    def before_execute(conn, _cursor, _statement, _parameters, _context, _executemany) -> None:
+        clock = conn.connection.info.get(_CLOCK)
+        if clock is not None:
+            clock.start()
+
+    def unlift(info: dict) -> None:
+        clock = info.get(_CLOCK)
+        if clock is not None:
+            clock.lifted = False
+
+    event.listen(engine, "connect", connect)
+    event.listen(engine, "before_cursor_execute", before_execute)
+    event.listen(engine, "commit", lambda conn: unlift(conn.connection.info))
+    event.listen(engine, "rollback", lambda conn: unlift(conn.connection.info))
+    # and when the connection goes back to the pool: never hand a lifted clock to the next request
+    event.listen(engine, "checkin", lambda _dbapi_conn, record: unlift(record.info))
+
+
+def _install_postgres_timeout(engine: Engine, timeout_ms: int) -> None:
+    def connect(dbapi_conn, _record) -> None:
+        with dbapi_conn.cursor() as cur:
+            cur.execute(f"SET statement_timeout = {int(timeout_ms)}")
+        dbapi_conn.commit()  # a session setting: kept for the connection's life
+
+    event.listen(engine, "connect", connect)
+
+
+def lift_statement_timeout(session_or_connection) -> None:
+    """Let the rest of this transaction run unbounded: long maintenance started inside the app
+    (partition maintenance, retention) is not request work and must not be cut off.
+
+    PostgreSQL: ``SET LOCAL``, which ends with the transaction. SQLite: the connection's clock
+    ignores its limit until the transaction commits or rolls back. No-op without a timeout.
+    """
+    conn = session_or_connection
+    if hasattr(conn, "connection") and callable(conn.connection):  # a Session: its connection
+        conn = conn.connection()
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SET LOCAL statement_timeout = 0"))
+    else:
+        clock = conn.connection.info.get(_CLOCK)
+        if clock is not None:
+            clock.lifted = True
+
+
+def make_engine(url: str, *, statement_timeout_ms: int = 0, **kwargs) -> Engine:
+    """An engine for ``url``; ``statement_timeout_ms`` > 0 bounds every statement (see the module)."""
     url = normalise_url(url)
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
+        if statement_timeout_ms > 0:
+            _install_sqlite_timeout(engine, statement_timeout_ms)
     else:
         if "poolclass" not in kwargs:
             kwargs.setdefault("pool_size", 10)
@@ -72,15 +172,22 @@ def make_engine(url: str, **kwargs) -> Engine:
         # request connects afresh.
         kwargs.setdefault("pool_pre_ping", False)
         engine = create_engine(url, **kwargs)
+        if statement_timeout_ms > 0:
+            _install_postgres_timeout(engine, statement_timeout_ms)
     return engine
 
 
 class Database:
-    """Owns the engine and the session factory of one process."""
+    """Owns the engine and the session factory of one process.
 
-    def __init__(self, url: str, **engine_kwargs):
+    ``statement_timeout_ms``: 0 (the default, for maintenance) or the bound of every statement
+    (the app passes ``STADSLAB_STATEMENT_TIMEOUT_MS``).
+    """
+
+    def __init__(self, url: str, *, statement_timeout_ms: int = 0, **engine_kwargs):
         self.url = normalise_url(url)
-        self.engine = make_engine(self.url, **engine_kwargs)
+        self.statement_timeout_ms = statement_timeout_ms
+        self.engine = make_engine(self.url, statement_timeout_ms=statement_timeout_ms, **engine_kwargs)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
 
     @property

@@ -84,33 +84,36 @@ class InsufficientStorage(StadslabError):
 
 #: Seconds a client is asked to wait when the database is unreachable (a restart takes a few).
 DB_RETRY_AFTER_SECONDS = 5
-_SQLITE_FULL, _SQLITE_BUSY, _SQLITE_LOCKED = 13, 5, 6
+_SQLITE_FULL, _SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_INTERRUPT = 13, 5, 6, 9
 _DISCONNECT_TEXT = ("connection refused", "server closed the connection", "connection is lost",
                     "connection is closed", "terminating connection", "the database system is",
                     "could not connect", "connection failed", "connection timed out", "ssl syscall")
 
 
-def database_problem(exc: BaseException) -> StadslabError | None:
+def database_problem(exc: BaseException, *, statement_timeout_ms: int = 0) -> StadslabError | None:
     """Translate infrastructure failures of the database into what a client can act on.
 
     A lost or refused connection (restart, failover, admin shutdown) and an exhausted pool
     become 503 + Retry-After: the request did not commit and may simply be retried. SQLite's
     "database or disk is full" and PostgreSQL's disk_full (53100, "could not extend file",
     "No space left on device") become 507: retrying will not help until an operator frees space.
+    A statement stopped by the statement timeout (PostgreSQL query_canceled 57014, SQLite
+    "interrupted", ``core.database``) becomes 503 saying how long it may take
+    (``statement_timeout_ms``, when known) and to narrow the request down.
     Anything else returns ``None`` and stays a 500. The exception chain is searched, because
     middleware may wrap the original error.
     """
     seen: set[int] = set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
-        found = _classify(exc)
+        found = _classify(exc, statement_timeout_ms)
         if found is not None:
             return found
         exc = exc.__cause__ or exc.__context__
     return None
 
 
-def _classify(exc: BaseException) -> StadslabError | None:
+def _classify(exc: BaseException, statement_timeout_ms: int) -> StadslabError | None:
     if isinstance(exc, PoolTimeout):
         return ServiceUnavailable("All database connections are busy; please retry shortly",
                                   headers={"Retry-After": str(DB_RETRY_AFTER_SECONDS)})
@@ -124,8 +127,14 @@ def _classify(exc: BaseException) -> StadslabError | None:
             or "no space left on device" in text or "could not extend file" in text:
         return InsufficientStorage("The database has run out of disk space; the change was not "
                                    "stored. An operator must free space before writes succeed again")
+    if (sqlstate == "57014" and "user request" not in text) or code == _SQLITE_INTERRUPT:
+        limit = f"{statement_timeout_ms / 1000:g} s" if statement_timeout_ms > 0 else "the statement timeout"
+        return ServiceUnavailable(f"The query took longer than {limit} and was stopped; narrow it down "
+                                  "(a more selective $filter, a shorter time range, a smaller $top or "
+                                  "$expand) and try again",
+                                  headers={"Retry-After": str(DB_RETRY_AFTER_SECONDS)})
     unavailable = (exc.connection_invalidated or sqlstate.startswith("08")
-                   or sqlstate in ("57P01", "57P02", "57P03", "53300")
+                   or sqlstate in ("57014", "57P01", "57P02", "57P03", "53300")  # 57014 here: cancelled
                    or code in (_SQLITE_BUSY, _SQLITE_LOCKED) or "database is locked" in text
                    or any(t in text for t in _DISCONNECT_TEXT))
     if unavailable:
@@ -133,6 +142,11 @@ def _classify(exc: BaseException) -> StadslabError | None:
                                   "completed and may be retried",
                                   headers={"Retry-After": str(DB_RETRY_AFTER_SECONDS)})
     return None
+
+
+def _statement_timeout_ms(request: Request) -> int:
+    """The timeout the app's database actually runs with (a test may give it its own database)."""
+    return getattr(getattr(request.app.state, "db", None), "statement_timeout_ms", 0) or 0
 
 
 def field_error(loc: list[str | int] | tuple, msg: str) -> dict[str, Any]:
@@ -200,13 +214,15 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DBAPIError)
     @app.exception_handler(PoolTimeout)
     async def _database(request: Request, exc: Exception):
-        mapped = database_problem(exc)
+        mapped = database_problem(exc, statement_timeout_ms=_statement_timeout_ms(request))
         if mapped is None:
             raise exc  # on to the catch-all 500 handler, as before
         if mapped.status == 507:  # an operator has to act: say what and where, at error level
             log.error("storage full: the database cannot grow (disk full); writes fail with 507 until "
                       "space is freed, reads keep working path=%s error=%s", request.url.path,
                       type(getattr(exc, "orig", exc)).__name__)
+        elif "took longer than" in mapped.detail:
+            log.warning("statement timeout: a query was stopped path=%s", request.url.path)
         else:
             log.warning("database unavailable path=%s status=%s error=%s", request.url.path,
                         mapped.status, type(getattr(exc, "orig", exc)).__name__)
@@ -225,7 +241,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):
-        mapped = database_problem(exc)  # raised in middleware, outside the handlers above
+        mapped = database_problem(exc, statement_timeout_ms=_statement_timeout_ms(request))  # in middleware
         if mapped is not None:
             return problem(mapped.status, mapped.title, mapped.detail, headers=mapped.headers,
                            instance=request.url.path)

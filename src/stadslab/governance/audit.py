@@ -20,11 +20,20 @@ and DELETE on audit_events on both dialects), and there is no update/delete API.
 
 Personal data is kept out: actors are pseudonyms (``audit_actors``), and values of
 known personal fields in before/after snapshots are withheld (``PERSONAL_KEYS``).
+
+Who a pseudonym is belongs to the evidence too (migration 0017): a new mapping gets a
+random salt and an ``audit_actor.bind`` event committing to SHA-256(pseudonym, user id,
+salt), chained like any other, so swapping two mappings is detected (``verify_actors``).
+The salt lives only in the mapping row: erasure deletes both and the commitment links
+to nobody. The chain head can be exported, signed, to a system outside the database
+(``export_head``, ``check_head``: ``stadslab audit head`` / ``audit verify --head``), so
+that even a full rewrite of the trail by someone with database access is detected.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import secrets
 from dataclasses import dataclass
@@ -35,7 +44,7 @@ from typing import Any, Iterator
 from sqlalchemy import Select, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from stadslab.core.auth import Principal
+from stadslab.core.auth import SYSTEM, Principal
 from stadslab.core.database import utcnow
 from stadslab.core.errors import BadRequest
 
@@ -103,15 +112,90 @@ def event_hash(fields: dict[str, Any]) -> str:
     return hashlib.sha256(canonical_json(body)).hexdigest()
 
 
+BIND_ACTION = "audit_actor.bind"
+ACTOR_ENTITY = "audit_actor"
+_PENDING = "audit_pending_bindings"
+
+
+def actor_binding(pseudonym: str, user_id: int, salt: str) -> str:
+    """The commitment an ``audit_actor.bind`` event holds: unlinkable once the salt is erased."""
+    return hashlib.sha256(canonical_json({"pseudonym": pseudonym, "user_id": user_id, "salt": salt})).hexdigest()
+
+
 def pseudonym_for(session: Session, user_id: int, *, create: bool = True) -> str | None:
-    """The audit pseudonym of a user (made on first use)."""
+    """The audit pseudonym of a user (made on first use, bound by the next chained event)."""
     found = session.scalar(select(AuditActor.pseudonym).where(AuditActor.user_id == user_id))
     if found or not create:
         return found
-    pseudonym = secrets.token_hex(12)
-    session.add(AuditActor(pseudonym=pseudonym, user_id=user_id))
+    actor = AuditActor(pseudonym=secrets.token_hex(12), user_id=user_id, salt=secrets.token_hex(16))
+    session.add(actor)
     session.flush()
-    return pseudonym
+    _bind_later(session, actor)
+    return actor.pseudonym
+
+
+def _bind_later(session: Session, actor: AuditActor) -> None:
+    """Queue the binding event; ``chain_events`` of this transaction writes it ahead of its own."""
+    transaction = session.get_transaction()
+    pending = session.info.get(_PENDING)
+    if pending is None or pending[0] is not transaction:
+        pending = session.info[_PENDING] = (transaction, [])
+    pending[1].append(Entry(SYSTEM, BIND_ACTION, ACTOR_ENTITY, actor.pseudonym, None,
+                            {"binding": actor_binding(actor.pseudonym, actor.user_id, actor.salt)}))
+
+
+def _pending_bindings(session: Session) -> list["Entry"]:
+    pending = session.info.pop(_PENDING, None)
+    return pending[1] if pending is not None and pending[0] is session.get_transaction() else []
+
+
+def bind_unbound_actors(session: Session) -> int:
+    """Bind the mappings made before migration 0017 (run once, right after the upgrade). Does not commit."""
+    unbound = session.scalars(select(AuditActor).where(AuditActor.salt.is_(None), AuditActor.user_id.is_not(None))
+                              .order_by(AuditActor.pseudonym)).all()
+    for actor in unbound:
+        actor.salt = secrets.token_hex(16)
+        session.flush()
+        _bind_later(session, actor)
+    if unbound:
+        append(session, chain_events(session, []))
+    return len(unbound)
+
+
+@dataclass(frozen=True)
+class ActorCheck:
+    """``verify_actors``: the first mapping that does not match its binding, and how many are unbound."""
+
+    ok: bool
+    bad_pseudonym: str | None = None
+    unbound: int = 0
+
+
+def verify_actors(session: Session) -> ActorCheck:
+    """Every mapping against the binding event of its pseudonym (the events are checked by the chain).
+
+    A swapped or edited mapping no longer hashes to its binding; a salted mapping without a
+    binding event was inserted behind the platform's back; a mapping whose binding exists but
+    whose salt is gone was edited. A mapping whose user id is NULL links nobody (fine).
+    Mappings from before 0017 (no salt, no binding) are counted as unbound.
+    """
+    table = AuditEvent.__table__
+    bindings = {row.entity_id: (row.after or {}).get("binding") for row in session.execute(
+        select(table.c.entity_id, table.c.after).where(table.c.entity_type == ACTOR_ENTITY,
+                                                       table.c.action == BIND_ACTION))}
+    unbound = 0
+    for actor in session.execute(select(AuditActor.pseudonym, AuditActor.user_id, AuditActor.salt)
+                                 .order_by(AuditActor.pseudonym)):
+        binding = bindings.get(actor.pseudonym)
+        if binding is None:
+            if actor.salt is not None:
+                return ActorCheck(False, actor.pseudonym, unbound)
+            unbound += actor.user_id is not None
+        elif actor.user_id is not None and (
+                actor.salt is None or not hmac.compare_digest(
+                    binding, actor_binding(actor.pseudonym, actor.user_id, actor.salt))):
+            return ActorCheck(False, actor.pseudonym, unbound)
+    return ActorCheck(True, None, unbound)
 
 
 _HEAD = AuditChainHead.__table__
@@ -202,7 +286,7 @@ def record(session: Session, principal: Principal, action: str, entity_type: str
     chained = chain_events(session, [Entry(principal, action, entity_type, entity_id, before, after,
                                            request_id or current_request_id())])
     append(session, chained)
-    return AuditEvent(**chained.rows[0])
+    return AuditEvent(**chained.rows[-1])  # after the binding of a mapping made for it, if any
 
 
 @dataclass(frozen=True)
@@ -240,6 +324,10 @@ def chain_events(session: Session, entries: list[Entry], head: tuple[int, int, s
     """
     session.flush()
     actors = [_actor(session, e.principal) for e in entries]  # before the lock: keep it short
+    bindings = _pending_bindings(session)  # mappings made in this transaction go first
+    if bindings:
+        entries = bindings + list(entries)
+        actors = [_actor(session, e.principal) for e in bindings] + actors
     chain, seq, prev_hash = head or _lock_head(session)
     at = utcnow()
     rows = []
@@ -306,6 +394,68 @@ def _head_matches(head: tuple[int, str] | None, last_seq: int, last_hash: str) -
     if head is None:
         return last_seq == 0
     return head[0] == last_seq and head[1] == last_hash
+
+
+HEAD_FORMAT = "stadslab-audit-head/1"
+
+
+def export_head(session: Session, key: str | None = None) -> dict[str, Any]:
+    """The chain heads as a small document to keep outside the database (signed when ``key`` is given).
+
+    Taken from the chain head rows; the caller verifies the chains first, so the heads are
+    ones the events really reach. Whoever later holds this document can tell whether the
+    trail still contains it (``check_head``), even if the whole database was rewritten.
+    """
+    heads = {str(row.id): {"seq": int(row.seq), "hash": row.hash}
+             for row in session.execute(select(_HEAD.c.id, _HEAD.c.seq, _HEAD.c.hash).order_by(_HEAD.c.id))
+             if row.seq}
+    document: dict[str, Any] = {"format": HEAD_FORMAT, "at": utcnow().isoformat(timespec="seconds"),
+                                "chains": heads}
+    if key:
+        document["signature"] = _head_signature(document, key)
+    return document
+
+
+def _head_signature(document: dict[str, Any], key: str) -> str:
+    body = canonical_json({k: v for k, v in document.items() if k != "signature"})
+    return "hmac-sha256:" + hmac.new(key.encode(), body, hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True)
+class HeadCheck:
+    ok: bool
+    problem: str | None = None
+
+
+def check_head(session: Session, document: Any, key: str | None = None) -> HeadCheck:
+    """Does the trail still contain the exported heads? (Run after ``verify_chains`` succeeded:
+    a verified chain that contains an old head also extends it.)
+
+    A signed document is checked with ``key``; an unsigned one is trusted as it is (it is
+    only as good as the place it was kept).
+    """
+    if not isinstance(document, dict) or document.get("format") != HEAD_FORMAT \
+            or not isinstance(document.get("chains"), dict):
+        return HeadCheck(False, f"not an audit head document (expected format {HEAD_FORMAT!r})")
+    signature = document.get("signature")
+    if signature is not None:
+        if not key:
+            return HeadCheck(False, "the head document is signed but no key is configured "
+                                    "(STADSLAB_AUDIT_HEAD_KEY or STADSLAB_SECRET_KEY)")
+        if not isinstance(signature, str) or not hmac.compare_digest(signature, _head_signature(document, key)):
+            return HeadCheck(False, "the head document's signature does not match: edited, or signed "
+                                    "with another key")
+    table = AuditEvent.__table__
+    for chain, head in sorted(document["chains"].items(), key=lambda item: str(item[0])):
+        try:
+            chain_no, seq, expected = int(chain), int(head["seq"]), str(head["hash"])
+        except (KeyError, TypeError, ValueError):
+            return HeadCheck(False, f"chain {chain!r} of the head document is malformed")
+        found = session.scalar(select(table.c.hash).where(table.c.chain == chain_no, table.c.seq == seq))
+        if found != expected:
+            return HeadCheck(False, f"chain {chain_no} no longer contains event {seq} of the head exported "
+                                    f"at {document.get('at')}: the trail was rewritten or cut back")
+    return HeadCheck(True)
 
 
 #: Listing order: by time; events of one instant by chain and position (stable for paging).

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Optional
 
 import typer
@@ -27,7 +28,8 @@ user_app = typer.Typer(help="Accounts: add, list, disable, set role or password.
 token_app = typer.Typer(help="API tokens: create (the secret is shown once), list, revoke.", no_args_is_help=True)
 loket_app = typer.Typer(help="The loket: reminders about overdue requests.", no_args_is_help=True)
 privacy_app = typer.Typer(help="Privacy: enforce retention of personal sensor data.", no_args_is_help=True)
-audit_app = typer.Typer(help="Audit trail: verify the hash chain.", no_args_is_help=True)
+audit_app = typer.Typer(help="Audit trail: verify the hash chains, export their head, bind actor mappings.",
+                        no_args_is_help=True)
 
 
 @contextmanager
@@ -238,17 +240,85 @@ def privacy_enforce_retention(dry_run: bool = typer.Option(False, "--dry-run")) 
 
 
 @audit_app.command("verify")
-def audit_verify() -> None:
-    """Recompute the audit hash chain; exit code 1 when it is broken."""
-    from .audit import verify_chain
+def audit_verify(head: Optional[Path] = typer.Option(
+        None, "--head", help="A head document from 'stadslab audit head': the trail must still contain it")) -> None:
+    """Recompute the audit hash chains and check every actor mapping; exit code 1 when broken."""
+    from .audit import check_head, verify_actors, verify_chain
 
+    document = _read_head(head) if head is not None else None
     with _session() as s:
         ok, bad = verify_chain(s)
+        actors = verify_actors(s)
+        held = check_head(s, document, _head_key()) if document is not None and ok else None
     if ok:
         out.print("Audit chain intact")
     else:
         out.print(f"Audit chain BROKEN at event {bad}")
+    if actors.ok:
+        out.print("Actor mappings intact" + (f" ({actors.unbound} from before migration 0017 not bound yet: "
+                                             "run 'stadslab audit bind-actors')" if actors.unbound else ""))
+    else:
+        out.print(f"Actor mapping BROKEN for pseudonym {actors.bad_pseudonym}: it does not match its binding event")
+    if held is not None:
+        out.print("Exported head contained" if held.ok else f"Exported head NOT contained: {held.problem}")
+    if not ok or not actors.ok or (held is not None and not held.ok):
         raise typer.Exit(1)
+
+
+@audit_app.command("head")
+def audit_head(sign: bool = typer.Option(False, "--sign", help="HMAC-SHA256 with STADSLAB_AUDIT_HEAD_KEY "
+                                                               "(default: STADSLAB_SECRET_KEY)"),
+               output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write to this file "
+                                                                                  "(default: standard output)")) -> None:
+    """Export the chain heads, after verifying the chains, to keep outside the database (e.g. hourly)."""
+    import json
+
+    from .audit import export_head, verify_chain
+
+    key = _head_key() if sign else None
+    if sign and key == "change-me-in-production":
+        console.print("[red]STADSLAB_SECRET_KEY has its default value; set STADSLAB_AUDIT_HEAD_KEY "
+                      "or STADSLAB_SECRET_KEY to sign heads[/red]")
+        raise typer.Exit(2)
+    with _session() as s:
+        ok, bad = verify_chain(s)
+        if not ok:
+            out.print(f"Audit chain BROKEN at event {bad}: no head exported")
+            raise typer.Exit(1)
+        text = json.dumps(export_head(s, key), indent=2, sort_keys=True) + "\n"
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        output.write_text(text)
+        console.print(f"Audit head written to {output}")
+
+
+@audit_app.command("bind-actors")
+def audit_bind_actors() -> None:
+    """Bind the actor mappings made before migration 0017 into the chain (once, right after upgrading)."""
+    from stadslab.core.unit_of_work import commit
+
+    from .audit import bind_unbound_actors
+
+    with _session() as s:
+        n = bind_unbound_actors(s)
+        commit(s, "Actor mappings cannot be bound")
+    out.print(f"{n} actor mapping(s) bound")
+
+
+def _head_key() -> str:
+    settings = get_settings()
+    return settings.audit_head_key or settings.secret_key
+
+
+def _read_head(path: Path):
+    import json
+
+    try:
+        return json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        console.print(f"[red]Cannot read the head document {path}: {exc}[/red]")
+        raise typer.Exit(2) from None
 
 
 def register(app: typer.Typer) -> None:

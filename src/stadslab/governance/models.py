@@ -82,6 +82,9 @@ class AuditActor(Base):
 
     pseudonym: Mapped[str] = mapped_column(String(32), primary_key=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), unique=True)
+    #: Random; the ``audit_actor.bind`` event commits to (pseudonym, user_id, salt) (migration 0017).
+    #: None: a mapping made before 0017, not bound yet (``stadslab audit bind-actors``).
+    salt: Mapped[str | None] = mapped_column(String(32))
 
 
 class AuditChainHead(Base):

@@ -24,7 +24,7 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from stadslab.core.auth import SYSTEM, Principal, require_role
-from stadslab.core.database import utcnow
+from stadslab.core.database import lift_statement_timeout, utcnow
 from stadslab.core.errors import Forbidden, NotFound
 from stadslab.core.unit_of_work import commit
 
@@ -81,6 +81,7 @@ def enforce_retention(session: Session, now: datetime | None = None, *, dry_run:
     from stadslab.sensorthings.retention import enforce_observation_retention
 
     now = now or utcnow()
+    lift_statement_timeout(session)  # maintenance, also when an admin starts it over HTTP
     report = RetentionReport()
     if observation_retention_days is not None:
         report.platform = enforce_observation_retention(session, observation_retention_days, now,

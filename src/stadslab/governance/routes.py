@@ -201,12 +201,14 @@ def export_audit(request: Request, f: audit.AuditFilter = Depends(audit_filter),
 def verify_audit(p: Principal = Depends(get_principal), session: Session = Depends(get_session)) -> VerifyOut:
     require_role(p, "admin")
     ok, chain, bad = audit.verify_chains(session)
+    actors = audit.verify_actors(session)
     from sqlalchemy import func, select
 
     from .models import AuditEvent
 
-    return VerifyOut(ok=ok, first_bad_chain=chain, first_bad_seq=bad,
-                     events=session.scalar(select(func.count()).select_from(AuditEvent)) or 0)
+    return VerifyOut(ok=ok and actors.ok, first_bad_chain=chain, first_bad_seq=bad,
+                     events=session.scalar(select(func.count()).select_from(AuditEvent)) or 0,
+                     actors_ok=actors.ok, first_bad_actor=actors.bad_pseudonym, unbound_actors=actors.unbound)
 
 
 from .loket_routes import router as loket_router  # noqa: E402

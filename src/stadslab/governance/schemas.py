@@ -111,6 +111,11 @@ class VerifyOut(OutputModel):
     first_bad_chain: int | None = None
     first_bad_seq: int | None
     events: int
+    #: every actor mapping matches its binding event (migration 0017); the first that does not
+    actors_ok: bool = True
+    first_bad_actor: str | None = None
+    #: mappings from before 0017 that are not bound yet (``stadslab audit bind-actors``)
+    unbound_actors: int = 0
 
 
 # --- loket -------------------------------------------------------------------------------------

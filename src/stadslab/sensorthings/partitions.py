@@ -34,6 +34,8 @@ from datetime import datetime, timezone
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from stadslab.core.database import lift_statement_timeout
+
 log = logging.getLogger("stadslab.sensorthings.partitions")
 
 PARENT = "sta_observations"
@@ -236,6 +238,7 @@ def maintain_at_startup(engine) -> list[str]:
         return []
     try:
         with engine.begin() as conn:
+            lift_statement_timeout(conn)  # maintenance (issue #13): not bound like request work
             return ensure_partitions(conn)
     except Exception:  # noqa: BLE001  (serving beats a missing month; see the docstring)
         log.exception("observation partition maintenance failed; new rows go to %s meanwhile", DEFAULT)
