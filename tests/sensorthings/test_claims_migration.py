@@ -18,7 +18,7 @@ def _rows(conn, sql: str) -> list[tuple]:
 
 
 def test_0018_fills_claims_from_current_and_historical_links(empty_url):  # noqa: F811
-    upgrade(empty_url, "0016")
+    upgrade(empty_url, "0017")
     engine = make_engine(empty_url)
     with engine.begin() as c:
         c.execute(text("INSERT INTO organisations (id, name, kind, description, is_demo, created_at, updated_at) "
@@ -65,7 +65,7 @@ def test_0018_fills_claims_from_current_and_historical_links(empty_url):  # noqa
     assert locs[13] == (None, None, None)            # nobody ever claimed it
     assert fois[20] == (7, "restricted", 1000)       # generated from Location 10
     assert fois[21] == (7, "network", 0)             # observed by Thing 3's Datastream
-    downgrade(empty_url, "0016")
+    downgrade(empty_url, "0017")
     engine = make_engine(empty_url)
     for table in ("sta_locations", "sta_features_of_interest"):
         assert not CLAIM & {col["name"] for col in inspect(engine).get_columns(table)}
