@@ -101,6 +101,15 @@ def test_anonymous_and_bad_credentials_get_401_before_any_validation(client, ses
     assert not failures, "\n".join(failures)
 
 
+def test_anonymous_writes_setting_lets_validation_speak(db):
+    """Development setting ``anonymous_writes``: anonymous callers may write, so they get the 422."""
+    from fastapi.testclient import TestClient
+
+    with TestClient(create_app(Settings(database_url=db.url, anonymous_writes=True), db=db)) as c:
+        r = c.post("/api/v1/projects", json={"title": 1})
+        assert r.status_code == 422 and r.json()["errors"]
+
+
 def test_public_routes_still_describe_invalid_requests(client):
     r = client.post("/api/v1/auth/login", json={"email": "iemand@example.org"})
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body.password"

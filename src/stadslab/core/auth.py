@@ -4,7 +4,12 @@ One request has one :class:`Principal`, resolved once by the FastAPI dependency
 :func:`get_principal` from a Bearer token (API clients) or a session cookie (the
 web). Capabilities never look at tokens, cookies or users themselves; they ask the
 policy helpers below, so that the rules live in one place and the authorization
-matrix test (tests/governance/test_authz_matrix.py) can check them all.
+matrix test (tests/governance/test_authz_matrix.py) can check them all; every
+state-changing route of the app needs a spec there (tests/governance/authz_routes.py).
+
+Authentication comes before validation: an invalid request from a caller who may not
+use the route at all gets 401/403, not a 422 that describes the route's schema (see
+:func:`refusal_before_validation`, called by the one validation-error handler).
 
 Roles, from least to most: ``public`` (anonymous), ``member``, ``editor``, ``admin``.
 A role implies scopes (``ROLE_SCOPES``); an API token carries a subset of its owner's
