@@ -17,6 +17,7 @@ import itertools
 import re
 
 from fastapi.routing import iter_route_contexts
+from starlette.routing import Mount, compile_path
 
 from tests.factories import AMSTERDAM, UTRECHT, lab_payload, organisation_payload, project_payload, solution_payload
 from tests.sensorthings.helpers import STA, full_thing, thing
@@ -31,12 +32,21 @@ _seq = itertools.count(1)
 
 # --- the route table ---------------------------------------------------------------------------
 
-def route_table(app) -> list[tuple[str, str, re.Pattern]]:
-    """(method, path template, path regex) of every state-changing route, in matching order."""
+def route_table(app, *, _routes=None, _prefix: str = "") -> list[tuple[str, str, re.Pattern]]:
+    """(method, path template, path regex) of every state-changing route, in matching order.
+
+    Included routers are flattened by FastAPI; mounted sub-applications are walked too, so
+    a capability mounted as its own app cannot hide its routes from the matrix.
+    """
     out = []
-    for rc in iter_route_contexts(app.routes):
+    for rc in iter_route_contexts(app.routes if _routes is None else _routes):
+        if isinstance(rc.original_route, Mount):
+            out += route_table(app, _routes=getattr(rc.original_route, "routes", None) or [],
+                               _prefix=_prefix + rc.path)
+            continue
+        template = _prefix + rc.path
         for method in sorted(set(rc.methods or ()) - SAFE):
-            out.append((method, rc.path, rc.path_regex))
+            out.append((method, template, compile_path(template)[0]))
     return out
 
 

@@ -52,6 +52,17 @@ def test_every_state_changing_route_has_an_authorization_spec(routes):
     assert "POST /projecten/{project_id}/bewerken" in uncovered(app, without_web)
 
 
+def test_mounted_sub_applications_are_part_of_the_route_table():
+    from fastapi import FastAPI
+
+    sub = FastAPI()
+    sub.post("/hooks/{hook_id}")(lambda hook_id: None)
+    outer = FastAPI()
+    outer.mount("/extern", sub)
+    assert [(m, t) for m, t, _ in route_table(outer)] == [("POST", "/extern/hooks/{hook_id}")]
+    assert uncovered(outer, []) == ["POST /extern/hooks/{hook_id}"]
+
+
 def test_every_registry_resource_has_put_patch_delete_specs(routes):
     _, table, specs = routes
     for method, template, _ in table:
