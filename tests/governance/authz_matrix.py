@@ -13,6 +13,16 @@ Policies
                     ``other_status`` (403, or 404 when the item is hidden from them)
     owner_read      members/editors of the owner organisation and admins; others
                     ``other_status`` (normally 404), anonymous 401
+    editor          ``authorize_write`` on the caller's own organisation (nothing to own
+                    beforehand): admin and editor, member 403, anonymous 401
+    webhook_secret  the request carries a shared secret (LoRaWAN uplinks): with it every
+                    caller succeeds, whatever else they send; without it 401
+
+The admin policy refuses non-admins with ``other_status`` (403, or 404 where the item is
+invisible to them). ``overrides`` pins a role's status where a documented rule differs
+(e.g. a platform admin has no organisation to submit a loket request for). Web forms
+(``web=True``) are sent by a browser session with its CSRF token; a 401 there is the
+redirect to the login page.
 
 ``setup(ctx, owner_org_id)`` creates whatever the request needs, owned by
 ``owner_org_id``, and returns ``{"path": {...}, "json": {...}}`` (both optional).
@@ -28,6 +38,7 @@ from typing import Any
 
 ROLES = ("anonymous", "member", "editor", "admin")
 OWNER_POLICIES = ("owner_write", "owner_read")
+POLICIES = ("public", "authenticated", "admin", "editor", "webhook_secret", *OWNER_POLICIES)
 
 
 @dataclass
@@ -39,6 +50,9 @@ class MatrixContext:
     #: Authorization headers per role; member and editor belong to the own organisation,
     #: admin to none (platform admin).
     headers: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: Browser clients per role (session cookie; none for anonymous) and their CSRF tokens.
+    web: dict[str, Any] = field(default_factory=dict)
+    csrf: dict[str, str] = field(default_factory=dict)
 
     def org_id(self, owner: str) -> int:
         return self.own_org_id if owner == "own" else self.other_org_id
@@ -53,21 +67,27 @@ class EndpointSpec:
     setup: Callable[[MatrixContext, int], dict] | None = None
     success: tuple[int, ...] = (200, 201, 204)
     other_status: int = 403
+    web: bool = False
+    overrides: tuple[tuple[str, int], ...] = ()
 
     def __post_init__(self):
-        assert self.policy in ("public", "authenticated", "admin", *OWNER_POLICIES), self.policy
+        assert self.policy in POLICIES, self.policy
 
 
 def expected(spec: EndpointSpec, role: str, owner: str) -> str | int:
     """"ok" (any of ``spec.success``) or the exact error status."""
-    if spec.policy == "public":
+    if role in dict(spec.overrides):
+        return dict(spec.overrides)[role]
+    if spec.policy in ("public", "webhook_secret"):
         return "ok"
     if role == "anonymous":
         return 401
     if spec.policy == "authenticated" or role == "admin":
         return "ok"
     if spec.policy == "admin":
-        return 403
+        return spec.other_status
+    if spec.policy == "editor":
+        return "ok" if role == "editor" else 403
     if owner == "other":
         return spec.other_status
     if spec.policy == "owner_read":
@@ -91,15 +111,36 @@ def param_id(value) -> str:
     return str(value)
 
 
+def _send(ctx: MatrixContext, spec: EndpointSpec, role: str, prepared: dict, extra_headers: dict):
+    path = spec.path.format(**prepared.get("path", {}))
+    if spec.web:
+        data = dict(prepared.get("data", {}))
+        if role in ctx.csrf:
+            data["csrf_token"] = ctx.csrf[role]
+        return ctx.web[role].request(spec.method, path, data=data, follow_redirects=False)
+    kwargs: dict[str, Any] = {"headers": {**ctx.headers.get(role, {}), **extra_headers}}
+    for key in ("json", "content"):
+        if key in prepared:
+            kwargs[key] = prepared[key]
+    return ctx.client.request(spec.method, path, **kwargs)
+
+
+def _is_login_redirect(r) -> bool:
+    return r.status_code == 303 and r.headers.get("location", "").startswith("/inloggen")
+
+
 def check(ctx: MatrixContext, spec: EndpointSpec, role: str, owner: str) -> None:
     prepared = spec.setup(ctx, ctx.org_id(owner)) if spec.setup else {}
-    path = spec.path.format(**prepared.get("path", {}))
-    kwargs = {"headers": ctx.headers.get(role, {})}
-    if "json" in prepared:
-        kwargs["json"] = prepared["json"]
-    r = ctx.client.request(spec.method, path, **kwargs)
+    headers = prepared.get("headers", {})
+    where = f"{spec.name} as {role} ({owner})"
+    if spec.policy == "webhook_secret":
+        r = _send(ctx, spec, role, prepared, {})
+        assert r.status_code == 401, f"{where} without the secret: {r.status_code} {r.text}"
+    r = _send(ctx, spec, role, prepared, headers)
     want = expected(spec, role, owner)
-    if want == "ok":
-        assert r.status_code in spec.success, f"{spec.name} as {role} ({owner}): {r.status_code} {r.text}"
+    if spec.web and want == 401:
+        assert _is_login_redirect(r), f"{where}: want the login page, got {r.status_code} {r.headers}"
+    elif want == "ok":
+        assert r.status_code in spec.success and not _is_login_redirect(r), f"{where}: {r.status_code} {r.text}"
     else:
-        assert r.status_code == want, f"{spec.name} as {role} ({owner}): want {want}, got {r.status_code} {r.text}"
+        assert r.status_code == want, f"{where}: want {want}, got {r.status_code} {r.text}"

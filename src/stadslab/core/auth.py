@@ -4,7 +4,12 @@ One request has one :class:`Principal`, resolved once by the FastAPI dependency
 :func:`get_principal` from a Bearer token (API clients) or a session cookie (the
 web). Capabilities never look at tokens, cookies or users themselves; they ask the
 policy helpers below, so that the rules live in one place and the authorization
-matrix test (tests/governance/test_authz_matrix.py) can check them all.
+matrix test (tests/governance/test_authz_matrix.py) can check them all; every
+state-changing route of the app needs a spec there (tests/governance/authz_routes.py).
+
+Authentication comes before validation: an invalid request from a caller who may not
+use the route at all gets 401/403, not a 422 that describes the route's schema (see
+:func:`refusal_before_validation`, called by the one validation-error handler).
 
 Roles, from least to most: ``public`` (anonymous), ``member``, ``editor``, ``admin``.
 A role implies scopes (``ROLE_SCOPES``); an API token carries a subset of its owner's
@@ -25,7 +30,7 @@ from typing import Iterable
 
 from fastapi import Request
 
-from .errors import Forbidden, Unauthorized
+from .errors import Forbidden, StadslabError, Unauthorized
 
 log = logging.getLogger("stadslab.auth")
 
@@ -207,6 +212,80 @@ def may_write(p: Principal, owner_organisation_id: int | None, scope: str) -> bo
     except (Unauthorized, Forbidden):
         return False
     return True
+
+
+# --- authentication before validation ------------------------------------------------------------
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+@dataclass(frozen=True)
+class UpFront:
+    """The part of an endpoint's rule that holds whatever the request body says.
+
+    ``public``: anyone may call it (login); the body is validated first. Otherwise the caller
+    must be authenticated, and hold ``role`` and ``scope`` when given. Rules that depend on the
+    target (the owner organisation of an item) cannot be known before the body is read.
+    """
+
+    public: bool = False
+    role: str | None = None
+    scope: str | None = None
+
+
+#: Unsafe endpoints without a declaration need an authenticated caller; safe ones are public.
+_UNSAFE_DEFAULT = UpFront()
+_SAFE_DEFAULT = UpFront(public=True)
+_UP_FRONT_ATTR = "stadslab_up_front"
+
+
+def known_up_front(*, public: bool = False, role: str | None = None, scope: str | None = None):
+    """Decorator for an endpoint: who may call it at all, checked before a 422 is given.
+
+    Without it an unsafe endpoint (POST, PUT, PATCH, DELETE) counts as "authenticated
+    callers only"; declare ``public=True`` for the few that anonymous callers use (login),
+    and the role or scope of admin-only and scope-bound endpoints, so that a member sending
+    an invalid body to an admin endpoint learns 403, not the endpoint's schema.
+    """
+    rule = UpFront(public=public, role=role, scope=scope)
+
+    def mark(endpoint):
+        setattr(endpoint, _UP_FRONT_ATTR, rule)
+        return endpoint
+
+    return mark
+
+
+def up_front_rule(endpoint, method: str) -> UpFront:
+    """The declared rule of ``endpoint`` (see :func:`known_up_front`), or the default for ``method``."""
+    declared = getattr(endpoint, _UP_FRONT_ATTR, None)
+    if declared is not None:
+        return declared
+    return _SAFE_DEFAULT if method in SAFE_METHODS else _UNSAFE_DEFAULT
+
+
+def refusal_before_validation(request: Request) -> StadslabError | None:
+    """The 401/403 an invalid request gets instead of its 422, or None when validation may speak.
+
+    Called by the handler of request validation errors (``core.errors``), so it holds for
+    every route at once: an anonymous caller or a bad/revoked credential is refused before
+    the schema is described, and so is a caller the route's up-front rule excludes.
+    """
+    rule = up_front_rule(request.scope.get("endpoint"), request.method)
+    if rule.public:
+        return None
+    try:
+        p = get_principal(request)
+        if p.is_anonymous and p.anonymous_writes and rule.role != "admin":
+            return None
+        require_authenticated(p)
+        if rule.role:
+            require_role(p, rule.role)
+        if rule.scope:
+            require_scope(p, rule.scope)
+    except (Unauthorized, Forbidden) as refused:
+        return refused
+    return None
 
 
 # --- cookie and CSRF primitives (shared by governance and core.security) -------------------------

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
-from .auth import Principal, authorize_write, get_principal
+from .auth import Principal, authorize_write, get_principal, known_up_front, require_role
 from .database import get_session
 
 SCOPE = "registry:write"
@@ -39,6 +39,9 @@ class ItemRoutes:
     owner_of: Callable[[Any], int | None] = lambda obj: obj.owner_organisation_id
     #: Whether new items get an owner organisation (organisations themselves do not).
     owned: bool = True
+    #: Deleting needs this role on top of the write rule (organisations: only admins remove one,
+    #: with its accounts and content, even though its editors may edit it).
+    delete_role: str | None = None
     shape: Callable[[Any], Any] = field(default=lambda obj: obj)
 
 
@@ -84,10 +87,18 @@ def register_item_routes(router: APIRouter, spec: ItemRoutes) -> None:
 
     def delete_item(item_id: int, session: Session = Depends(get_session),
                     principal: Principal = Depends(get_principal)) -> Response:
+        if spec.delete_role:
+            require_role(principal, spec.delete_role)
         authorize_write(principal, spec.owner_of(spec.get(session, item_id)), SCOPE)
         spec.delete(session, item_id, actor=principal)
         return Response(status_code=204)
 
+    # Known before the body is read (see core.auth.known_up_front): the scope, and that items
+    # without an owner are created by admins only.
+    known_up_front(scope=SCOPE, role=None if spec.owned else "admin")(create_item)
+    for endpoint in (put_item, patch_item):
+        known_up_front(scope=SCOPE)(endpoint)
+    known_up_front(scope=SCOPE, role=spec.delete_role)(delete_item)
     tags = [spec.tag]
     router.add_api_route(item, get_item, methods=["GET"], tags=tags, response_model=Out,
                          name=f"get_{spec.name}", summary=f"Get one {spec.name.replace('_', ' ')}")

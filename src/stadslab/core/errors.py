@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
@@ -188,6 +189,14 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError):
+        from .auth import refusal_before_validation  # core.auth imports this module
+
+        # Authenticate before validating: who may not call the route learns 401/403, not its schema.
+        refused = await run_in_threadpool(refusal_before_validation, request)  # may query the database
+        if refused is not None:
+            handler = request.app.exception_handlers.get(StadslabError, _stadslab)
+            result = handler(request, refused)
+            return await result if hasattr(result, "__await__") else result
         errors = _clean_validation_errors(exc)
         detail = "; ".join(f"{e['field']}: {e['msg']}" for e in errors[:5]) or "Invalid request"
         return problem(422, "Validation failed", detail, errors=errors, instance=request.url.path)

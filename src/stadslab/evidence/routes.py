@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
-from stadslab.core.auth import Principal, authorize_write, get_principal
+from stadslab.core.auth import Principal, authorize_write, get_principal, known_up_front
 from stadslab.core.database import get_session
 from stadslab.labs.service import get_project
 
@@ -41,6 +41,7 @@ def get_design(project_id: int, session: Session = Depends(get_session),
 
 
 @router.put("/projects/{project_id}/design", summary="Create or replace the project's experiment design")
+@known_up_front(scope=SCOPE)
 def put_design(project_id: int, data: DesignIn, session: Session = Depends(get_session),
                principal: Principal = Depends(get_principal)):
     authorize_write(principal, get_project(session, project_id).owner_organisation_id, SCOPE)
@@ -48,6 +49,7 @@ def put_design(project_id: int, data: DesignIn, session: Session = Depends(get_s
 
 
 @router.post("/projects/{project_id}/evaluation", status_code=201, summary="Evaluate the project now and store it")
+@known_up_front(scope=SCOPE)
 def run_evaluation(project_id: int, session: Session = Depends(get_session),
                    principal: Principal = Depends(get_principal)):
     authorize_write(principal, get_project(session, project_id).owner_organisation_id, SCOPE)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy.orm import Session
 
-from stadslab.core.auth import Principal, get_principal, require_role
+from stadslab.core.auth import Principal, get_principal, known_up_front, require_role
 from stadslab.core.database import get_session
 
 from . import service
@@ -24,6 +24,7 @@ def list_peers(p: Principal = Depends(get_principal), session: Session = Depends
 
 
 @router.post("/peers", response_model=PeerOut, status_code=201, summary="Register a peer node (admin)")
+@known_up_front(role="admin")
 def create_peer(body: PeerIn, request: Request, p: Principal = Depends(get_principal),
                 session: Session = Depends(get_session)):
     peer = service.create_peer(session, request.app.state.settings, p, name=body.name, base_url=body.base_url,
@@ -38,6 +39,7 @@ def get_peer(peer_id: int, p: Principal = Depends(get_principal), session: Sessi
 
 
 @router.patch("/peers/{peer_id}", response_model=PeerOut, summary="Change a peer (admin)")
+@known_up_front(role="admin")
 def update_peer(peer_id: int, body: PeerPatch, request: Request, p: Principal = Depends(get_principal),
                 session: Session = Depends(get_session)):
     peer = service.update_peer(session, request.app.state.settings, p, peer_id, body.model_dump(exclude_unset=True))
@@ -45,6 +47,7 @@ def update_peer(peer_id: int, body: PeerPatch, request: Request, p: Principal = 
 
 
 @router.delete("/peers/{peer_id}", status_code=204, summary="Remove a peer and its harvested items (admin)")
+@known_up_front(role="admin")
 def delete_peer(peer_id: int, p: Principal = Depends(get_principal), session: Session = Depends(get_session)):
     service.delete_peer(session, p, peer_id)
     return Response(status_code=204)
@@ -57,6 +60,7 @@ def peer_health(peer_id: int, p: Principal = Depends(get_principal), session: Se
 
 
 @router.post("/harvest", response_model=HarvestOut, summary="Harvest the peers now (admin)")
+@known_up_front(role="admin")
 def harvest_now(request: Request, peer: str | None = Query(None, description="Only this peer (name)"),
                 p: Principal = Depends(get_principal), session: Session = Depends(get_session)):
     require_role(p, "admin")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy.orm import Session
 
-from stadslab.core.auth import Principal, get_principal
+from stadslab.core.auth import Principal, get_principal, known_up_front
 from stadslab.core.database import get_session
 from stadslab.core.listing import ListParams, list_params, make_page
 
@@ -31,6 +31,7 @@ def routing() -> dict:
 
 
 @router.post("/requests", status_code=201, response_model=LoketRequestOut, summary="Submit a request")
+@known_up_front(scope="loket:write")
 def submit(body: LoketRequestIn, p: Principal = Depends(get_principal),
            session: Session = Depends(get_session)) -> LoketRequestOut:
     return _out(loket.submit(session, p, body.model_dump()))
@@ -54,12 +55,14 @@ def get_request(request_id: int, p: Principal = Depends(get_principal),
 
 @router.post("/requests/{request_id}/transitions", response_model=LoketRequestOut,
              summary="Move a request on: in_review, decided (with decision), closed")
+@known_up_front(scope="loket:write")
 def transition(request_id: int, body: TransitionIn, p: Principal = Depends(get_principal),
                session: Session = Depends(get_session)) -> LoketRequestOut:
     return _out(loket.transition(session, p, request_id, body.status, body.decision, body.note))
 
 
 @router.post("/requests/{request_id}/comments", status_code=201, response_model=CommentOut, summary="Comment")
+@known_up_front(scope="loket:write")
 def comment(request_id: int, body: CommentIn, p: Principal = Depends(get_principal),
             session: Session = Depends(get_session)):
     return loket.add_comment(session, p, request_id, body.body)

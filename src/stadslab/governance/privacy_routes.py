@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.encoders import jsonable_encoder
 from sqlalchemy.orm import Session
 
-from stadslab.core.auth import Principal, get_principal, require_authenticated, require_role
+from stadslab.core.auth import Principal, get_principal, known_up_front, require_authenticated, require_role
 from stadslab.core.database import get_session
 
 from . import privacy
@@ -30,11 +30,13 @@ def export_person(user_id: int, p: Principal = Depends(get_principal), session: 
 
 @router.post("/privacy/users/{user_id}/erase",
              summary="Erase a person (AVG art. 17; admins of the person's organisation)")
+@known_up_front(role="admin")
 def erase_person(user_id: int, p: Principal = Depends(get_principal), session: Session = Depends(get_session)) -> dict:
     return {"user_id": user_id, "erased": True, **privacy.erase_person(session, p, user_id)}
 
 
 @router.post("/privacy/retention", summary="Enforce sensor data retention now (platform admins)")
+@known_up_front(role="admin")
 def enforce_retention(request: Request, dry_run: bool = Query(False), p: Principal = Depends(get_principal),
                       session: Session = Depends(get_session)) -> dict:
     """Per-Thing retention of personal data, and first the platform-wide retention

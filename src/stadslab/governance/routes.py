@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session
 
-from stadslab.core.auth import Principal, get_principal, require_authenticated, require_role
+from stadslab.core.auth import Principal, get_principal, known_up_front, require_authenticated, require_role
 from stadslab.core.database import get_session
 from stadslab.core.listing import ListParams, list_params, make_page
 from stadslab.core.security import enforce
@@ -35,6 +35,7 @@ def _me(session: Session, p: Principal, csrf: str | None = None) -> MeOut:
 
 @router.post("/auth/login", tags=["auth"], response_model=MeOut,
              summary="Log in with email and password (sets the session and CSRF cookies)")
+@known_up_front(public=True)
 def login(body: LoginIn, request: Request, response: Response, session: Session = Depends(get_session)) -> MeOut:
     settings = request.app.state.settings
     enforce(request.app.state.login_ip_limiter, request.client.host if request.client else "unknown")
@@ -50,6 +51,7 @@ def login(body: LoginIn, request: Request, response: Response, session: Session 
 
 
 @router.post("/auth/logout", tags=["auth"], status_code=204, summary="End the web session")
+@known_up_front(public=True)
 def logout(request: Request, response: Response, session: Session = Depends(get_session)) -> Response:
     try:
         principal = get_principal(request)
@@ -86,6 +88,7 @@ def list_users(request: Request, params: ListParams = Depends(list_params),
 
 
 @router.post("/users", tags=["accounts"], status_code=201, response_model=UserOut, summary="Create an account (admin)")
+@known_up_front(role="admin")
 def create_user(body: UserIn, p: Principal = Depends(get_principal), session: Session = Depends(get_session)) -> User:
     require_role(p, "admin")
     return service.create_user(session, p, **body.model_dump())
@@ -99,6 +102,7 @@ def get_user(user_id: int, p: Principal = Depends(get_principal), session: Sessi
 
 @router.patch("/users/{user_id}", tags=["accounts"], response_model=UserOut,
               summary="Change role, organisation, name or active flag (admin)")
+@known_up_front(role="admin")
 def update_user(user_id: int, body: UserPatch, p: Principal = Depends(get_principal),
                 session: Session = Depends(get_session)) -> User:
     require_role(p, "admin")

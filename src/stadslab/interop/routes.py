@@ -14,7 +14,7 @@ from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from sqlalchemy.orm import Session
 
-from stadslab.core.auth import Principal, authorize_write, get_principal
+from stadslab.core.auth import Principal, authorize_write, get_principal, known_up_front
 from stadslab.core.crud import SCOPE, ItemRoutes, register_item_routes
 from stadslab.core.database import get_session
 from stadslab.core.errors import NotFound
@@ -65,6 +65,7 @@ def events_overview(days: int = Query(365, ge=1, le=3660), session: Session = De
 
 
 @router.post("/events/import", tags=["calendar"], summary="Import an .ics file (text/calendar body)")
+@known_up_front(scope=SCOPE)
 def import_events(body: bytes = Body(..., media_type="text/calendar"), session: Session = Depends(get_session),
                   principal: Principal = Depends(get_principal)) -> dict:
     authorize_write(principal, principal.organisation_id, SCOPE)

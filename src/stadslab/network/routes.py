@@ -87,7 +87,8 @@ register_item_routes(router, ItemRoutes(
     path="organisations", tag="organisations", name="organisation", schema_in=OrganisationIn,
     schema_patch=OrganisationPatch, schema_out=OrganisationOut, get=service.get_organisation,
     create=service.create_organisation, update=service.update_organisation,
-    delete=service.delete_organisation, owner_of=lambda org: org.id, owned=False))
+    delete=service.delete_organisation, owner_of=lambda org: org.id, owned=False,
+    delete_role="admin"))
 register_item_routes(router, ItemRoutes(
     path="coalitions", tag="coalitions", name="coalition", schema_in=CoalitionIn, schema_patch=CoalitionPatch,
     schema_out=CoalitionOut, get=service.get_coalition, create=service.create_coalition,

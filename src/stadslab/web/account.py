@@ -13,6 +13,7 @@ from datetime import timedelta
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from stadslab.core.auth import known_up_front
 from stadslab.core.errors import StadslabError, Unauthorized
 from stadslab.core.security import enforce
 
@@ -46,6 +47,7 @@ def login_form(request: Request):
 
 
 @router.post("/inloggen", response_class=HTMLResponse)
+@known_up_front(public=True)
 def login_submit(request: Request, email: str = Form(""), password: str = Form(""), volgende: str = Form("/")):
     from stadslab.governance import service
     from stadslab.governance.authn import session_id_from_request, set_session_cookies
@@ -95,6 +97,7 @@ def logout_form(request: Request):
 
 
 @router.post("/uitloggen")
+@known_up_front(public=True)
 def logout(request: Request):
     """Ends the server-side session (the CSRF middleware has already checked the form's token)."""
     from stadslab.governance import service

@@ -22,7 +22,7 @@ from stadslab.core.errors import StadslabError
 from stadslab.core.listing import ListParams, RegistryFilters
 
 from . import vocabulary
-from .auth import page_principal, require_admin
+from .auth import page_principal, require_admin, require_login
 from .forms import END_BEFORE_START, ordered, pydantic_errors, service_errors
 from .i18n import language_of, translations
 from .pages import _session
@@ -103,6 +103,7 @@ def _reversed(start: str, end: str) -> bool:
 def _editable(request: Request, session, project_id: str):
     from stadslab.labs import service as labs
 
+    require_login(request)  # authenticate before looking the project up (anonymous: the login page)
     project = labs.get_project(session, _id(project_id))
     authorize_write(page_principal(request), project.owner_organisation_id, SCOPE)
     return project

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from stadslab.core.auth import Principal, get_principal
+from stadslab.core.auth import Principal, get_principal, known_up_front
 from stadslab.core.database import get_session
 from stadslab.core.errors import BadRequest, StadslabError, field_error
 from stadslab.ops.metrics import observations_ingested
@@ -49,6 +49,7 @@ def _integration_out(integration, secret: str | None = None) -> IntegrationCreat
 
 @lorawan_router.post("/{integration_id}/uplink", response_model=UplinkResult,
                      summary="Webhook for uplinks of The Things Stack v3 or ChirpStack v4")
+@known_up_front(public=True)
 async def uplink(integration_id: int, request: Request, session: Session = Depends(get_session)) -> UplinkResult:
     integration = await run_in_threadpool(service.authenticate, session, integration_id, _secret(request))
     ctype = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
@@ -70,6 +71,7 @@ async def uplink(integration_id: int, request: Request, session: Session = Depen
 
 @lorawan_router.post("/integrations", status_code=201, response_model=IntegrationCreated,
                      summary="Register a network-server integration (returns a generated secret once)")
+@known_up_front(scope=service.SCOPE)
 def create_integration(data: IntegrationIn, response: Response, session: Session = Depends(get_session),
                        principal: Principal = Depends(get_principal)) -> IntegrationCreated:
     integration, secret = service.create_integration(session, data, principal)
@@ -84,6 +86,7 @@ def list_integrations(session: Session = Depends(get_session),
 
 
 @lorawan_router.post("/integrations/{integration_id}/devices", status_code=201, response_model=DeviceOut)
+@known_up_front(scope=service.SCOPE)
 def add_device(integration_id: int, data: DeviceIn, response: Response, session: Session = Depends(get_session),
                principal: Principal = Depends(get_principal)) -> DeviceOut:
     device = service.add_device(session, integration_id, data, principal)
@@ -101,6 +104,7 @@ def get_device(device_id: int, session: Session = Depends(get_session),
 
 
 @lorawan_router.post("/devices/{device_id}/mappings", status_code=201, response_model=MappingOut)
+@known_up_front(scope=service.SCOPE)
 def add_mapping(device_id: int, data: MappingIn, session: Session = Depends(get_session),
                 principal: Principal = Depends(get_principal)) -> MappingOut:
     return MappingOut.model_validate(service.add_mapping(session, device_id, data, principal))
