@@ -1,0 +1,35 @@
+"""Regression tests for what the role fuzzer found (one test per finding, named in docs/security.md)."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.governance.factories import auth_headers, make_organisation, make_token, make_user
+
+
+@pytest.fixture
+def admin(app, db) -> TestClient:
+    """An administrator's client that shows a server error as the 500 a caller would get."""
+    with db.session() as s:
+        token = make_token(s, make_user(s, "admin", password=None))
+    with TestClient(app, headers=auth_headers(token), raise_server_exceptions=False) as c:
+        yield c
+
+
+@pytest.mark.parametrize("field", ["display_name", "active", "role"])
+def test_null_for_a_required_account_field_is_a_422_naming_it(admin, db, field):
+    """Found by the long admin run: ``PATCH /users/{id}`` with ``{"display_name": null}`` (or
+    ``"active": null``) reached the database's NOT NULL constraint while the audit event was
+    being recorded, outside the unit of work: a 500."""
+    with db.session() as s:
+        user = make_user(s, "member", make_organisation(s), password=None, display_name="Ans")
+    before = admin.get(f"/api/v1/users/{user.id}").json()
+    r = admin.patch(f"/api/v1/users/{user.id}", json={field: None})
+    assert r.status_code == 422, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert r.json()["errors"][0]["field"] == f"body.{field}"
+    assert admin.get(f"/api/v1/users/{user.id}").json() == before
+    # leaving the field out still leaves it alone, and organisation_id may still be cleared
+    r = admin.patch(f"/api/v1/users/{user.id}", json={"organisation_id": None})
+    assert r.status_code == 200 and r.json()["display_name"] == "Ans" and r.json()["active"] is True
