@@ -33,3 +33,19 @@ def test_null_for_a_required_account_field_is_a_422_naming_it(admin, db, field):
     # leaving the field out still leaves it alone, and organisation_id may still be cleared
     r = admin.patch(f"/api/v1/users/{user.id}", json={"organisation_id": None})
     assert r.status_code == 200 and r.json()["display_name"] == "Ans" and r.json()["active"] is True
+
+
+@pytest.mark.parametrize("field", ["organisations", "cities", "themes", "title", "lead_city", "status"])
+def test_null_for_a_coalition_field_is_a_422_naming_it(admin, field):
+    """Found by the long admin run: ``PATCH /coalitions/{id}`` with ``{"organisations": null}``
+    (likewise ``cities``, ``themes``) iterated over None: a 500; ``{"title": null}`` hit the
+    NOT NULL constraint and came back as a 409 that named nothing."""
+    r = admin.post("/api/v1/coalitions", json={"title": "Coalitie slimme straten", "lead_city": "GM0363",
+                                               "themes": ["mobility"]})
+    assert r.status_code == 201, r.text
+    url = f"/api/v1/coalitions/{r.json()['id']}"
+    before = admin.get(url).json()
+    r = admin.patch(url, json={field: None})
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"][0]["field"] == f"body.{field}"
+    assert admin.get(url).json() == before
