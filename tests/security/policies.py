@@ -53,6 +53,11 @@ def _interim_specs() -> list[EndpointSpec]:
     return out
 
 
+#: Operations where the account named by ``{user_id}`` has the administrator's right itself
+#: (``privacy.export_person``: a person may export their own data; the matrix tests another's).
+SELF_SERVICE = {("GET", "/api/v1/privacy/users/{user_id}/export")}
+
+
 @lru_cache(maxsize=1)
 def specs() -> tuple[EndpointSpec, ...]:
     from tests.governance.test_authz_matrix import GOVERNANCE_SPECS

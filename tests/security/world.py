@@ -58,6 +58,7 @@ class World:
     observations: dict[str, int] = field(default_factory=dict)
     locations: dict[str, int] = field(default_factory=dict)
     users: list[int] = field(default_factory=list)
+    accounts: dict[str, int] = field(default_factory=dict)  # role -> the caller's own user id
     editor_token_id: int = 0
     loket: int = 0
     integration: int = 0
@@ -163,7 +164,8 @@ def build(client, db) -> World:
                    "other-editor": make_token(s, editor_b), "editor-a": make_token(s, editor_a)}
     headers = {role: auth_headers(secret) for role, secret in secrets.items()}
     headers["anonymous"] = {}
-    w = World(a.id, b.id, headers, secrets=list(secrets.values()), users=[member.id, editor_a.id])
+    w = World(a.id, b.id, headers, secrets=list(secrets.values()), users=[member.id, editor_a.id],
+              accounts={"admin": admin.id, "member": member.id, "other-editor": editor_b.id})
     own = headers["editor-a"]
 
     def post(path: str, body: Any, as_: dict = own) -> dict:
