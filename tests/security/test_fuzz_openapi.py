@@ -55,6 +55,9 @@ def test_openapi_fuzz_as_every_role(fuzz_app, fuzz_client, db, role):
     print(f"\n{figures.line(db.dialect)}")
     if figures.owned_elsewhere:
         print(f"in code owned by another helper:\n{describe(figures.owned_elsewhere)}")
+    if figures.validated_before_auth:
+        print("validate before they authenticate:", ", ".join(f"{m} {t}" for m, t in
+                                                               sorted(figures.validated_before_auth)))
     assert figures.operations > 50
     assert not figures.server_errors, describe(figures.server_errors)
     assert not figures.forbidden, describe(figures.forbidden)
