@@ -39,10 +39,14 @@ class UserIn(InputModel):
 
 
 class UserPatch(InputModel):
-    display_name: str | None = Field(default=None, max_length=200)
-    role: AccountRole | None = None
+    """Fields left out stay as they are. An account always has a name, a role and an active flag,
+    so ``null`` is refused for those (a 422 naming the field, not the database's NOT NULL);
+    ``organisation_id: null`` detaches the account from its organisation."""
+
+    display_name: str = Field(default=None, max_length=200)  # type: ignore[assignment]
+    role: AccountRole = None  # type: ignore[assignment]
     organisation_id: int | None = None
-    active: bool | None = None
+    active: bool = None  # type: ignore[assignment]
 
 
 class PasswordIn(InputModel):

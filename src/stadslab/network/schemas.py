@@ -108,18 +108,21 @@ class CoalitionIn(InputModel):
 
 
 class CoalitionPatch(InputModel):
-    owner_organisation_id: int | None = None
-    title: str | None = Field(default=None, min_length=3, max_length=300)
-    question: str | None = Field(default=None, max_length=2000)
-    description: str | None = Field(default=None, max_length=10000)
-    lead_city: CbsCode | None = None
-    cities: list[CbsCode] | None = Field(default=None, max_length=400)
-    organisations: list[int] | None = Field(default=None, max_length=500)
-    themes: list[ThemeCode] | None = Field(default=None, max_length=20)
-    status: Literal["active", "closed"] | None = None
+    """Fields left out stay as they are. Every field but the owner always has a value, so
+    ``null`` is refused for them (a 422 naming the field): the default ``None`` only marks
+    "not given" and is never validated."""
 
-    _unique = field_validator("cities", "organisations", "themes")(
-        lambda v: Unique.check(v) if v is not None else v)
+    owner_organisation_id: int | None = None
+    title: str = Field(default=None, min_length=3, max_length=300)  # type: ignore[assignment]
+    question: str = Field(default=None, max_length=2000)  # type: ignore[assignment]
+    description: str = Field(default=None, max_length=10000)  # type: ignore[assignment]
+    lead_city: CbsCode = None  # type: ignore[assignment]
+    cities: list[CbsCode] = Field(default=None, max_length=400)  # type: ignore[assignment]
+    organisations: list[int] = Field(default=None, max_length=500)  # type: ignore[assignment]
+    themes: list[ThemeCode] = Field(default=None, max_length=20)  # type: ignore[assignment]
+    status: Literal["active", "closed"] = None  # type: ignore[assignment]
+
+    _unique = field_validator("cities", "organisations", "themes")(Unique.check)
 
 
 class CoalitionOut(OutputModel):

@@ -1,0 +1,51 @@
+"""Regression tests for what the role fuzzer found (one test per finding, named in docs/security.md)."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.governance.factories import auth_headers, make_organisation, make_token, make_user
+
+
+@pytest.fixture
+def admin(app, db) -> TestClient:
+    """An administrator's client that shows a server error as the 500 a caller would get."""
+    with db.session() as s:
+        token = make_token(s, make_user(s, "admin", password=None))
+    with TestClient(app, headers=auth_headers(token), raise_server_exceptions=False) as c:
+        yield c
+
+
+@pytest.mark.parametrize("field", ["display_name", "active", "role"])
+def test_null_for_a_required_account_field_is_a_422_naming_it(admin, db, field):
+    """Found by the long admin run: ``PATCH /users/{id}`` with ``{"display_name": null}`` (or
+    ``"active": null``) reached the database's NOT NULL constraint while the audit event was
+    being recorded, outside the unit of work: a 500."""
+    with db.session() as s:
+        user = make_user(s, "member", make_organisation(s), password=None, display_name="Ans")
+    before = admin.get(f"/api/v1/users/{user.id}").json()
+    r = admin.patch(f"/api/v1/users/{user.id}", json={field: None})
+    assert r.status_code == 422, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert r.json()["errors"][0]["field"] == f"body.{field}"
+    assert admin.get(f"/api/v1/users/{user.id}").json() == before
+    # leaving the field out still leaves it alone, and organisation_id may still be cleared
+    r = admin.patch(f"/api/v1/users/{user.id}", json={"organisation_id": None})
+    assert r.status_code == 200 and r.json()["display_name"] == "Ans" and r.json()["active"] is True
+
+
+@pytest.mark.parametrize("field", ["organisations", "cities", "themes", "title", "lead_city", "status"])
+def test_null_for_a_coalition_field_is_a_422_naming_it(admin, field):
+    """Found by the long admin run: ``PATCH /coalitions/{id}`` with ``{"organisations": null}``
+    (likewise ``cities``, ``themes``) iterated over None: a 500; ``{"title": null}`` hit the
+    NOT NULL constraint and came back as a 409 that named nothing."""
+    r = admin.post("/api/v1/coalitions", json={"title": "Coalitie slimme straten", "lead_city": "GM0363",
+                                               "themes": ["mobility"]})
+    assert r.status_code == 201, r.text
+    url = f"/api/v1/coalitions/{r.json()['id']}"
+    before = admin.get(url).json()
+    r = admin.patch(url, json={field: None})
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"][0]["field"] == f"body.{field}"
+    assert admin.get(url).json() == before
