@@ -6,10 +6,9 @@ authenticated / admin / owner_write / owner_read). The fuzzer meets operations a
 templates (``/api/v1/loket/requests/{request_id}``), so :func:`policy_for` matches them on
 method and path shape, ignoring the names of the placeholders.
 
-:func:`specs` gathers the spec lists that exist today; when one list covering every route exists
-(``tests.governance.authz_routes.all_specs``), it is the only thing to change here. Until then a
-few rows below cover the registry and the SensorThings writes that the older matrix tests check
-without specs. An operation without a spec gets ``None``: the fuzzer then applies only the rules
+:func:`specs` takes the route-table matrix (``tests.governance.authz_routes.all_specs``, which
+covers every state-changing route); the few rows below describe the GET operations it does not
+list. An operation without a spec gets ``None``: the fuzzer then applies only the rules
 that need no spec (an anonymous caller never gets a 2xx on a non-GET operation unless it is
 ``public``).
 """
@@ -60,9 +59,13 @@ SELF_SERVICE = {("GET", "/api/v1/privacy/users/{user_id}/export")}
 
 @lru_cache(maxsize=1)
 def specs() -> tuple[EndpointSpec, ...]:
-    from tests.governance.test_authz_matrix import GOVERNANCE_SPECS
+    """The route-table matrix (``all_specs``), plus the interim rows for operations it leaves out
+    (GET operations the matrix does not list); where both describe an operation the matrix wins."""
+    from tests.governance.authz_routes import all_specs
 
-    return (*GOVERNANCE_SPECS, *_interim_specs())
+    matrix = all_specs()
+    covered = {(s.method, _shape(s.path)) for s in matrix}
+    return (*matrix, *(s for s in _interim_specs() if (s.method, _shape(s.path)) not in covered))
 
 
 def _shape(path: str) -> str:
@@ -77,6 +80,6 @@ def policy_for(method: str, path_template: str) -> str | None:
     withdrawal and ``admin`` for a review, depending on the body): the most permissive one
     wins, so the fuzzer only flags what no reading of the matrix allows.
     """
-    order = ("public", "authenticated", "owner_read", "owner_write", "admin")
+    order = ("public", "webhook_secret", "authenticated", "editor", "owner_read", "owner_write", "admin")
     found = [s.policy for s in specs() if s.method == method.upper() and _shape(s.path) == _shape(path_template)]
     return min(found, key=order.index) if found else None

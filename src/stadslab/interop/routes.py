@@ -181,6 +181,11 @@ def _geojson(features: list[dict], name: str) -> JSONResponse:
                         headers={"Content-Disposition": f'inline; filename="{name}.geojson"'})
 
 
+#: Registry ids are 32-bit INTEGER columns on PostgreSQL. Exports stream, so an id the database
+#: refuses would only fail after the 200 went out: bound it at the door instead (422 naming it).
+_REGISTRY_ID = {"ge": 1, "le": 2**31 - 1}
+
+
 @router.get("/living-labs.geojson", tags=["exports"], summary="Living labs as GeoJSON")
 def labs_geojson(request: Request, filters: RegistryFilters = Depends(registry_filters),
                  session: Session = Depends(get_session)) -> JSONResponse:
@@ -191,7 +196,8 @@ def labs_geojson(request: Request, filters: RegistryFilters = Depends(registry_f
 
 @router.get("/projects.geojson", tags=["exports"], summary="Projects as GeoJSON")
 def projects_geojson(request: Request, filters: RegistryFilters = Depends(registry_filters),
-                     living_lab: int | None = Query(None), session: Session = Depends(get_session)) -> JSONResponse:
+                     living_lab: int | None = Query(None, **_REGISTRY_ID),
+                     session: Session = Depends(get_session)) -> JSONResponse:
     stmt = exports.prepare(session, "projects", filters, {"living_lab": living_lab})
     base = base_url(request)
     return _geojson([project_feature(o, base) for o in session.scalars(stmt)], "projects")
@@ -224,11 +230,11 @@ def _labs_extra(infrastructure: list[str] = Query([]), open_to_external: bool | 
     return {"infrastructure": infrastructure, "open_to_external": open_to_external}
 
 
-def _projects_extra(living_lab: int | None = Query(None)) -> dict:
+def _projects_extra(living_lab: int | None = Query(None, **_REGISTRY_ID)) -> dict:
     return {"living_lab": living_lab}
 
 
-def _adoptions_extra(solution: int | None = Query(None)) -> dict:
+def _adoptions_extra(solution: int | None = Query(None, **_REGISTRY_ID)) -> dict:
     return {"solution": solution}
 
 
