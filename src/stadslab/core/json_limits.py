@@ -157,3 +157,59 @@ def loads(raw: bytes | str) -> Any:
         raise BadRequest(msg, errors=[{"loc": ["body"], "field": "body", "msg": msg}]) from None
     check_strings(doc)
     return doc
+
+
+#: Depth at which ``readable`` cuts a stored value: below orjson's own limit of 255 levels,
+#: with room for the entity around it.
+READ_DEPTH = 200
+#: What stands where a value was cut.
+CLIPPED = {"@stadslab.clipped": f"nested deeper than {READ_DEPTH} levels; stored before the limits existed"}
+
+
+def depth(value: Any) -> int:
+    """How many containers deep ``value`` nests (iterative: any stored value can be measured)."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict):
+            items = item.values()
+        elif isinstance(item, list):
+            items = item
+        else:
+            continue
+        deepest = max(deepest, level)
+        stack.extend((child, level + 1) for child in items if isinstance(child, (dict, list)))
+    return deepest
+
+
+def readable(value: Any, max_depth: int = READ_DEPTH) -> Any:
+    """``value`` as stored, or, when it nests deeper than any writer can write back, a copy
+    with the too-deep parts replaced by ``CLIPPED``.
+
+    The bounds above keep such values out; rows stored before them existed must still be
+    readable (a page, a notification or the audit list that answers 500 for one old row
+    hides every other row with it). The copy recurses at most ``max_depth`` levels.
+    """
+    if depth(value) <= max_depth:
+        return value
+
+    def cut(item: Any, level: int) -> Any:
+        if not isinstance(item, (dict, list)):
+            return item
+        if level > max_depth:
+            return dict(CLIPPED)
+        if isinstance(item, dict):
+            return {k: cut(v, level + 1) for k, v in item.items()}
+        return [cut(v, level + 1) for v in item]
+
+    return cut(value, 1)
+
+
+def dumps(value: Any) -> bytes:
+    """orjson's bytes of a response body; a body holding a too-deep stored value is written
+    with that value clipped (``readable``) instead of failing the whole answer."""
+    try:
+        return orjson.dumps(value)
+    except orjson.JSONEncodeError:
+        return orjson.dumps(readable(value, READ_DEPTH - 8))

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
+from stadslab.core.json_limits import readable
 from stadslab.core.schemas import InputModel, OutputModel
 
 AccountRole = Literal["member", "editor", "admin"]
@@ -107,6 +108,13 @@ class AuditEventOut(OutputModel):
     request_id: str | None
     prev_hash: str
     hash: str
+
+    @field_validator("before", "after", mode="plain")
+    @classmethod
+    def _readable(cls, value: Any) -> Any:
+        # A snapshot stored before the JSON bounds may nest too deep to serialise; the
+        # event itself can never be removed, so it is shown clipped (core.json_limits.readable).
+        return readable(value)
 
 
 class VerifyOut(OutputModel):

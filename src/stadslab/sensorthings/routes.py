@@ -6,12 +6,12 @@ catch-all route hands method, path, query and body to ``dispatch.handle``.
 
 from __future__ import annotations
 
-import orjson
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from stadslab.core import json_limits
 from stadslab.core.auth import Principal, get_principal
 from stadslab.core.database import get_session
 from stadslab.core.errors import StadslabError
@@ -41,7 +41,7 @@ def _respond(resp: StaResponse) -> Response:
                         headers=resp.headers)
     if resp.body is None:
         return Response(status_code=resp.status, headers=resp.headers)
-    return Response(orjson.dumps(resp.body), status_code=resp.status, media_type="application/json",
+    return Response(json_limits.dumps(resp.body), status_code=resp.status, media_type="application/json",
                     headers=resp.headers)
 
 

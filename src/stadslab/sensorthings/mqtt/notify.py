@@ -26,9 +26,9 @@ import queue
 import threading
 from collections import defaultdict
 
-import orjson
 from sqlalchemy import select
 
+from stadslab.core import json_limits
 from stadslab.core.auth import ANONYMOUS
 from stadslab.core.database import Database
 
@@ -142,18 +142,18 @@ class Notifier:
                         self._publish_entity(session, et, mapping, wanted[mapping["id"]])
 
     def _publish_entity(self, session, et, row, change: EntityChange) -> None:
-        body = orjson.dumps(entity_json(et, row, self.links, None))
+        body = json_limits.dumps(entity_json(et, row, self.links, None))
         for path in notification_paths(session, et, row, PUBLIC):
             self._send(path, body)
             for topic in self.selects.for_path(path):
-                self._send(topic.raw, orjson.dumps(entity_json(et, row, self.links, list(topic.select))))
+                self._send(topic.raw, json_limits.dumps(entity_json(et, row, self.links, list(topic.select))))
         if change.kind == "update":
             names = change.properties if change.properties is not None else et.props.keys()
             for name in names:
                 prop = et.props.get(name)
                 if prop is not None:
                     value = property_value(prop, row)
-                    self._send(f"{et.set_name}({row['id']})/{name}", orjson.dumps({name: value}))
+                    self._send(f"{et.set_name}({row['id']})/{name}", json_limits.dumps({name: value}))
 
     def _send(self, path: str, payload: bytes) -> None:
         self.bus.publish(join(self.prefix, path), payload, self.qos, self.marker)
