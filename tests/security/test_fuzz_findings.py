@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.factories import create, lab_payload, organisation_payload, project_payload, solution_payload
 from tests.governance.factories import auth_headers, make_organisation, make_token, make_user
+from tests.interop.conftest import event_payload
 
 
 @pytest.fixture
@@ -44,6 +46,27 @@ def test_null_for_a_coalition_field_is_a_422_naming_it(admin, field):
                                                "themes": ["mobility"]})
     assert r.status_code == 201, r.text
     url = f"/api/v1/coalitions/{r.json()['id']}"
+    before = admin.get(url).json()
+    r = admin.patch(url, json={field: None})
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"][0]["field"] == f"body.{field}"
+    assert admin.get(url).json() == before
+
+
+REGISTRY_NULLS = [("living-labs", "name"), ("projects", "title"), ("projects", "status"), ("solutions", "name"),
+                  ("solutions", "maturity"), ("organisations", "name"), ("organisations", "kind"),
+                  ("events", "title"), ("events", "kind"), ("funding-programmes", "name")]
+PAYLOADS = {"living-labs": lab_payload, "projects": project_payload, "solutions": solution_payload,
+            "organisations": organisation_payload, "events": event_payload,
+            "funding-programmes": lambda: {"code": "interreg-nl", "name": "Interreg"}}
+
+
+@pytest.mark.parametrize("resource,field", REGISTRY_NULLS)
+def test_null_for_a_required_registry_field_is_a_422_naming_it(admin, resource, field):
+    """Found by the long admin run: ``PATCH`` with ``null`` for a field every record needs came
+    back as a 409 "… cannot be updated" that named no field (the NOT NULL constraint). One rule
+    for every registry resource (``core.crud.refuse_nulls_for_required``)."""
+    url = f"/api/v1/{resource}/{create(admin, resource, PAYLOADS[resource]())['id']}"
     before = admin.get(url).json()
     r = admin.patch(url, json={field: None})
     assert r.status_code == 422, r.text

@@ -11,14 +11,16 @@ List endpoints differ per resource and stay in each capability's routes.
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from fastapi import APIRouter, Depends, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter, ValidationError
 from sqlalchemy.orm import Session
 
 from .auth import Principal, authorize_write, get_principal, known_up_front, require_role
 from .database import get_session
+from .errors import ValidationFailed
 
 SCOPE = "registry:write"
 
@@ -51,6 +53,30 @@ def _new_owner(data: BaseModel, principal: Principal) -> BaseModel:
     return data
 
 
+@lru_cache(maxsize=None)
+def _accepts_null(model: type[BaseModel], name: str) -> bool:
+    field_info = model.model_fields.get(name)
+    if field_info is None:
+        return True
+    try:
+        TypeAdapter(field_info.annotation).validate_python(None)
+    except ValidationError:
+        return False
+    return True
+
+
+def refuse_nulls_for_required(patch: BaseModel, full: type[BaseModel]) -> None:
+    """A PATCH may leave a field out (it keeps its value) but not set one to ``null`` when the
+    full record (``full``, the create/replace schema) needs a value there: a 422 naming each
+    such field, instead of a NOT NULL violation that surfaces as a 409 naming nothing."""
+    bad = [name for name in sorted(patch.model_fields_set)
+           if getattr(patch, name) is None and not _accepts_null(full, name)]
+    if bad:
+        msg = "may not be null: leave the field out to keep its value"
+        raise ValidationFailed(f"{', '.join(bad)}: {msg}",
+                               errors=[{"loc": ["body", n], "field": f"body.{n}", "msg": msg} for n in bad])
+
+
 def register_item_routes(router: APIRouter, spec: ItemRoutes) -> None:
     base = f"/{spec.path}"
     item = f"/{spec.path}/{{item_id}}"
@@ -72,6 +98,8 @@ def register_item_routes(router: APIRouter, spec: ItemRoutes) -> None:
 
     def change(item_id: int, data: BaseModel, session: Session, principal: Principal):
         authorize_write(principal, spec.owner_of(spec.get(session, item_id)), SCOPE)
+        if isinstance(data, Patch):  # who may, before what is wrong with the body
+            refuse_nulls_for_required(data, In)
         new_owner = data.model_dump(exclude_unset=True).get("owner_organisation_id")
         if spec.owned and new_owner is not None:
             authorize_write(principal, new_owner, SCOPE)
