@@ -72,3 +72,23 @@ def test_null_for_a_required_registry_field_is_a_422_naming_it(admin, resource, 
     assert r.status_code == 422, r.text
     assert r.json()["errors"][0]["field"] == f"body.{field}"
     assert admin.get(url).json() == before
+
+
+UNKNOWN_TARGETS = [("PUT", "/api/v1/projects/987654", {"title": "x"}),
+                   ("PATCH", "/api/v1/coalitions/987654", {"title": "Nieuwe titel"}),
+                   ("DELETE", "/api/v1/living-labs/987654", None),
+                   ("DELETE", "/api/v1/organisations/987654", None),
+                   ("PATCH", "/api/v1/funding-programmes/987654", {"name": "x"}),
+                   ("POST", "/api/v1/projects/987654/evaluation", None),
+                   ("POST", "/api/v1/lorawan/integrations/987654/devices", {"dev_eui": "0004A30B001C0530"}),
+                   ("POST", "/api/v1/lorawan/devices/987654/mappings", {"field": "t", "datastream_id": 1})]
+
+
+@pytest.mark.parametrize("method,path,body", UNKNOWN_TARGETS, ids=[f"{m} {p}" for m, p, _ in UNKNOWN_TARGETS])
+def test_an_anonymous_write_to_an_unknown_id_is_a_401_not_a_404(client, method, path, body):
+    """Found by the anonymous fuzz run: routes that look their target up answered an anonymous
+    caller 404 (or 400 for an id out of range) before asking who it was, which tells a
+    stranger which ids exist. Authentication comes first (``core.auth.authenticate_writer``)."""
+    r = client.request(method, path, json=body)
+    assert r.status_code == 401, r.text
+    assert r.headers["www-authenticate"].startswith("Bearer")

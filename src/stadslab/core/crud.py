@@ -18,7 +18,7 @@ from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from sqlalchemy.orm import Session
 
-from .auth import Principal, authorize_write, get_principal, known_up_front, require_role
+from .auth import Principal, authenticate_writer, authorize_write, get_principal, known_up_front, require_role
 from .database import get_session
 from .errors import ValidationFailed
 
@@ -97,6 +97,7 @@ def register_item_routes(router: APIRouter, spec: ItemRoutes) -> None:
         return spec.shape(obj)
 
     def change(item_id: int, data: BaseModel, session: Session, principal: Principal):
+        authenticate_writer(principal)  # an anonymous caller learns 401, not whether the id exists
         authorize_write(principal, spec.owner_of(spec.get(session, item_id)), SCOPE)
         if isinstance(data, Patch):  # who may, before what is wrong with the body
             refuse_nulls_for_required(data, In)
@@ -115,6 +116,7 @@ def register_item_routes(router: APIRouter, spec: ItemRoutes) -> None:
 
     def delete_item(item_id: int, session: Session = Depends(get_session),
                     principal: Principal = Depends(get_principal)) -> Response:
+        authenticate_writer(principal)
         if spec.delete_role:
             require_role(principal, spec.delete_role)
         authorize_write(principal, spec.owner_of(spec.get(session, item_id)), SCOPE)

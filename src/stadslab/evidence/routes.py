@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
-from stadslab.core.auth import Principal, authorize_write, get_principal, known_up_front
+from stadslab.core.auth import Principal, authenticate_writer, authorize_write, get_principal, known_up_front
 from stadslab.core.database import get_session
 from stadslab.labs.service import get_project
 
@@ -52,6 +52,7 @@ def put_design(project_id: int, data: DesignIn, session: Session = Depends(get_s
 @known_up_front(scope=SCOPE)
 def run_evaluation(project_id: int, session: Session = Depends(get_session),
                    principal: Principal = Depends(get_principal)):
+    authenticate_writer(principal)  # before the project is looked up
     authorize_write(principal, get_project(session, project_id).owner_organisation_id, SCOPE)
     ev = service.run_evaluation(session, project_id, actor=principal)
     return service.evaluation_out(service.published(session, ev, principal))

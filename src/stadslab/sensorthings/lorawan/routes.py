@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from stadslab.core.auth import Principal, get_principal, known_up_front
+from stadslab.core.auth import Principal, authenticate_writer, get_principal, known_up_front
 from stadslab.core.database import get_session
 from stadslab.core.errors import BadRequest, StadslabError, field_error
 from stadslab.ops.metrics import observations_ingested
@@ -89,6 +89,7 @@ def list_integrations(session: Session = Depends(get_session),
 @known_up_front(scope=service.SCOPE)
 def add_device(integration_id: int, data: DeviceIn, response: Response, session: Session = Depends(get_session),
                principal: Principal = Depends(get_principal)) -> DeviceOut:
+    authenticate_writer(principal)
     device = service.add_device(session, integration_id, data, principal)
     response.headers["Location"] = f"/api/v1/lorawan/devices/{device.id}"
     return DeviceOut.model_validate(device)
@@ -107,4 +108,5 @@ def get_device(device_id: int, session: Session = Depends(get_session),
 @known_up_front(scope=service.SCOPE)
 def add_mapping(device_id: int, data: MappingIn, session: Session = Depends(get_session),
                 principal: Principal = Depends(get_principal)) -> MappingOut:
+    authenticate_writer(principal)
     return MappingOut.model_validate(service.add_mapping(session, device_id, data, principal))
