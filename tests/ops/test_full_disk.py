@@ -134,7 +134,7 @@ def _scenario(url: str, headers: dict, disk: Path, log: Path, before_fill=lambda
                                                                 summary=_noise(19_000))),
                 c.post(f"{STA}/Datastreams({ds})/Observations",
                        json={"phenomenonTime": "2024-06-01T12:00:00Z", "result": 42,
-                             "parameters": {"ruis": _noise(600_000)}})]
+                             "parameters": {"ruis": _noise(200_000)}})]  # under STADSLAB_JSON_MAX_BYTES
         for r in full:
             assert r.status_code == 507, r.text
             assert r.headers["content-type"] == "application/problem+json"

@@ -38,10 +38,10 @@ def test_a_deep_result_published_is_dropped_with_the_field_and_limit_logged(db, 
     client = listener()
     topic = f"{prefix}/Datastreams({ds})/Observations"
     with caplog.at_level(logging.WARNING, logger="stadslab.mqtt.ingest"):
-        client.publish(topic, {"result": _nested(241)})
-        client.publish(topic, {"result": 1, "parameters": {"p": _nested(40)}})
-        client.publish(topic, {"result": 2, "phenomenonTime": "9999-12-31T23:59:59Z"})
-        client.publish(topic, {"result": "fine"})
+        client.create(topic, {"result": _nested(241)})
+        client.create(topic, {"result": 1, "parameters": {"p": _nested(40)}})
+        client.create(topic, {"result": 2, "phenomenonTime": "9999-12-31T23:59:59Z"})
+        client.create(topic, {"result": "fine"})
         assert wait_until(lambda: rt.creates.stored + rt.creates.rejected >= 4)
     assert rt.creates.rejected == 3 and rt.creates.stored == 1
     assert observation_count(db, ds) == 1
@@ -62,7 +62,7 @@ def test_a_failure_after_the_insert_rolls_the_mqtt_create_back(db, prefix, start
 
     monkeypatch.setattr(audit, "chain_events", broken)
     rt = start_runtime()
-    listener().publish(f"{prefix}/Datastreams({ds})/Observations", {"result": 3})
+    listener().create(f"{prefix}/Datastreams({ds})/Observations", {"result": 3})
     assert wait_until(lambda: rt.creates.rejected == 1)
     assert observation_count(db, ds) == 0
     assert _count(db, IngestReceipt) == 0 and _count(db, AuditEvent) == events
