@@ -47,6 +47,17 @@ def snapshot_row(et: EntityType, row) -> dict[str, Any]:
     return out
 
 
+def created(principal: Principal, et: EntityType, row, request_id: str | None = None) -> audit.Entry:
+    """The event of a created entity whose row the caller holds (``INSERT ... RETURNING``): the
+    single-POST fast path writes it alone (``record_created``), the group commit many at once."""
+    return audit.Entry(principal, "create", entity_type(et), row["id"], None, snapshot_row(et, row), request_id)
+
+
+def record_created(session: Session, principal: Principal, et: EntityType, row) -> None:
+    e = created(principal, et, row)
+    audit.record(session, e.principal, e.action, e.entity_type, e.entity_id, e.before, e.after)
+
+
 def record(session: Session, principal: Principal, action: str, et: EntityType, id_: int | None,
            before: Any = None, after: Any = None) -> None:
     audit.record(session, principal, action, entity_type(et), id_, before, after)

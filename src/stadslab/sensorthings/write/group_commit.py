@@ -267,9 +267,7 @@ class GroupCommit:
             for (i, w, principal, _ctx), row in zip(accepted, stored):
                 rows[i] = row
                 record(session, "Observation", row["id"])
-                entries.append(audit.Entry(principal, "create", auditing.entity_type(fast.OBSERVATION),
-                                           row["id"], None, auditing.snapshot_row(fast.OBSERVATION, row),
-                                           w.request_id))
+                entries.append(auditing.created(principal, fast.OBSERVATION, row, w.request_id))
             bounds = self._extend_streams(session, [a[3] for a in accepted], values)
             chained = audit.chain_events(session, entries, head)
             if self._pg:

@@ -40,7 +40,7 @@ from ..model.entities import ENTITY_TYPES
 from ..model.tables import Datastream, FeatureOfInterest, Location, Thing
 from ..mqtt.changes import record
 from ..model.urls import ResourcePath
-from .writer import convert, valid_id
+from .writer import property_values, valid_id
 
 OBSERVATION = ENTITY_TYPES["Observation"]
 OBS = OBSERVATION.table
@@ -49,7 +49,6 @@ T = Thing.__table__
 L = Location.__table__
 FOI = FeatureOfInterest.__table__
 _PROPS = frozenset(OBSERVATION.props)
-_WRITABLE = tuple((name, prop) for name, prop in OBSERVATION.props.items() if not prop.read_only)
 
 
 def stream_target(rp: ResourcePath, body: Any) -> int | None:
@@ -102,17 +101,11 @@ def writable(principal: Principal, ctx) -> bool:
 
 def row_values(body: dict, ds_id: int) -> dict[str, Any] | None:
     """The row to insert (without its FeatureOfInterest), or None when the general writer must answer."""
-    out: dict[str, Any] = {"datastream_id": ds_id}
     try:
-        for name, prop in _WRITABLE:
-            if name in body:
-                out.update(convert(prop, body[name], [name], OBS))
-            elif prop.required and name != "phenomenonTime":
-                return None
+        out = {"datastream_id": ds_id, **property_values(OBSERVATION, body, [])}
     except BadRequest:
         return None  # the general writer words the error
-    if "phenomenon_time_start" not in out:
-        out["phenomenon_time_start"], out["phenomenon_time_end"] = rules.now(), None
+    rules.default_phenomenon_time(out)
     return out
 
 
@@ -133,12 +126,7 @@ def create(session: Session, rp: ResourcePath, body: Any, principal: Principal, 
     values["feature_of_interest_id"] = ctx.foi_id
     row = session.execute(insert(OBS).values(**values).returning(*OBS.c)).one()._mapping
     record(session, "Observation", row["id"])
-    start = values["phenomenon_time_start"]
-    result_time = values.get("result_time")
-    rules.extend_stream_bounds(session, "Datastream", ds_id, start, values.get("phenomenon_time_end") or start,
-                               result_time, result_time, {ctx.foi_id},
-                               known=(ctx.observed_area, [ctx.feature]))
+    rules.extend_stream(session, "Datastream", ds_id, [values], known=(ctx.observed_area, [ctx.feature]))
     if audit:
-        auditing.record(session, principal, "create", OBSERVATION, row["id"], None,
-                        auditing.snapshot_row(OBSERVATION, row))
+        auditing.record_created(session, principal, OBSERVATION, row)
     return row

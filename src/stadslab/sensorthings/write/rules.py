@@ -96,13 +96,23 @@ def generated_foi(session: Session, thing_id: int, loc: list, cache: dict[int, i
     return foi_id
 
 
-def extend_stream(session: Session, kind: str, stream_id: int, rows: list[dict[str, Any]]) -> None:
-    """Fold newly inserted Observations into the stream's summary (cheap: no scan)."""
+def default_phenomenon_time(values: dict[str, Any]) -> None:
+    """An Observation without phenomenonTime was observed now (OGC 18-088 §8.2.7)."""
+    if "phenomenon_time_start" not in values:
+        values["phenomenon_time_start"], values["phenomenon_time_end"] = now(), None
+
+
+def extend_stream(session: Session, kind: str, stream_id: int, rows: list[dict[str, Any]],
+                  known: tuple[dict | None, list[dict | None]] | None = None) -> None:
+    """Fold newly inserted Observations into the stream's summary (cheap: no scan).
+
+    ``known``: as for ``extend_stream_bounds`` (the single-POST fast path has read them already).
+    """
     if not rows:
         return
     b = stream_bounds(stream_id, rows)
     extend_stream_bounds(session, kind, stream_id, b["p_start"], b["p_end"], b["r_start"], b["r_end"],
-                         {r["feature_of_interest_id"] for r in rows})
+                         {r["feature_of_interest_id"] for r in rows}, known=known)
 
 
 def stream_bounds(stream_id: int, rows: list[dict[str, Any]]) -> dict[str, Any]:

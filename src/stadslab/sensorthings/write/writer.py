@@ -22,9 +22,8 @@ from ..access.authz import WriteGuard
 from ..mqtt.changes import record
 from ..model.entities import ENTITY_TYPES, EntityType, Nav, Prop
 from ..access.registry import register_columns
-from ..model.values import bad
-from ..model.values import (GEOJSON_ENCODINGS, BadValue, check_geojson, parse_instant, parse_interval,
-                     parse_time_object, result_columns)
+from ..model.values import (GEOJSON_ENCODINGS, BadValue, bad, check_geojson, parse_instant, parse_interval,
+                            parse_time_object, result_columns)
 
 #: Property kinds stored as the client's JSON, bounded in depth and size.
 FREE_JSON = frozenset(("json", "any", "result", "geojson"))
@@ -77,6 +76,24 @@ def convert(prop: Prop, value: Any, loc: list, table) -> dict[str, Any]:
     raise AssertionError(prop.kind)
 
 
+def property_values(et: EntityType, body: dict, loc: list) -> dict[str, Any]:
+    """The column values of the properties in ``body`` (read-only ones are ignored: clients echo
+    them back); BadRequest for a bad value or a missing required property.
+
+    One step of every entrance: the general writer, the single-POST fast path and the group
+    commit all build an Observation's row here, so they accept and refuse the same bodies.
+    """
+    values: dict[str, Any] = {}
+    for name, prop in et.props.items():
+        if name in body:
+            if prop.read_only:
+                continue  # server-maintained; clients echo it back on updates (FROST does the same)
+            values.update(convert(prop, body[name], [*loc, name], et.table))
+        elif prop.required and not (et.name == "Observation" and name == "phenomenonTime"):
+            raise bad([*loc, name], f"required property of {et.name} is missing")
+    return values
+
+
 def valid_id(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**63
 
@@ -105,13 +122,7 @@ class Writer:
         if skip_nav is not None and skip_nav in body:
             raise bad([*loc, skip_nav], "is given by the enclosing entity; leave it out")
         values: dict[str, Any] = dict(preset or {})
-        for name, prop in et.props.items():
-            if name in body:
-                if prop.read_only:
-                    continue  # server-maintained; clients echo it back on updates (FROST does the same)
-                values.update(convert(prop, body[name], [*loc, name], et.table))
-            elif prop.required and not (et.name == "Observation" and name == "phenomenonTime"):
-                raise bad([*loc, name], f"required property of {et.name} is missing")
+        values.update(property_values(et, body, loc))
         self._entity_rules(et, body, values, loc)
         for name, nav in et.navs.items():
             if nav.kind != "out" or name == skip_nav:
@@ -237,8 +248,7 @@ class Writer:
                 raise bad([*loc, "unitOfMeasurements"], "must be an array of objects")
 
     def _observation_rules(self, values: dict, loc: list) -> None:
-        if "phenomenon_time_start" not in values:
-            values["phenomenon_time_start"], values["phenomenon_time_end"] = rules.now(), None
+        rules.default_phenomenon_time(values)
         ds, mds = values.get("datastream_id"), values.get("multi_datastream_id")
         if (ds is None) == (mds is None):
             raise bad([*loc, "Datastream"], "an Observation belongs to exactly one Datastream or MultiDatastream")
