@@ -76,7 +76,7 @@ class StaFilterResolver:
                 public = self.geometry(self.entity, t, cols[0]) if self.geometry is not None else None
                 if public is not None:
                     return ResolvedValue(public, ValueKind.GEOMETRY)
-                # marked: filter_index may answer from a spatial index
+                # marked: filter.index may answer from a spatial index
                 return ResolvedValue(mark(self.entity.table, t, cols[0]), ValueKind.GEOMETRY)
             return ResolvedValue(cols[0], _KINDS[prop.kind])
         nav = self.entity.navs.get(head)

@@ -1,7 +1,7 @@
 """The hot write of a live hub: one Observation POSTed to a Datastream.
 
 Sensors that do not batch send one small Observation at a time, thousands per
-second across a city. The general writer (``write.Writer``) answers every shape
+second across a city. The general writer (``writer.Writer``) answers every shape
 of deep insert, and pays for it per request: it resolves the path, looks the
 owner up, then the Thing's Location for the generated FeatureOfInterest, reads
 the stream summary, inserts, updates the summary and reads the new row back:
