@@ -38,8 +38,8 @@ from sqlalchemy import text
 from benchmarks.common import fresh_database, machine, percentile
 from benchmarks.sta_common import STA, bench_token, server
 from benchmarks.sta_read import make_streams
-from stadslab.sensorthings import partitions
-from stadslab.sensorthings.bulk import insert_observations
+from stadslab.sensorthings.storage import partitions
+from stadslab.sensorthings.write.bulk import insert_observations
 
 COLUMNS = ("datastream_id", "feature_of_interest_id", "phenomenon_time_start", "result", "result_number")
 BATCH = 10_000

@@ -29,11 +29,11 @@ from sqlalchemy import select, text
 
 from benchmarks.common import fresh_database, machine, percentile
 from benchmarks.sta_common import STA, bench_token, server
-from stadslab.sensorthings import filter_index
-from stadslab.sensorthings.entities import ENTITY_TYPES
+from stadslab.sensorthings.filter import index as filter_index
+from stadslab.sensorthings.model.entities import ENTITY_TYPES
 from stadslab.sensorthings.filter import compile_filter
-from stadslab.sensorthings.filter_resolver import StaFilterResolver
-from stadslab.sensorthings.filtering import _sqlite_functions
+from stadslab.sensorthings.filter.sta_resolver import StaFilterResolver
+from stadslab.sensorthings.filter.sta import _sqlite_functions
 
 LON, LAT = (3.3, 7.2), (50.7, 53.6)
 SIZES = {"small": 0.06, "medium": 0.19}  # box side in degrees: ~0.1% / ~1% of the area

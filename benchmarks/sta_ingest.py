@@ -28,8 +28,8 @@ from sqlalchemy import insert, text
 
 from benchmarks.common import fresh_database, machine
 from benchmarks.sta_common import STA, T0, bench_token, make_datastreams, server
-from stadslab.sensorthings.bulk import encode
-from stadslab.sensorthings.models import Observation
+from stadslab.sensorthings.write.bulk import encode
+from stadslab.sensorthings.model.tables import Observation
 
 COLUMNS = ("datastream_id", "feature_of_interest_id", "phenomenon_time_start", "result", "result_number")
 

@@ -33,8 +33,8 @@ from benchmarks.common import fresh_database, machine, percentile
 from benchmarks.sta_common import STA, bench_token, server
 from stadslab.core.auth import SYSTEM
 from stadslab.core.config import Settings
-from stadslab.sensorthings.dispatch import handle
-from stadslab.sensorthings.serialize import Links
+from stadslab.sensorthings.api.dispatch import handle
+from stadslab.sensorthings.read.serialize import Links
 
 T0_EPOCH = 1_704_067_200  # 2024-01-01T00:00:00Z
 CHUNK = 1_000_000

@@ -47,7 +47,7 @@ from benchmarks.soak.measure import NotificationCounter, Sampler
 from benchmarks.soak.report import ramp_held, report_baseline, report_ramp_step, report_soak, report_sizes
 from benchmarks.sta_common import STA, free_port, thing_body
 from stadslab.core.database import normalise_url
-from stadslab.sensorthings.bulk import encode
+from stadslab.sensorthings.write.bulk import encode
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent

@@ -32,7 +32,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         from stadslab.ops.logging import configure_logging
 
         configure_logging(settings.log_format, settings.log_level)  # ops: JSON logs with request ids
-        from stadslab.sensorthings.partitions import maintain_at_startup
+        from stadslab.sensorthings.storage.partitions import maintain_at_startup
 
         maintain_at_startup(db.engine)  # PostgreSQL: this month's Observation partitions and the next ones
         start_mqtt(app)  # no-op unless STADSLAB_MQTT_URL is set
@@ -59,7 +59,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
 
     configure_json_limits(settings)  # the bounds on stored JSON of every write path (process-wide)
     app.state.db = db
-    from stadslab.sensorthings.group_commit import GroupCommit
+    from stadslab.sensorthings.write.group_commit import GroupCommit
 
     # Single Observation POSTs arriving together share one transaction (its thread starts on first use).
     app.state.group_commit = (GroupCommit(db, max_batch=settings.sta_group_commit_max,
@@ -92,7 +92,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     from stadslab.labs.routes import router as labs_router
     from stadslab.network.routes import router as network_router
     from stadslab.search.routes import router as search_router
-    from stadslab.sensorthings.routes import register_router, router as sta_router
+    from stadslab.sensorthings.api.routes import register_router, router as sta_router
     from stadslab.sensorthings.lorawan.routes import lorawan_router
     from stadslab.web.routes import mount_web
 

@@ -8,7 +8,7 @@ from stadslab.interop import models as interop_models  # noqa: F401
 from stadslab.labs import models as labs_models  # noqa: F401
 from stadslab.network import models as network_models  # noqa: F401
 from stadslab.search import models as search_models  # noqa: F401
-from stadslab.sensorthings import models as sensorthings_models  # noqa: F401
+from stadslab.sensorthings.model import tables as sensorthings_models  # noqa: F401
 from stadslab.sensorthings.lorawan import models as lorawan_models  # noqa: F401
 from stadslab.sensorthings.mqtt import receipts as ingest_receipt_models  # noqa: F401
 

@@ -133,7 +133,7 @@ def test_the_group_commit_works_under_the_timeout(db):
     import orjson
 
     from stadslab.governance import audit
-    from stadslab.sensorthings.group_commit import GroupCommit, candidate
+    from stadslab.sensorthings.write.group_commit import GroupCommit, candidate
 
     with db.session() as s:
         secret = make_token(s, make_user(s, "admin"))

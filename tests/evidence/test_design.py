@@ -139,7 +139,7 @@ def test_ambiguous_observed_property_must_be_chosen(admin_client, session, exp):
 
 
 def test_only_open_data_can_feed_public_evaluations(admin_client, session, exp):
-    from stadslab.sensorthings.models import Thing
+    from stadslab.sensorthings.model.tables import Thing
 
     thing = session.get(Thing, exp.things[0])
     thing.access_class = "restricted"

@@ -10,7 +10,7 @@ from stadslab.evidence import aggregation, service
 from stadslab.evidence.engine import bucket_index
 from stadslab.evidence.models import Evaluation
 from stadslab.governance.models import AuditEvent
-from stadslab.sensorthings.models import Observation
+from stadslab.sensorthings.model.tables import Observation
 from tests.evidence.helpers import T0, build_experiment, make_project
 
 

@@ -5,7 +5,7 @@ unknown one, and stored evaluations follow the *current* access class of the Dat
 from __future__ import annotations
 
 from stadslab.labs.models import Project
-from stadslab.sensorthings.models import Datastream, Thing
+from stadslab.sensorthings.model.tables import Datastream, Thing
 from tests.evidence.helpers import build_experiment
 from tests.governance.factories import auth_headers, make_organisation, make_token, make_user
 

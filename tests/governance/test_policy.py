@@ -8,7 +8,7 @@ from sqlalchemy import select
 from stadslab.core.auth import (ROLE_SCOPES, Principal, authorize_write, can_read_access_class, may_write,
                                 readable_access_classes_clause, require_role)
 from stadslab.core.errors import Forbidden, Unauthorized
-from stadslab.sensorthings.models import Thing
+from stadslab.sensorthings.model.tables import Thing
 
 OWN, OTHER = 1, 2
 

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from stadslab.governance import audit, privacy
 from stadslab.governance.models import ApiToken, AuditActor, AuditEvent, LoketComment, LoketRequest, User
-from stadslab.sensorthings.models import (Datastream, FeatureOfInterest, MultiDatastream, Observation,
+from stadslab.sensorthings.model.tables import (Datastream, FeatureOfInterest, MultiDatastream, Observation,
                                           ObservedProperty, Sensor, Thing)
 
 from .factories import auth_headers, login, make_token, make_user
@@ -167,7 +167,7 @@ def test_retention_endpoint_applies_the_platform_period_too(db):
 
     from stadslab.app import create_app
     from stadslab.core.config import Settings
-    from stadslab.sensorthings import partitions as P
+    from stadslab.sensorthings.storage import partitions as P
     from tests.sensorthings.helpers import STA, new_thing
 
     app = create_app(Settings(database_url=db.url, observation_retention_days=30), db=db)

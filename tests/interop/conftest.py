@@ -47,7 +47,7 @@ def make_thing(session, *, name: str, access_class: str = "open", lon: float = 5
     """A Thing with one Location, one Datastream and some Observations, written through the ORM."""
     from datetime import datetime, timedelta, timezone
 
-    from stadslab.sensorthings import models as m
+    from stadslab.sensorthings.model import tables as m
 
     thing = m.Thing(name=name, description=f"{name} meet luchtkwaliteit", access_class=access_class,
                     sensor_type="luchtkwaliteit", purpose="Luchtkwaliteit meten", living_lab_id=lab_id,

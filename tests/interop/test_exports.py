@@ -121,7 +121,7 @@ def test_streamed_in_batches_without_buffering(admin_client, db, monkeypatch):
 
 def test_observations_csv_respects_access_class(client, db):
     from tests.interop.conftest import make_thing
-    from stadslab.sensorthings.models import Datastream
+    from stadslab.sensorthings.model.tables import Datastream
 
     with db.session() as s:
         open_id = make_thing(s, name="Open", observations=3)

@@ -33,9 +33,9 @@ from sqlalchemy import select
 from stadslab.core.auth import SYSTEM
 from stadslab.core.database import Database
 from stadslab.core.migrate import upgrade
-from stadslab.sensorthings import service
-from stadslab.sensorthings.models import Datastream, Observation
-from stadslab.sensorthings.urls import parse_path
+from stadslab.sensorthings.write import service
+from stadslab.sensorthings.model.tables import Datastream, Observation
+from stadslab.sensorthings.model.urls import parse_path
 from tests.governance.factories import make_token, make_user
 from tests.sensorthings.helpers import datastream, location, thing
 

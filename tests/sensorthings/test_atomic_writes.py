@@ -94,7 +94,7 @@ def test_a_failure_after_the_first_statement_rolls_the_http_write_back(client, d
 
 def test_a_failure_while_answering_rolls_the_write_back(client, db, before, monkeypatch):
     """The read-back of the stored entity fails: the 500 means "not stored", never "stored anyway"."""
-    from stadslab.sensorthings import dispatch
+    from stadslab.sensorthings.api import dispatch
 
     _ids, counts_before, audits = before
 

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from stadslab.app import create_app
 from stadslab.core.config import Settings
 from stadslab.governance import audit
-from stadslab.sensorthings.models import Datastream, Thing
+from stadslab.sensorthings.model.tables import Datastream, Thing
 from tests.governance.factories import auth_headers, make_organisation, make_token, make_user
 
 from .helpers import STA, datastream, full_thing, location, sensor, thing

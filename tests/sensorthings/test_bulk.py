@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from shapely.geometry import Polygon, shape
 from sqlalchemy import text
 
-from stadslab.sensorthings.bulk import encode, insert_observations, json_text, sqlite_datetime
+from stadslab.sensorthings.write.bulk import encode, insert_observations, json_text, sqlite_datetime
 
 from .helpers import client  # noqa: F401  (an administrator's: these tests write)
 from .helpers import STA, get, new_thing, post

@@ -133,8 +133,8 @@ def test_concurrent_requests_naming_streams_in_opposite_orders_do_not_deadlock(p
     [A, B] and [B, A] at once deadlock on PostgreSQL. They are taken in id order."""
     import threading
 
-    from stadslab.sensorthings import dataarray
-    from stadslab.sensorthings.serialize import Links
+    from stadslab.sensorthings.write import dataarray
+    from stadslab.sensorthings.read.serialize import Links
 
     client, db, admin_principal = pg_client
 

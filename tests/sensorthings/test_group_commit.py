@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from stadslab.core.auth import SYSTEM
 from stadslab.governance import audit, service as governance
 from stadslab.governance.models import ApiToken, AuditEvent, User
-from stadslab.sensorthings.group_commit import GroupCommit, candidate
+from stadslab.sensorthings.write.group_commit import GroupCommit, candidate
 from tests.governance.factories import auth_headers, make_organisation, make_token, make_user
 
 from .helpers import STA, client, get, new_thing, post  # noqa: F401

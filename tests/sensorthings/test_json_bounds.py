@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from stadslab.governance.models import AuditEvent
-from stadslab.sensorthings.models import Observation, Thing
+from stadslab.sensorthings.model.tables import Observation, Thing
 
 from .helpers import STA, counts, datastream, get, location, new_thing, thing
 
@@ -207,7 +207,7 @@ def test_extreme_times_stored_earlier_still_read_aggregate_and_show(client, db):
     """Rows of 0001-01-01 and 9999-12-31 (stored before the range was enforced) keep reading."""
     from datetime import datetime, timezone
 
-    from stadslab.sensorthings import rules
+    from stadslab.sensorthings.write import rules
 
     ids = new_thing(client)
     ds = ids["datastream"]

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from stadslab.sensorthings.precision import snap_point
+from stadslab.sensorthings.access.precision import snap_point
 from tests.governance.factories import auth_headers, make_organisation, make_token, make_user
 
 from .helpers import STA, datastream, location, thing
@@ -154,7 +154,7 @@ def test_a_deleted_things_locations_and_features_keep_class_precision_and_owner(
 
 
 def test_features_of_a_restricted_thing_stay_hidden_after_retention(client, world, db):
-    from stadslab.sensorthings.retention import enforce_observation_retention
+    from stadslab.sensorthings.storage.retention import enforce_observation_retention
 
     with db.session() as s:
         report = enforce_observation_retention(s, days=1)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from stadslab.sensorthings.precision import snap_point
+from stadslab.sensorthings.access.precision import snap_point
 from tests.governance.factories import auth_headers, make_organisation, make_token, make_user
 
 from .helpers import STA, datastream, location, thing
@@ -244,7 +244,7 @@ def test_other_defaults_recompute_the_public_copies(db, client, admin_client):
 def test_anonymous_spatial_filter_uses_the_public_copy_index(db, world, client, session):
     """The coarsened copies have their own spatial index (migration 0013): a public map client's
     bbox query is an index scan, not a scan of every Location."""
-    from stadslab.sensorthings import filter_index
+    from stadslab.sensorthings.filter import index as filter_index
 
     from .test_performance_plans import analyze, captured, explain
 

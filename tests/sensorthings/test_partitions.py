@@ -23,9 +23,9 @@ from stadslab.app import create_app
 from stadslab.core.config import Settings
 from stadslab.governance.models import AuditEvent
 from stadslab.governance.privacy import enforce_retention
-from stadslab.sensorthings import partitions as P
-from stadslab.sensorthings.models import Observation
-from stadslab.sensorthings.retention import enforce_observation_retention
+from stadslab.sensorthings.storage import partitions as P
+from stadslab.sensorthings.model.tables import Observation
+from stadslab.sensorthings.storage.retention import enforce_observation_retention
 from tests.conftest import PG_URL, empty_tables, require_service
 from tests.governance.factories import auth_headers, make_token, make_user
 

@@ -12,7 +12,7 @@ from sqlalchemy.engine import make_url
 
 from stadslab.core.database import make_engine, normalise_url
 from stadslab.core.migrate import downgrade, upgrade
-from stadslab.sensorthings import partitions as P
+from stadslab.sensorthings.storage import partitions as P
 from tests.conftest import PG_URL, require_service
 
 ROWS = "SELECT id, datastream_id, phenomenon_time_start, result::text FROM sta_observations ORDER BY id"

@@ -18,7 +18,7 @@ import pytest
 from shapely.geometry import box, shape
 from sqlalchemy import event, text
 
-from stadslab.sensorthings import filter_index
+from stadslab.sensorthings.filter import index as filter_index
 from tests.conftest import require_service
 
 from .helpers import STA, datastream, get, location, new_thing, post, thing

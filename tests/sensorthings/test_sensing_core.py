@@ -199,8 +199,8 @@ def test_locations_and_datastreams_can_be_listed_per_thing(client):
 
 
 def test_service_root_announces_mqtt_without_credentials():
-    from stadslab.sensorthings.serialize import Links
-    from stadslab.sensorthings.service import MQTT_CLASSES, service_root
+    from stadslab.sensorthings.read.serialize import Links
+    from stadslab.sensorthings.write.service import MQTT_CLASSES, service_root
 
     plain = service_root(Links("https://x/sta/v1.1"))
     assert not set(MQTT_CLASSES) & set(plain["serverSettings"]["conformance"])

@@ -79,8 +79,8 @@ def _sta(session: Session, path: str, body: dict) -> int:
     """Creates SensorThings entities through the hub's own service (as a system writer)."""
     from stadslab.core.auth import SYSTEM
     from stadslab.core.config import Settings
-    from stadslab.sensorthings import dispatch
-    from stadslab.sensorthings.serialize import Links
+    from stadslab.sensorthings.api import dispatch
+    from stadslab.sensorthings.read.serialize import Links
 
     answer = dispatch.handle(session, Settings(), Links("http://testserver/sta/v1.1"), "POST", path, [],
                              body, principal=SYSTEM, body_parsed=True)
@@ -139,7 +139,7 @@ def seed_sensors(session: Session, lab_id: int | None = None, owner_organisation
                        "location": {"type": "Point", "coordinates": [5.4801, 51.4402]}}]})
     from sqlalchemy import select
 
-    from stadslab.sensorthings.models import Datastream
+    from stadslab.sensorthings.model.tables import Datastream
 
     datastream = session.scalar(select(Datastream.id).where(Datastream.thing_id == air))
     return Sensors(camera=camera, air=air, hidden=hidden, datastream=datastream)

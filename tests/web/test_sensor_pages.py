@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from stadslab.sensorthings.precision import snap_point
+from stadslab.sensorthings.access.precision import snap_point
 from tests.web.conftest import HTML, web_login
 from tests.web.seed import seed_accounts, seed_registry, seed_sensors
 

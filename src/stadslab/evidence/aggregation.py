@@ -24,7 +24,7 @@ from datetime import date, datetime, timezone
 from sqlalchemy import and_, case, func, literal, or_, select
 from sqlalchemy.orm import Session
 
-from stadslab.sensorthings.models import Observation
+from stadslab.sensorthings.model.tables import Observation
 
 from .engine import EPOCH, BUCKET_SECONDS
 

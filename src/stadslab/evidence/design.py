@@ -20,9 +20,9 @@ from sqlalchemy.orm import Session
 from stadslab.core.auth import ANONYMOUS, Principal
 from stadslab.core.errors import ValidationFailed, field_error
 from stadslab.labs.models import Project
-from stadslab.sensorthings import visibility
-from stadslab.sensorthings.models import Datastream, Location, ObservedProperty, Thing, thing_locations
-from stadslab.sensorthings.values import BadValue, parse_instant
+from stadslab.sensorthings.access import visibility
+from stadslab.sensorthings.model.tables import Datastream, Location, ObservedProperty, Thing, thing_locations
+from stadslab.sensorthings.model.values import BadValue, parse_instant
 
 from . import kpi_library
 from .engine import BUCKET_SECONDS, FIXED_B
@@ -136,7 +136,7 @@ def _things_in_area(session: Session, area: dict, principal: Principal) -> list[
     "Location precision"): evaluations are public, and an area that could be narrowed down step by
     step would otherwise reveal where a coarsened sensor stands exactly. A hidden Thing is not
     there at all, so "no Thing in this area" cannot betray it either."""
-    from stadslab.sensorthings.public_geometry import public_rows
+    from stadslab.sensorthings.access.public_geometry import public_rows
 
     polygon = shape(area)
     rows = [r._mapping for r in session.execute(

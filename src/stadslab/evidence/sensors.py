@@ -17,7 +17,7 @@ import numpy as np
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
-from stadslab.sensorthings.models import (Datastream, FeatureOfInterest, Location, Observation, ObservedProperty,
+from stadslab.sensorthings.model.tables import (Datastream, FeatureOfInterest, Location, Observation, ObservedProperty,
                                           Sensor, Thing, thing_locations)
 
 MEASUREMENT = "http://www.opengis.net/def/observationType/OGC-OM/2.0/OM_Measurement"

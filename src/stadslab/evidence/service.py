@@ -22,7 +22,7 @@ from stadslab.core.unit_of_work import unit_of_work
 from stadslab.governance import audit
 from stadslab.labs.models import Project
 from stadslab.labs.service import get_project
-from stadslab.sensorthings.visibility import visible_ids
+from stadslab.sensorthings.access.visibility import visible_ids
 
 from . import design as design_rules
 from .engine import ENGINE_VERSION

@@ -77,8 +77,8 @@ def enforce_retention(session: Session, now: datetime | None = None, *, dry_run:
                       observation_retention_days: int | None = None) -> RetentionReport:
     """Per-Thing personal-data retention; first the platform-wide one when ``observation_retention_days``
     is given (whole partitions dropped, see ``sensorthings.retention``), all in one transaction."""
-    from stadslab.sensorthings.models import Datastream, MultiDatastream, Observation, Thing
-    from stadslab.sensorthings.retention import enforce_observation_retention
+    from stadslab.sensorthings.model.tables import Datastream, MultiDatastream, Observation, Thing
+    from stadslab.sensorthings.storage.retention import enforce_observation_retention
 
     now = now or utcnow()
     lift_statement_timeout(session)  # maintenance, also when an admin starts it over HTTP

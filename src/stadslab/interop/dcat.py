@@ -37,8 +37,8 @@ from stadslab.core.config import Settings
 from stadslab.core.database import utcnow
 from stadslab.labs.models import LivingLab, Project
 from stadslab.network.models import Municipality, Organisation
-from stadslab.sensorthings import visibility
-from stadslab.sensorthings.models import Datastream, ObservedProperty, Thing
+from stadslab.sensorthings.access import visibility
+from stadslab.sensorthings.model.tables import Datastream, ObservedProperty, Thing
 
 from . import timeutil, vocab
 

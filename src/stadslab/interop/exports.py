@@ -307,7 +307,7 @@ OBSERVATION_COLUMNS = ("phenomenon_time_start", "phenomenon_time_end", "result_t
 
 def stream_observations(db: Database, datastream_id: int) -> Iterator[bytes]:
     """All Observations of one Datastream, oldest first, in ``yield_per`` batches."""
-    from stadslab.sensorthings.models import Observation
+    from stadslab.sensorthings.model.tables import Observation
 
     o = Observation.__table__
     stmt = (select(o.c.phenomenon_time_start, o.c.phenomenon_time_end, o.c.result_time, o.c.result)

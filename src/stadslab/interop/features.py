@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from stadslab.core.errors import BadRequest
 from stadslab.labs.models import LivingLab, Project
 from stadslab.network.models import Municipality
-from stadslab.sensorthings import models as sta
+from stadslab.sensorthings.model import tables as sta
 
 from . import timeutil
 
@@ -162,7 +162,7 @@ def _thing_geometry(session: Session, thing_ids: list[int]) -> dict[int, dict]:
     """The public position of each Thing: this collection is open data, so every caller (owners
     too) gets the published precision, and bbox filters and the extent are computed on it."""
     from stadslab.core.auth import ANONYMOUS
-    from stadslab.sensorthings.public_geometry import thing_geometries
+    from stadslab.sensorthings.access.public_geometry import thing_geometries
 
     return thing_geometries(session, ANONYMOUS, thing_ids)
 

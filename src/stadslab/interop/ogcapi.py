@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from stadslab.core.database import get_session, utcnow
 from stadslab.core.errors import BadRequest, NotFound
-from stadslab.sensorthings.serialize import links_for
+from stadslab.sensorthings.read.serialize import links_for
 
 from .features import COLLECTIONS, extent, parse_bbox, parse_datetime, select_ids
 

@@ -271,7 +271,7 @@ def export_calls(request: Request, fmt: Format, f: funding.CallFilters = Depends
             summary="Observations of one Datastream as CSV (open data, or data the caller may read)")
 def observations_csv(datastream_id: int, request: Request, session: Session = Depends(get_session),
                      principal: Principal = Depends(get_principal)) -> StreamingResponse:
-    from stadslab.sensorthings.visibility import visible_ids
+    from stadslab.sensorthings.access.visibility import visible_ids
 
     # the Datastream's own access class and its Thing's, as in /sta: hidden is answered as unknown
     if datastream_id not in visible_ids(session, principal, "Datastream", [datastream_id]):

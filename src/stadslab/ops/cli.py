@@ -99,7 +99,7 @@ def observations_partitions(back: int = typer.Option(2, min=0, help="Months befo
                                                        help="Give months found in DEFAULT their own partition")) -> None:
     """Create the month partitions around now and move rows out of DEFAULT (PostgreSQL; idempotent)."""
     from stadslab.core.database import Database
-    from stadslab.sensorthings import partitions
+    from stadslab.sensorthings.storage import partitions
 
     db = Database(get_settings().database_url)
     try:
@@ -127,7 +127,7 @@ def observations_retention(days: Optional[int] = typer.Option(None, "--days", mi
     """Remove Observations older than the platform retention: whole partitions dropped, the rest deleted."""
     from stadslab.core.database import Database
     from stadslab.core.unit_of_work import commit
-    from stadslab.sensorthings.retention import enforce_observation_retention
+    from stadslab.sensorthings.storage.retention import enforce_observation_retention
 
     days = days or get_settings().observation_retention_days
     if days is None:

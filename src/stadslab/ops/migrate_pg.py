@@ -88,7 +88,7 @@ def _observation_partitions(src, dst) -> None:
     """Month partitions for the months the source holds, so its rows do not all land in DEFAULT."""
     from datetime import datetime, timezone
 
-    from stadslab.sensorthings import partitions
+    from stadslab.sensorthings.storage import partitions
 
     months = src.execute(text("SELECT DISTINCT substr(phenomenon_time_start, 1, 7) FROM sta_observations"))
     found = {datetime.strptime(m[0], "%Y-%m").replace(tzinfo=timezone.utc) for m in months if m[0]}

@@ -27,10 +27,10 @@ from stadslab.core.errors import BadRequest
 from stadslab.labs.models import LivingLab
 from stadslab.network.models import Municipality, Organisation
 
-from . import models as m
-from . import public_geometry, visibility
-from .models import LEGAL_GROUNDS
-from .serialize import links_for
+from .model import tables as m
+from .access import public_geometry, visibility
+from .model.tables import LEGAL_GROUNDS
+from .read.serialize import links_for
 
 register_router = APIRouter(tags=["sensor register"])
 

@@ -207,7 +207,7 @@ def _chart(session, settings, links, principal, ds_id: int, query: list[tuple[st
     """The chart buckets of one Datastream; none when its times lie outside what ``$aggregate``
     accepts (Observations stored before the supported range, docs/sensorthings.md "Limits"):
     the page still shows the sensor, only without that chart."""
-    from stadslab.sensorthings import dispatch
+    from stadslab.sensorthings.api import dispatch
 
     try:
         agg = dispatch.handle(session, settings, links, "GET", f"Datastreams({ds_id})/Observations/$aggregate",
@@ -229,9 +229,9 @@ def _buckets(value: list[dict]) -> list[dict]:
 @router.get("/sensoren/{thing_id}", response_class=HTMLResponse)
 def sensor_page(request: Request, thing_id: str):
     from stadslab.labs.models import LivingLab
-    from stadslab.sensorthings import dispatch
-    from stadslab.sensorthings.models import Thing
-    from stadslab.sensorthings.serialize import links_for
+    from stadslab.sensorthings.api import dispatch
+    from stadslab.sensorthings.model.tables import Thing
+    from stadslab.sensorthings.read.serialize import links_for
 
     lang = language_of(request)
     principal = page_principal(request)

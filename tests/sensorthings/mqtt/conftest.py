@@ -29,12 +29,12 @@ import pytest
 from stadslab.core.auth import SYSTEM
 from stadslab.core.config import Settings
 from stadslab.core.auth import hash_secret
-from stadslab.sensorthings import service
+from stadslab.sensorthings.write import service
 from stadslab.sensorthings.mqtt.broker_acl import DynsecControl, broker_username
 from stadslab.sensorthings.mqtt.bus import BusMessage
 from stadslab.sensorthings.mqtt.paho_bus import PahoBus
 from stadslab.sensorthings.mqtt.runtime import MqttRuntime
-from stadslab.sensorthings.urls import parse_path
+from stadslab.sensorthings.model.urls import parse_path
 from tests.governance.factories import make_token, make_user
 from tests.sensorthings.helpers import datastream, location, thing
 
@@ -221,14 +221,14 @@ def make_datastream(db, principal=SYSTEM, **thing_over) -> int:
         _, thing_id = service.create(s, parse_path("Things"),
                                      thing(Locations=[location()], Datastreams=[datastream()], **thing_over),
                                      principal=principal)
-        from stadslab.sensorthings.models import Datastream
+        from stadslab.sensorthings.model.tables import Datastream
         return s.query(Datastream.id).filter(Datastream.thing_id == thing_id).scalar()
 
 
 def observation_count(db, datastream_id: int | None = None) -> int:
     from sqlalchemy import func, select
 
-    from stadslab.sensorthings.models import Observation
+    from stadslab.sensorthings.model.tables import Observation
     with db.session() as s:
         stmt = select(func.count()).select_from(Observation)
         if datastream_id is not None:

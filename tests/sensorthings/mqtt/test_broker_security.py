@@ -18,8 +18,8 @@ from stadslab.core.auth import SYSTEM
 from stadslab.core.database import utcnow
 from stadslab.governance import service as governance
 from stadslab.governance.models import ApiToken
-from stadslab.sensorthings import service
-from stadslab.sensorthings.urls import parse_path
+from stadslab.sensorthings.write import service
+from stadslab.sensorthings.model.urls import parse_path
 from tests.governance.factories import make_organisation, make_token, make_user
 
 from .conftest import WAIT, login_of, make_datastream, observation_count, wait_until

@@ -12,7 +12,7 @@ import orjson
 import pytest
 from sqlalchemy import select
 
-from stadslab.sensorthings.models import Observation
+from stadslab.sensorthings.model.tables import Observation
 from stadslab.sensorthings.mqtt.notify import NOTIFICATION_MARKER
 
 from .conftest import WAIT, Listener, make_datastream, observation_count, wait_until

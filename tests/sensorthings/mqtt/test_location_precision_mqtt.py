@@ -7,7 +7,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from stadslab.app import create_app
-from stadslab.sensorthings.precision import snap_point
+from stadslab.sensorthings.access.precision import snap_point
 from tests.sensorthings.helpers import location, thing
 
 from .conftest import wait_until

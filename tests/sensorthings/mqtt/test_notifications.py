@@ -8,11 +8,11 @@ from sqlalchemy import select
 
 from stadslab.app import create_app
 from stadslab.core.auth import SYSTEM
-from stadslab.sensorthings import service
-from stadslab.sensorthings.models import Datastream, Location, Sensor, Thing
+from stadslab.sensorthings.write import service
+from stadslab.sensorthings.model.tables import Datastream, Location, Sensor, Thing
 from stadslab.sensorthings.mqtt.changes import pending_changes, record
 from stadslab.sensorthings.mqtt.notify import NOTIFICATION_MARKER
-from stadslab.sensorthings.urls import parse_path
+from stadslab.sensorthings.model.urls import parse_path
 from tests.sensorthings.helpers import datastream, location, thing
 
 from .conftest import make_datastream, wait_until

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from stadslab.sensorthings.mqtt.changes import EntityChange
 from stadslab.sensorthings.mqtt.notify import Notifier
-from stadslab.sensorthings.serialize import Links
+from stadslab.sensorthings.read.serialize import Links
 
 
 def test_a_backlog_of_changes_is_bounded_and_counted(sqlite_db):

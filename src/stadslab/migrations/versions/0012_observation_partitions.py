@@ -5,7 +5,7 @@ Revises: 0011
 
 PostgreSQL: ``sta_observations`` becomes ``PARTITION BY RANGE (phenomenon_time_start)``
 with one partition per month and a DEFAULT partition (see
-``stadslab.sensorthings.partitions``). The table is rebuilt, rows kept: the old
+``stadslab.sensorthings.storage.partitions``). The table is rebuilt, rows kept: the old
 table is renamed, the partitioned one made from it (``LIKE``: same columns, same
 ``nextval`` default), the months that hold rows and the window around now get
 their partitions, the rows are copied, the id sequence is handed over to the new
@@ -44,7 +44,7 @@ def _definitions(conn, table: str) -> tuple[list[str], list[tuple[str, str]]]:
 
 
 def _rebuild(conn, *, partitioned: bool) -> None:
-    from stadslab.sensorthings import partitions
+    from stadslab.sensorthings.storage import partitions
 
     conn.execute(text("LOCK TABLE sta_observations IN ACCESS EXCLUSIVE MODE"))
     conn.execute(text("SET LOCAL TimeZone = 'UTC'"))

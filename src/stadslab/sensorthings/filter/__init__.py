@@ -78,6 +78,11 @@ Dialect set-up the application must do:
 
 Every value from the filter text reaches SQL as a bound parameter; property
 names only select columns through the resolver.
+
+This room owns the whole ``$filter`` pipeline of the hub: the language above (lexer, parser,
+compiler; no knowledge of the hub), the STA entities' resolver (``sta_resolver``), the spatial
+indexes (``index``) and the entrance the reads use (``sta.compile_filter``, which binds a filter
+to what its principal may see). Imports ``model`` and ``access``; never ``read`` or ``write``.
 """
 
 from .ast import Node

@@ -29,10 +29,10 @@ from stadslab.core.unit_of_work import unit_of_work
 from stadslab.governance import audit
 from stadslab.network.models import Organisation
 
-from .. import visibility
-from ..models import Datastream, Thing
+from ..access import visibility
+from ..model.tables import Datastream, Thing
 from ..mqtt.store import ObservationStore, ServiceObservationStore
-from ..values import format_instant
+from ..model.values import format_instant
 from . import secrets
 from .formats import FORMATS, Ignored, Uplink
 from .formats.base import dev_eui as parse_dev_eui

@@ -42,7 +42,7 @@ from sqlalchemy.orm import Session
 from stadslab.core.auth import ANONYMOUS
 from stadslab.core.database import Database, utcnow
 
-from .. import visibility
+from ..access import visibility
 from .bus import BusMessage
 from .topics import join
 

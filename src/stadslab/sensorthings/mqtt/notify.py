@@ -32,9 +32,9 @@ from stadslab.core import json_limits
 from stadslab.core.auth import ANONYMOUS
 from stadslab.core.database import Database
 
-from .. import public_geometry, visibility
-from ..entities import ENTITY_TYPES
-from ..serialize import Links, entity_json, property_value
+from ..access import public_geometry, visibility
+from ..model.entities import ENTITY_TYPES
+from ..read.serialize import Links, entity_json, property_value
 from .bus import MessageBus
 from .changes import EntityChange
 from .topics import SelectTopics, join, notification_paths

@@ -20,7 +20,7 @@ from fastapi import FastAPI
 from stadslab.core.config import Settings
 from stadslab.core.database import Database
 
-from ..serialize import STA_PREFIX, Links
+from ..read.serialize import STA_PREFIX, Links
 from .broker_acl import BrokerControl, BrokerError, DynsecControl, NullControl
 from .bus import BusMessage, MessageBus, NullBus, make_bus
 from .changes import ChangeFeed

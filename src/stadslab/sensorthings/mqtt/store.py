@@ -23,9 +23,9 @@ from sqlalchemy import select
 from stadslab.core.auth import Principal
 from stadslab.core.errors import BadRequest, StadslabError
 
-from .. import auditing, service
-from ..entities import ENTITY_TYPES
-from ..urls import parse_path
+from ..write import auditing, service
+from ..model.entities import ENTITY_TYPES
+from ..model.urls import parse_path
 from . import changes
 
 #: Parents under which an Observation may be created (OGC 18-088 §14.2.2).

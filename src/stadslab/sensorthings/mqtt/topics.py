@@ -27,9 +27,9 @@ from sqlalchemy.orm import Session
 from stadslab.core.auth import Principal
 from stadslab.core.errors import StadslabError
 
-from .. import visibility
-from ..entities import BY_SET, ENTITY_TYPES, EntityType, reverse_nav
-from ..urls import parse_path
+from ..access import visibility
+from ..model.entities import BY_SET, ENTITY_TYPES, EntityType, reverse_nav
+from ..model.urls import parse_path
 
 
 def join(prefix: str, path: str) -> str:

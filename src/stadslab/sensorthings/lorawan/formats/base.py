@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from stadslab.core.errors import ValidationFailed, field_error
 
-from ...values import BadValue, in_range
+from ...model.values import BadValue, in_range
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,3 @@
+"""Where Observations live over time: monthly partitions on PostgreSQL (``partitions``) and
+the retention job (``retention``). Imports only ``model``.
+"""
