@@ -88,7 +88,7 @@ def prepare(url: str, broker: Broker) -> tuple[str, int]:
 
 
 def broker_login(url: str, token: str) -> str:
-    from stadslab.core.auth import hash_secret
+    from stadslab.core.credentials import hash_secret
     from stadslab.governance.models import ApiToken
     from stadslab.sensorthings.mqtt.broker_acl import broker_username
 

@@ -28,7 +28,7 @@ import pytest
 
 from stadslab.core.auth import SYSTEM
 from stadslab.core.config import Settings
-from stadslab.core.auth import hash_secret
+from stadslab.core.credentials import hash_secret
 from stadslab.sensorthings import service
 from stadslab.sensorthings.mqtt.broker_acl import DynsecControl, broker_username
 from stadslab.sensorthings.mqtt.bus import BusMessage
