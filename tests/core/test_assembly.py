@@ -71,7 +71,36 @@ def test_routes_keep_their_order(app):
             roots.append(root)
     assert roots[0] == "/sta/v1.1" and roots[-1] in ("/ogcapi", "/")
     assert roots.index("/ogcapi") > max(i for i, r in enumerate(roots) if r == "/api/v1")
-    assert [type(r).__name__ for r in app.routes].count("Mount") == 1  # the web's /static, after the API
+    assert [type(r).__name__ for r in app.routes].count("Mount") == 1  # the web's /static
+
+
+def test_routes_go_by_stage_then_list_order_and_capabilities_stop_in_reverse():
+    import asyncio
+
+    from fastapi import APIRouter, FastAPI
+
+    from stadslab.core.assembly import Contribution, Routes, Stage, include_routes, start, stop
+
+    def router(path: str) -> APIRouter:
+        r = APIRouter()
+        r.get(path)(lambda: None)
+        return r
+
+    calls: list[str] = []
+
+    async def stop_b(app):
+        calls.append("stop b")
+
+    a = Contribution("a", routes=(Routes(router("/a1")), Routes(router("/a2"), stage=Stage.OUTSIDE_API)),
+                     start=lambda app: calls.append("start a"), stop=lambda app: calls.append("stop a"))
+    b = Contribution("b", routes=(Routes(router("/b-hot"), stage=Stage.HOT), Routes(router("/b1"), "/x")),
+                     start=lambda app: calls.append("start b"), stop=stop_b)
+    app = FastAPI()
+    include_routes(app, [a, b])
+    assert list(app.openapi()["paths"]) == ["/b-hot", "/a1", "/x/b1", "/a2"]
+    asyncio.run(start(app, [a, b]))
+    asyncio.run(stop(app, [a, b]))
+    assert calls == ["start a", "start b", "stop b", "stop a"]
 
 
 def test_the_principal_comes_from_the_authenticator_governance_installs(app):
