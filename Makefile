@@ -6,6 +6,7 @@ STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 PYTEST_ARGS ?=
+BENCH_ARGS  ?=
 
 .PHONY: demo test install assets serve clean bench
 
@@ -35,8 +36,9 @@ serve: install
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# the quick benchmark scripts with small sizes (benchmarks/run_all.py); not part of CI
 bench: install
-	$(BIN)/python benchmarks/run_all.py
+	$(BIN)/python benchmarks/run_all.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) node_modules src/stadslab/web/static/vendor stadslab.db stadslab.db-wal stadslab.db-shm

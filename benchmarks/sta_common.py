@@ -9,26 +9,18 @@ from __future__ import annotations
 
 import os
 import secrets
-import signal
-import socket
-import subprocess
-import sys
-import time
+import tempfile
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
 import httpx
 
+from tests.support.processes import free_port, running, uvicorn_command
+
 STA = "/sta/v1.1"
 T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def server_env(url: str, **extra: str) -> dict[str, str]:
@@ -49,33 +41,17 @@ def server_env(url: str, **extra: str) -> dict[str, str]:
 def server(url: str, *, workers: int = 1, **extra: str):
     """A uvicorn process serving the app on a free loopback port; yields (base URL, Popen)."""
     port = free_port()
-    cmd = [sys.executable, "-m", "uvicorn", "stadslab.app:create_app", "--factory", "--host", "127.0.0.1",
-           "--port", str(port), "--workers", str(workers), "--log-level", "warning", "--no-access-log"]
-    proc = subprocess.Popen(cmd, env=server_env(url, **extra), cwd=ROOT, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
     base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"server exited: {proc.stderr.read()[-2000:]}")
-            try:
-                if httpx.get(f"{base}{STA}", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("server did not start within 60 s")
-            time.sleep(0.2)
+    with tempfile.TemporaryFile() as log, \
+            running(uvicorn_command(port, workers=workers, access_log=False), server_env(url, **extra),
+                    f"{base}{STA}", output=log, ready=lambda r: r.status_code == 200, cwd=ROOT,
+                    describe=lambda: _tail(log)) as proc:
         yield base, proc
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+
+
+def _tail(log) -> str:
+    log.seek(0)
+    return log.read()[-2000:].decode(errors="replace")
 
 
 def bench_token(db) -> dict[str, str]:

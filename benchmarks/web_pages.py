@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,12 +23,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.common import machine, percentile  # noqa: E402
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.support.processes import free_port, running  # noqa: E402
 
 
 def _pages(client: httpx.Client) -> list[str]:
@@ -64,46 +58,35 @@ def main() -> None:
         env = {**os.environ, "STADSLAB_DATABASE_URL": f"sqlite:///{tmp}/web.db", "STADSLAB_LOG_LEVEL": "WARNING"}
         subprocess.run([sys.executable, "-m", "stadslab.cli", "demo", "--no-serve"], env=env, check=True,
                        capture_output=True)
-        port = _free_port()
-        server = subprocess.Popen([sys.executable, "-m", "stadslab.cli", "serve", "--port", str(port)], env=env,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            base = f"http://127.0.0.1:{port}"
-            with httpx.Client(base_url=base, timeout=30) as client:
-                for _ in range(100):
-                    try:
-                        client.get("/api/v1/health")
-                        break
-                    except httpx.TransportError:
-                        time.sleep(0.2)
-                baseline = []
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        with running([sys.executable, "-m", "stadslab.cli", "serve", "--port", str(port)], env,
+                     f"{base}/api/v1/health"), httpx.Client(base_url=base, timeout=30) as client:
+            baseline = []
+            for _ in range(n):
+                t0 = time.perf_counter()
+                client.get("/api/v1/health")
+                baseline.append(time.perf_counter() - t0)
+            print(f"# web pages, {n} requests each, demo data on SQLite — {machine()}")
+            print(f"# load average {os.getloadavg()[0]:.2f}; baseline GET /api/v1/health "
+                  f"p95 {percentile(baseline, 95) * 1000:.1f} ms")
+            print("| page | p50 | p95 | ratio p95 to baseline | transfer |")
+            print("|---|---|---|---|---|")
+            cache: dict[str, int] = {}
+            worst = 0.0
+            for page in _pages(client):
+                times = []
                 for _ in range(n):
                     t0 = time.perf_counter()
-                    client.get("/api/v1/health")
-                    baseline.append(time.perf_counter() - t0)
-                print(f"# web pages, {n} requests each, demo data on SQLite — {machine()}")
-                print(f"# load average {os.getloadavg()[0]:.2f}; baseline GET /api/v1/health "
-                      f"p95 {percentile(baseline, 95) * 1000:.1f} ms")
-                print("| page | p50 | p95 | ratio p95 to baseline | transfer |")
-                print("|---|---|---|---|---|")
-                cache: dict[str, int] = {}
-                worst = 0.0
-                for page in _pages(client):
-                    times = []
-                    for _ in range(n):
-                        t0 = time.perf_counter()
-                        r = client.get(page)
-                        times.append(time.perf_counter() - t0)
-                        assert r.status_code == 200, (page, r.status_code)
-                    size = _transfer_size(client, r, cache)
-                    p95 = percentile(times, 95)
-                    worst = max(worst, p95)
-                    print(f"| `{page}` | {percentile(times, 50) * 1000:.1f} ms | {p95 * 1000:.1f} ms | "
-                          f"{p95 / percentile(baseline, 95):.1f}x | {size / 1024:.0f} KB |")
-                print(f"# slowest page p95 {worst * 1000:.1f} ms")
-        finally:
-            server.terminate()
-            server.wait(timeout=20)
+                    r = client.get(page)
+                    times.append(time.perf_counter() - t0)
+                    assert r.status_code == 200, (page, r.status_code)
+                size = _transfer_size(client, r, cache)
+                p95 = percentile(times, 95)
+                worst = max(worst, p95)
+                print(f"| `{page}` | {percentile(times, 50) * 1000:.1f} ms | {p95 * 1000:.1f} ms | "
+                      f"{p95 / percentile(baseline, 95):.1f}x | {size / 1024:.0f} KB |")
+            print(f"# slowest page p95 {worst * 1000:.1f} ms")
 
 
 if __name__ == "__main__":

@@ -27,12 +27,11 @@ import argparse
 import json
 import os
 import secrets
-import signal
 import subprocess
 import sys
 import tempfile
 import time
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -45,9 +44,10 @@ from benchmarks.common import machine
 from benchmarks.soak import plan
 from benchmarks.soak.measure import NotificationCounter, Sampler
 from benchmarks.soak.report import ramp_held, report_baseline, report_ramp_step, report_soak, report_sizes
-from benchmarks.sta_common import STA, free_port, thing_body
+from benchmarks.sta_common import STA, thing_body
 from stadslab.core.database import normalise_url
 from stadslab.sensorthings.write.bulk import encode
+from tests.support.processes import free_port, running, stadslab_command
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -80,30 +80,12 @@ def database(admin_url: str, name: str):
 @contextmanager
 def serve(env: dict, workers: int, log_path: Path):
     port = free_port()
-    log = open(log_path, "w", encoding="utf-8")
-    proc = subprocess.Popen([str(BIN / "stadslab"), "serve", "--workers", str(workers), "--port", str(port)],
-                            env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"server exited; see {log_path}")
-            with suppress(httpx.TransportError):
-                if httpx.get(f"{base}/api/v1/health/ready", timeout=2).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise RuntimeError("server not ready within 120 s")
-            time.sleep(0.3)
+    with open(log_path, "w", encoding="utf-8") as log, \
+            running(stadslab_command(port, workers=workers), env, f"{base}/api/v1/health/ready", output=log,
+                    timeout=120, ready=lambda r: r.status_code == 200, cwd=ROOT,
+                    describe=lambda: f"see {log_path}") as proc:
         yield base, proc
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
 
 
 def make_things(http: httpx.Client, things: int, streams: int) -> list[int]:

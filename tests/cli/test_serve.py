@@ -1,43 +1,25 @@
 """`stadslab serve` migrates an empty database and answers on the health endpoint."""
 
-import socket
-import subprocess
 import sys
-import time
 
 import httpx
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.support.processes import free_port, running
 
 
 def test_serve_migrates_and_serves(tmp_path):
-    port = _free_port()
+    port = free_port()
     db_path = tmp_path / "fresh.db"
     env = {"STADSLAB_DATABASE_URL": f"sqlite:///{db_path}", "PATH": "/usr/bin:/bin"}
-    proc = subprocess.Popen([sys.executable, "-m", "stadslab.cli", "serve", "--port", str(port)],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 60
-        body = None
-        while time.monotonic() < deadline:
-            try:
-                r = httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=2)
-                body = r.json()
-                break
-            except httpx.TransportError:
-                time.sleep(0.3)
-        assert body is not None, proc.stdout.read1().decode() if proc.poll() is not None else "no answer"
+    log_path = tmp_path / "serve.log"
+    with open(log_path, "wb") as log, \
+            running([sys.executable, "-m", "stadslab.cli", "serve", "--port", str(port)], env,
+                    f"http://127.0.0.1:{port}/api/v1/health", output=log, describe=log_path.read_text):
+        body = httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=5).json()
         assert body["database"] == "sqlite"
         # the schema was brought up to date on start: the registry answers
         r = httpx.get(f"http://127.0.0.1:{port}/api/v1/projects", timeout=5)
         assert r.status_code == 200 and r.json()["total"] == 0
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
     assert db_path.exists()
 
 

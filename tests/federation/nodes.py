@@ -9,11 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import socket
 import subprocess
-import sys
-import time
 from datetime import datetime
 from pathlib import Path
 
@@ -25,14 +21,9 @@ from stadslab.core.database import Database
 from stadslab.core.migrate import upgrade
 from stadslab.governance import service as governance
 from stadslab.network.reference import load_reference
+from tests.support.processes import free_port, kill_group, uvicorn_command, wait_for_http
 
 STARTUP_DEADLINE = 60.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def make_template(path: Path) -> Path:
@@ -74,35 +65,24 @@ class Node:
     def launch(self) -> "Node":
         """Starts the process without waiting (start several nodes, then wait for each)."""
         log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "stadslab.app:create_app", "--factory", "--host", "127.0.0.1",
-             "--port", str(self.port), "--log-level", "warning"],
-            env=self.env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = subprocess.Popen(uvicorn_command(self.port), env=self.env(), stdout=log,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
         log.close()
         return self
 
     def wait_ready(self) -> "Node":
-        deadline = time.monotonic() + STARTUP_DEADLINE
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"node {self.name} exited: {self.log_path.read_text()[-2000:]}")
-            try:
-                if httpx.get(f"{self.base_url}/api/v1/themes", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        self.kill()
-        raise RuntimeError(f"node {self.name} did not start: {self.log_path.read_text()[-2000:]}")
+        try:
+            wait_for_http(f"{self.base_url}/api/v1/themes", self.proc, timeout=STARTUP_DEADLINE,
+                          ready=lambda r: r.status_code == 200,
+                          describe=lambda: f"node {self.name}: {self.log_path.read_text()[-2000:]}")
+        except AssertionError as failed:
+            self.kill()
+            raise RuntimeError(str(failed)) from None
+        return self
 
     def kill(self) -> None:
         """SIGKILL the whole process group: no graceful shutdown, like a crashed server."""
-        if self.proc is not None and self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            self.proc.wait(timeout=10)
+        kill_group(self.proc)
         self.proc = None
 
     @property

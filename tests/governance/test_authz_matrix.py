@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from fastapi.testclient import TestClient
 
-from stadslab.core.auth import csrf_token_for, sign_session_id
+from stadslab.core.credentials import csrf_token_for, sign_session_id
 
 from .authz_matrix import ROLES, EndpointSpec, MatrixContext, check, param_id
 from .authz_routes import all_specs

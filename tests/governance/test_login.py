@@ -6,7 +6,8 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from stadslab.core.auth import AUTH_FAILED, CSRF_COOKIE, SESSION_COOKIE
+from stadslab.core.auth import AUTH_FAILED
+from stadslab.core.credentials import CSRF_COOKIE, SESSION_COOKIE
 from stadslab.core.database import utcnow
 from stadslab.governance.models import User, UserSession
 from stadslab.governance.passwords import verify_password
@@ -107,7 +108,7 @@ def test_tampered_or_forged_session_cookie_is_rejected(secure_client, session, o
     assert r.status_code == 401 and r.json()["detail"] == AUTH_FAILED
     assert "max-age=0" in r.headers.get("set-cookie", "").lower()
     # a cookie signed with another key (forged) is just as dead
-    from stadslab.core.auth import sign_session_id
+    from stadslab.core.credentials import sign_session_id
 
     secure_client.cookies.clear()
     secure_client.cookies.set(SESSION_COOKIE, sign_session_id("another-key", "whatever"))

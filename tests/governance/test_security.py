@@ -55,7 +55,7 @@ def test_csrf_required_for_cookie_writes_but_not_for_bearer(secure_client, sessi
     r = secure_client.post("/api/v1/tokens", json=body, headers={"X-CSRF-Token": "0" * 64})
     assert r.status_code == 403
     # a token for another session does not work either
-    from stadslab.core.auth import csrf_token_for
+    from stadslab.core.credentials import csrf_token_for
 
     r = secure_client.post("/api/v1/tokens", json=body,
                            headers={"X-CSRF-Token": csrf_token_for("change-me-in-production", "other-session")})

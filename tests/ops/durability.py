@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -38,24 +35,10 @@ from stadslab.sensorthings.model.tables import Datastream, Observation
 from stadslab.sensorthings.model.urls import parse_path
 from tests.governance.factories import make_token, make_user
 from tests.sensorthings.helpers import datastream, location, thing
+from tests.support.processes import (Mosquitto, free_port, init_dynamic_security, server_env, stadslab_command, stop,
+                                     wait_until)
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(check, timeout: float, interval: float = 0.1):
-    """Polls until ``check()`` is truthy; the timeout only guards against hanging."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(interval)
 
 
 def prepare(url: str, broker: Broker) -> tuple[str, int]:
@@ -88,7 +71,7 @@ def prepare(url: str, broker: Broker) -> tuple[str, int]:
 
 
 def broker_login(url: str, token: str) -> str:
-    from stadslab.core.auth import hash_secret
+    from stadslab.core.credentials import hash_secret
     from stadslab.governance.models import ApiToken
     from stadslab.sensorthings.mqtt.broker_acl import broker_username
 
@@ -125,19 +108,14 @@ class Server:
         self.base = f"http://127.0.0.1:{self.port}"
         self.prefix = f"dur-{uuid.uuid4().hex[:10]}/v1.1"
         self.log_path = workdir / "server.log"
-        env = {**os.environ, "STADSLAB_DATABASE_URL": url, "STADSLAB_MQTT_URL": broker.url,
-               "STADSLAB_MQTT_USERNAME": broker.admin, "STADSLAB_MQTT_PASSWORD": broker.password,
-               "STADSLAB_MQTT_DYNAMIC_SECURITY": "true",
-               "STADSLAB_MQTT_TOPIC_PREFIX": self.prefix,
-               "STADSLAB_MQTT_SHARED_GROUP": f"dur{uuid.uuid4().hex[:8]}",
-               "STADSLAB_MQTT_SLOT_DIR": str(workdir / "slots"), "STADSLAB_MQTT_SESSION_EXPIRY_SECONDS": "300",
-               "STADSLAB_WRITE_RATE_PER_MINUTE": "0", "STADSLAB_LOG_LEVEL": "INFO",
-               "STADSLAB_SECRET_KEY": uuid.uuid4().hex}
-        env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-        stadslab = str(Path(sys.executable).with_name("stadslab"))
+        env = server_env(url, mqtt_url=broker.url, mqtt_username=broker.admin, mqtt_password=broker.password,
+                         mqtt_dynamic_security="true", mqtt_topic_prefix=self.prefix,
+                         mqtt_shared_group=f"dur{uuid.uuid4().hex[:8]}", mqtt_slot_dir=workdir / "slots",
+                         mqtt_session_expiry_seconds=300, write_rate_per_minute=0, log_level="INFO",
+                         secret_key=uuid.uuid4().hex)
         with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen([stadslab, "serve", "--port", str(self.port), "--workers", str(workers)],
-                                         env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            self.proc = subprocess.Popen(stadslab_command(self.port, workers=workers), env=env, stdout=log,
+                                         stderr=subprocess.STDOUT, start_new_session=True)
         self.workers = workers
 
     def log(self) -> str:
@@ -167,16 +145,10 @@ class Server:
                 return httpx.get(f"{self.base}/api/v1/health/live", timeout=2).status_code == 200
             except httpx.HTTPError:
                 return False
-        assert wait_for(ready, timeout), f"server not ready: {self.log()[-3000:]}"
+        assert wait_until(ready, timeout), f"server not ready: {self.log()[-3000:]}"
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+        stop(self.proc, group=True)
 
 
 class Loader:
@@ -221,7 +193,7 @@ class Loader:
         self._stop.set()
         for t in self._threads:
             t.join(timeout=30)
-        wait_for(lambda: all(info.is_published() for _, info in self.published), 15)
+        wait_until(lambda: all(info.is_published() for _, info in self.published), 15)
         self.client.disconnect()
         self.client.loop_stop()
 
@@ -328,7 +300,7 @@ class ThrowawayPostgres:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-class Broker:
+class Broker(Mosquitto):
     """A Mosquitto of our own, configured as docs/operations.md "Durability" recommends: the
     queue of an absent worker's session must not overflow while uvicorn restarts it (the
     default of 1000 messages is reached within seconds on a loaded machine). With the
@@ -337,45 +309,16 @@ class Broker:
     admin = "stadslab"
 
     def __init__(self, workdir: Path):
-        self.binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-        self.port = free_port()
         self.password = uuid.uuid4().hex
         # outside pytest's 0700 tmp dir: mosquitto runs as its own user and rewrites the file
         self.dynsec_dir = Path(tempfile.mkdtemp(prefix="stadslab-durability-dynsec-"))
-        dynsec = self.dynsec_dir / "dynamic-security.json"
-        subprocess.run(["mosquitto_ctrl", "dynsec", "init", str(dynsec), self.admin, self.password], check=True,
-                       capture_output=True)
-        os.chmod(self.dynsec_dir, 0o777)
-        os.chmod(dynsec, 0o666)
-        conf = workdir / "mosquitto.conf"
-        conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
-                        "max_queued_messages 1000000\nmax_inflight_messages 100\n"
-                        f"plugin {DYNSEC_PLUGIN}\nplugin_opt_config_file {dynsec}\n")
-        self.proc = subprocess.Popen([self.binary, "-c", str(conf)], stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
-
-        def listening() -> bool:
-            with socket.socket() as sock:
-                return sock.connect_ex(("127.0.0.1", self.port)) == 0
-        assert wait_for(listening, 15), "mosquitto did not start"
-
-    @property
-    def url(self) -> str:
-        return f"mqtt://127.0.0.1:{self.port}"
+        super().__init__(workdir, "max_queued_messages 1000000\nmax_inflight_messages 100\n"
+                         + init_dynamic_security(self.dynsec_dir, self.admin, self.password))
+        self.start()
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(10)
+        super().stop()
         shutil.rmtree(self.dynsec_dir, ignore_errors=True)
-
-
-DYNSEC_PLUGIN = "/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so"
-
-
-def mosquitto_available() -> bool:
-    return bool((shutil.which("mosquitto") or os.path.exists("/usr/sbin/mosquitto"))
-                and shutil.which("mosquitto_ctrl") and os.path.exists(DYNSEC_PLUGIN))
 
 
 def pg_tools_available() -> bool:

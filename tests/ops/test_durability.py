@@ -21,8 +21,10 @@ import pytest
 from tests.conftest import PG_URL, require_service
 from tests.ops.conftest import fresh_postgres_database
 
-from .durability import (Broker, Loader, Server, broker_login, mosquitto_available, pg_tools_available, prepare,
-                         stored_markers, throwaway_postgres, wait_for)
+from tests.support.processes import dynamic_security_available, wait_until
+
+from .durability import (Broker, Loader, Server, broker_login, pg_tools_available, prepare, stored_markers,
+                         throwaway_postgres)
 
 KILLS = 3
 #: Guards against hanging only: on a loaded machine the ingest may need a while to catch up.
@@ -32,7 +34,7 @@ DRAIN_TIMEOUT = 150
 @pytest.fixture
 def broker(tmp_path):
     """A Mosquitto of the test's own (its queue limit raised, see ``Broker``)."""
-    if not mosquitto_available():
+    if not dynamic_security_available():
         require_service("mosquitto, mosquitto_ctrl and the dynamic-security plugin are needed")
     b = Broker(tmp_path)
     yield b
@@ -43,7 +45,7 @@ def _check_exactly_once(loader: Loader, url: str, datastream_id: int) -> dict[st
     acked = loader.acknowledged()
     assert acked, "the loader got nothing acknowledged"
     # The ingest catches up with what the broker still holds for the (restarted) workers.
-    stored = wait_for(lambda: (s := stored_markers(url, datastream_id)) and acked <= s.keys() and s, DRAIN_TIMEOUT,
+    stored = wait_until(lambda: (s := stored_markers(url, datastream_id)) and acked <= s.keys() and s, DRAIN_TIMEOUT,
                       interval=0.5) or stored_markers(url, datastream_id)
     missing = sorted(acked - stored.keys())
     assert not missing, f"{len(missing)} acknowledged write(s) lost, e.g. {missing[:5]}"
@@ -81,7 +83,7 @@ def test_acknowledged_writes_survive_killed_workers(database_url, tmp_path, brok
                 os.kill(victim, signal.SIGKILL)
                 killed.append(victim)
                 # uvicorn's supervisor starts a replacement; it resumes the victim's MQTT session
-                assert wait_for(lambda: len(p := server.worker_pids()) == 2 and victim not in p, 90), \
+                assert wait_until(lambda: len(p := server.worker_pids()) == 2 and victim not in p, 90), \
                     "no replacement worker"
             time.sleep(1.5)
         finally:
@@ -122,7 +124,7 @@ def test_postgres_restart_gives_503_then_recovers_without_losing_writes(tmp_path
                 time.sleep(2.5)  # clients keep writing while the database is away
                 pg.start()
                 back = time.monotonic()
-                assert wait_for(lambda: any(o == "201" and t > back for _, o, t in list(loader.http)), 30), \
+                assert wait_until(lambda: any(o == "201" and t > back for _, o, t in list(loader.http)), 30), \
                     f"no write succeeded after the restart: {loader.http_outcomes()}"
                 time.sleep(1.0)
             finally:

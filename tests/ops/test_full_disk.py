@@ -31,7 +31,7 @@ from stadslab.network.reference import load_reference
 from tests.conftest import PG_URL, require_service
 from tests.factories import project_payload
 from tests.governance.factories import auth_headers, make_token, make_user
-from tests.ops.serving import served
+from tests.support.processes import served
 from tests.sensorthings.helpers import STA, full_thing
 
 DISK_MB = 16

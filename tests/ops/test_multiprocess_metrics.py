@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
-from pathlib import Path
 
 import httpx
 
-from .test_nginx import _free_port, _stop, _wait
+from tests.support.processes import free_port, server_env, stadslab_command, stop, wait_for_http
 
 
 def _live_count(text: str) -> float:
@@ -20,14 +17,13 @@ def _live_count(text: str) -> float:
 def test_counters_are_summed_over_workers(db, tmp_path):
     metrics_dir = tmp_path / "metrics"
     metrics_dir.mkdir()
-    port = _free_port()
-    env = {**os.environ, "STADSLAB_DATABASE_URL": db.url, "STADSLAB_LOG_LEVEL": "WARNING",
-           "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
-    proc = subprocess.Popen([str(Path(sys.executable).with_name("stadslab")), "serve", "--port", str(port),
-                             "--workers", "2"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    port = free_port()
+    env = {**server_env(db.url, log_level="WARNING"), "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
+    proc = subprocess.Popen(stadslab_command(port, workers=2), env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait(f"{base}/metrics", proc)
+        wait_for_http(f"{base}/metrics", proc)
         start = _live_count(httpx.get(f"{base}/metrics", timeout=10).text)
         for _ in range(30):  # new connections: the kernel spreads them over both workers
             assert httpx.get(f"{base}/api/v1/health/live", timeout=10).status_code == 200
@@ -37,4 +33,4 @@ def test_counters_are_summed_over_workers(db, tmp_path):
         for _ in range(6):  # whichever worker answers the scrape reports the total of both
             assert _live_count(httpx.get(f"{base}/metrics", timeout=10).text) == start + 30
     finally:
-        _stop(proc)
+        stop(proc)

@@ -5,17 +5,14 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.conftest import require_service
+from tests.support.processes import free_port, server_env, stadslab_command, stop, wait_for_http
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "deployment.md"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -26,35 +23,6 @@ def _block(marker: str) -> str:
     m = re.search(rf"<!-- {marker} -->\s*```nginx\n(.*?)```\s*<!-- /{marker} -->", text, re.S)
     assert m, f"docs/deployment.md lost its {marker} block"
     return m.group(1)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait(url: str, proc: subprocess.Popen | None = None, **kw) -> None:
-    for _ in range(600):
-        if proc is not None and proc.poll() is not None:
-            raise AssertionError(f"process exited with {proc.returncode}")
-        try:
-            if httpx.get(url, timeout=2, **kw).status_code < 500:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"{url} did not come up")
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def _requests_served(port: int) -> float:
@@ -74,8 +42,8 @@ def tls_cert(tmp_path):
 def test_nginx_config_from_the_docs(db, tmp_path, tls_cert):
     if not Path(NGINX).exists():
         require_service("Debian nginx not installed (apt-get install nginx-light)")
-    app_ports = [_free_port(), _free_port()]
-    http_port, https_port = _free_port(), _free_port()
+    app_ports = [free_port(), free_port()]
+    http_port, https_port = free_port(), free_port()
     upstream = _block("nginx-upstream").replace("127.0.0.1:8001", f"127.0.0.1:{app_ports[0]}") \
                                        .replace("127.0.0.1:8002", f"127.0.0.1:{app_ports[1]}")
     proxy = tmp_path / "stadslab-proxy.conf"
@@ -98,20 +66,18 @@ http {{
              include {proxy}; }}
 }}
 """)
-    env = {**os.environ, "STADSLAB_DATABASE_URL": db.url, "STADSLAB_LOG_LEVEL": "WARNING"}
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    stadslab = str(Path(sys.executable).with_name("stadslab"))
-    apps = [subprocess.Popen([stadslab, "serve", "--port", str(p)], env=env,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for p in app_ports]
+    env = server_env(db.url, log_level="WARNING")
+    apps = [subprocess.Popen(stadslab_command(p), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            for p in app_ports]
     nginx = None
     try:
         for p, proc in zip(app_ports, apps):
-            _wait(f"http://127.0.0.1:{p}/api/v1/health/live", proc)
+            wait_for_http(f"http://127.0.0.1:{p}/api/v1/health/live", proc)
         check = subprocess.run([NGINX, "-t", "-c", str(conf), "-p", str(tmp_path)], capture_output=True, text=True)
         assert check.returncode == 0, check.stderr
         nginx = subprocess.Popen([NGINX, "-c", str(conf), "-p", str(tmp_path), "-g", "daemon off;"],
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        _wait(f"http://127.0.0.1:{http_port}/api/v1/health/live", nginx)
+        wait_for_http(f"http://127.0.0.1:{http_port}/api/v1/health/live", nginx)
 
         # TLS terminated by nginx: links name the public https origin the client used
         host = f"stadslab.test:{https_port}"
@@ -138,12 +104,12 @@ http {{
                          headers={"X-Forwarded-For": "203.0.113.7"}).status_code == 403
 
         # fail-over: with one instance down every request still succeeds
-        _stop(apps[0])
+        stop(apps[0])
         codes = {httpx.get(f"http://127.0.0.1:{http_port}/sta/v1.1/Things", timeout=10).status_code
                  for _ in range(6)}
         assert codes == {200}
     finally:
         if nginx is not None:
-            _stop(nginx)
+            stop(nginx)
         for proc in apps:
-            _stop(proc)
+            stop(proc)

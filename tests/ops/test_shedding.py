@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -12,12 +11,7 @@ import uvicorn
 
 from stadslab.app import create_app
 from stadslab.core.config import Settings
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.support.processes import free_port
 
 
 def test_requests_beyond_the_limit_are_shed_and_probes_still_answer(db):
@@ -32,7 +26,7 @@ def test_requests_beyond_the_limit_are_shed_and_probes_still_answer(db):
         return {"done": True}
 
     app.add_api_route("/api/v1/_test/slow", slow)
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -17,7 +17,8 @@ import time
 import httpx
 import pytest
 
-from tests.ops.serving import metric, served, wait_until
+from tests.ops.serving import metric
+from tests.support.processes import served, wait_until
 
 CSS = "/static/vendor/utrecht/component-library.css"  # ~400 KB, served in 64 KB chunks
 TIMEOUTS = {"request_header_timeout_s": 1.5, "request_read_timeout_s": 1.5, "response_write_timeout_s": 1.5}

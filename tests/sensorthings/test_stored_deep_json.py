@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import update
 
 from stadslab.core.json_limits import CLIPPED, READ_DEPTH, depth, readable
-from stadslab.sensorthings.models import Observation, Thing
+from stadslab.sensorthings.model.tables import Observation, Thing
 from tests.governance.audit_helpers import bypass_guard
 
 from .helpers import STA, new_thing

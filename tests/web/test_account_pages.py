@@ -7,7 +7,7 @@ import re
 import pytest
 from sqlalchemy import select
 
-from stadslab.core.auth import CSRF_COOKIE, SESSION_COOKIE
+from stadslab.core.credentials import CSRF_COOKIE, SESSION_COOKIE
 from stadslab.governance.models import AuditEvent, UserSession
 from tests.governance.factories import DEFAULT_PASSWORD
 from tests.web.conftest import web_login

@@ -22,11 +22,9 @@ and every permission problem is the same 403, so probing learns nothing.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 from fastapi import Request
 
@@ -55,12 +53,6 @@ AUTH_REQUIRED = "Authentication required"
 #: The one message for every permission failure.
 NOT_PERMITTED = "Not permitted for this account or token"
 WWW_AUTHENTICATE = {"WWW-Authenticate": 'Bearer realm="stadslab"'}
-
-SESSION_COOKIE = "stadslab_session"
-CSRF_COOKIE = "stadslab_csrf"
-CSRF_HEADER = "x-csrf-token"
-TOKEN_PREFIX = "stl_"
-
 
 @dataclass(frozen=True)
 class Principal:
@@ -104,18 +96,33 @@ def auth_failed() -> Unauthorized:
     return Unauthorized(AUTH_FAILED, headers=WWW_AUTHENTICATE)
 
 
+#: Turns a request's credentials into its principal (anonymous without any; 401 for bad ones).
+Authenticator = Callable[[Request], Principal]
+
+
+def install_authenticator(app, authenticate: Authenticator) -> None:
+    """Make ``authenticate`` the app's way to read credentials.
+
+    The capability that keeps accounts, tokens and sessions (governance) installs it when the app
+    is assembled, so core asks it without importing it.
+    """
+    app.state.authenticator = authenticate
+
+
 def get_principal(request: Request) -> Principal:
     """FastAPI dependency: the caller, from ``Authorization: Bearer`` or the session cookie.
 
     No credentials give the anonymous principal; bad credentials give 401. The result
-    is cached on the request so several dependencies resolve it once.
+    is cached on the request so several dependencies resolve it once. An app assembled
+    without an authenticator refuses every request rather than treat callers as anonymous.
     """
     cached = getattr(request.state, "principal", None)
     if cached is not None:
         return cached
-    from stadslab.governance.authn import authenticate_request  # lazy: core must not import capabilities
-
-    principal = authenticate_request(request)
+    authenticate = getattr(request.app.state, "authenticator", None)
+    if authenticate is None:
+        raise RuntimeError("no authenticator installed: assemble the app with stadslab.app.create_app")
+    principal = authenticate(request)
     if principal.is_anonymous and request.app.state.settings.anonymous_writes:
         principal = Principal(user_id=None, organisation_id=None, role="public", via="anonymous",
                               anonymous_writes=True)
@@ -293,36 +300,3 @@ def refusal_before_validation(request: Request) -> StadslabError | None:
     except (Unauthorized, Forbidden) as refused:
         return refused
     return None
-
-
-# --- cookie and CSRF primitives (shared by governance and core.security) -------------------------
-
-def _serializer(secret_key: str):
-    from itsdangerous import URLSafeSerializer
-
-    return URLSafeSerializer(secret_key, salt="stadslab-session")
-
-
-def sign_session_id(secret_key: str, session_id: str) -> str:
-    return _serializer(secret_key).dumps(session_id)
-
-
-def unsign_session_id(secret_key: str, cookie_value: str) -> str | None:
-    """The session id in a cookie, or None when the signature does not match."""
-    from itsdangerous import BadSignature
-
-    try:
-        value = _serializer(secret_key).loads(cookie_value)
-    except BadSignature:
-        return None
-    return value if isinstance(value, str) else None
-
-
-def csrf_token_for(secret_key: str, session_id: str) -> str:
-    """The CSRF token bound to one session (double submit: cookie + header must both carry it)."""
-    return hmac.new(secret_key.encode(), b"csrf:" + session_id.encode(), hashlib.sha256).hexdigest()
-
-
-def hash_secret(secret: str) -> str:
-    """SHA-256 of a high-entropy secret (API token, session id): what the database stores."""
-    return hashlib.sha256(secret.encode()).hexdigest()

@@ -21,7 +21,7 @@ import uuid
 from http.cookies import SimpleCookie
 from urllib.parse import parse_qs, urlsplit
 
-from .auth import CSRF_HEADER, SESSION_COOKIE, csrf_token_for, hash_secret, unsign_session_id
+from .credentials import CSRF_HEADER, SESSION_COOKIE, csrf_token_for, hash_secret, unsign_session_id
 from .errors import StadslabError
 
 log = logging.getLogger("stadslab.security")

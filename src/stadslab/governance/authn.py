@@ -15,8 +15,9 @@ from fastapi import Request, Response
 from sqlalchemy import ColumnElement, delete, exists, select, update
 from sqlalchemy.orm import Session
 
-from stadslab.core.auth import (ANONYMOUS, CSRF_COOKIE, ROLE_SCOPES, SESSION_COOKIE, TOKEN_PREFIX, Principal,
-                                auth_failed, csrf_token_for, hash_secret, sign_session_id, unsign_session_id)
+from stadslab.core.auth import ANONYMOUS, ROLE_SCOPES, Principal, auth_failed
+from stadslab.core.credentials import (CSRF_COOKIE, SESSION_COOKIE, TOKEN_PREFIX, csrf_token_for, hash_secret,
+                                       sign_session_id, unsign_session_id)
 from stadslab.core.database import utcnow
 
 from .models import ApiToken, AuditActor, User, UserSession

@@ -69,7 +69,7 @@ def me(request: Request, p: Principal = Depends(get_principal), session: Session
     require_authenticated(p)
     csrf = None
     if p.via == "session":
-        from stadslab.core.auth import csrf_token_for
+        from stadslab.core.credentials import csrf_token_for
 
         csrf = csrf_token_for(request.app.state.settings.secret_key, session_id_from_request(request) or "")
     return _me(session, p, csrf)

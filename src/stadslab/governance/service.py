@@ -11,7 +11,8 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from stadslab.core.auth import (ACCOUNT_ROLES, AUTH_FAILED, ROLE_SCOPES, SCOPES, WWW_AUTHENTICATE, Principal,
-                                hash_secret, require_role)
+                                require_role)
+from stadslab.core.credentials import hash_secret
 from stadslab.core.database import utcnow
 from stadslab.core.errors import Conflict, Forbidden, NotFound, Unauthorized, ValidationFailed, field_error
 from stadslab.core.listing import ListParams, like_pattern

@@ -18,8 +18,8 @@ from urllib.parse import quote
 
 from fastapi import Request
 
-from stadslab.core.auth import (ANONYMOUS, Principal, csrf_token_for, get_principal, require_authenticated,
-                                require_role)
+from stadslab.core.auth import ANONYMOUS, Principal, get_principal, require_authenticated, require_role
+from stadslab.core.credentials import csrf_token_for
 from stadslab.core.errors import Unauthorized
 
 #: Set on ``request.state`` when the session cookie was refused, so ``render`` can clear it.

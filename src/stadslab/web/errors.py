@@ -17,7 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from stadslab.core.auth import SESSION_COOKIE
+from stadslab.core.credentials import SESSION_COOKIE
 from stadslab.core.errors import StadslabError
 from stadslab.governance.authn import clear_session_cookies
 

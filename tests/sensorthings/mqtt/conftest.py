@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import threading
 import time
 import uuid
@@ -28,7 +27,7 @@ import pytest
 
 from stadslab.core.auth import SYSTEM
 from stadslab.core.config import Settings
-from stadslab.core.auth import hash_secret
+from stadslab.core.credentials import hash_secret
 from stadslab.sensorthings.write import service
 from stadslab.sensorthings.mqtt.broker_acl import DynsecControl, broker_username
 from stadslab.sensorthings.mqtt.bus import BusMessage
@@ -37,6 +36,7 @@ from stadslab.sensorthings.mqtt.runtime import MqttRuntime
 from stadslab.sensorthings.model.urls import parse_path
 from tests.governance.factories import make_token, make_user
 from tests.sensorthings.helpers import datastream, location, thing
+from tests.support.processes import Mosquitto, dynamic_security_available, init_dynamic_security, mosquitto_binary
 
 WAIT = 15.0  # upper bound for the broker round trips; tests never assert on durations
 
@@ -119,9 +119,6 @@ class BrokerAccess:
                 "mqtt_dynamic_security": True}
 
 
-DYNSEC_PLUGIN = "/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so"
-
-
 @pytest.fixture(scope="session")
 def secure_broker() -> Iterator[BrokerAccess]:
     """The deployed kind of broker: ``STADSLAB_TEST_MQTT_SECURE_URL`` (``mqtt://admin:pw@host:port``,
@@ -132,7 +129,7 @@ def secure_broker() -> Iterator[BrokerAccess]:
         yield BrokerAccess(f"{parts.scheme}://{parts.hostname}:{parts.port or 1883}",
                            unquote(parts.username or ""), unquote(parts.password or ""))
         return
-    if not (shutil.which("mosquitto_ctrl") and os.path.exists(DYNSEC_PLUGIN)):
+    if not dynamic_security_available():
         from tests.conftest import require_service
         require_service("STADSLAB_TEST_MQTT_SECURE_URL not set, and no mosquitto_ctrl/dynamic-security plugin "
                         "to start a secure broker")
@@ -236,43 +233,12 @@ def observation_count(db, datastream_id: int | None = None) -> int:
         return s.scalar(stmt)
 
 
-class PrivateBroker:
+class PrivateBroker(Mosquitto):
     """A Mosquitto of our own on a free loopback port, for tests that stop the broker or
     need ``log_dest topic`` (which the shared broker does not have)."""
 
     def __init__(self, workdir, extra: str = ""):
-        import socket
-
-        self.binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = sock.getsockname()[1]
-        self.conf = workdir / "mosquitto.conf"
-        self.conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
-                             "log_dest topic\nlog_type subscribe\nlog_type unsubscribe\n" + extra)
-        self.proc = None
-
-    @property
-    def url(self) -> str:
-        return f"mqtt://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        import socket
-        import subprocess
-
-        self.proc = subprocess.Popen([self.binary, "-c", str(self.conf)], stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
-
-        def listening() -> bool:
-            with socket.socket() as sock:
-                return sock.connect_ex(("127.0.0.1", self.port)) == 0
-        assert wait_until(listening), "private mosquitto did not start"
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(10)
-        self.proc = None
+        super().__init__(workdir, "log_dest topic\nlog_type subscribe\nlog_type unsubscribe\n" + extra)
 
 
 class SecureBroker(PrivateBroker):
@@ -281,13 +247,7 @@ class SecureBroker(PrivateBroker):
 
     def __init__(self, workdir):
         self.access_password = uuid.uuid4().hex
-        dynsec = workdir / "dynamic-security.json"
-        subprocess.run(["mosquitto_ctrl", "dynsec", "init", str(dynsec), "stadslab", self.access_password],
-                       check=True, capture_output=True)
-        # mosquitto started as root runs as the 'mosquitto' user and rewrites this file on every change
-        os.chmod(workdir, 0o777)
-        os.chmod(dynsec, 0o666)
-        super().__init__(workdir, f"plugin {DYNSEC_PLUGIN}\nplugin_opt_config_file {dynsec}\n")
+        super().__init__(workdir, init_dynamic_security(workdir, "stadslab", self.access_password))
 
     @property
     def access(self) -> BrokerAccess:
@@ -296,7 +256,7 @@ class SecureBroker(PrivateBroker):
 
 @pytest.fixture
 def private_broker(tmp_path, mqtt_url) -> Iterator[PrivateBroker]:
-    if not (shutil.which("mosquitto") or os.path.exists("/usr/sbin/mosquitto")):
+    if mosquitto_binary() is None:
         from tests.conftest import require_service
         require_service("the mosquitto binary is needed to run a private broker")
     broker = PrivateBroker(tmp_path)

@@ -3,7 +3,8 @@
 See docs/sensorthings.md, section "MQTT", for the topics and the design choices.
 """
 
-from .bus import BusMessage, MessageBus, NullBus, make_bus
+from .bus import BusMessage, MessageBus, NullBus
 from .changes import ChangeFeed, EntityChange, record
+from .paho_bus import make_bus
 
 __all__ = ["BusMessage", "ChangeFeed", "EntityChange", "MessageBus", "NullBus", "make_bus", "record"]

@@ -7,6 +7,9 @@ this small interface rather than a client library, so that
 * the broker client (paho-mqtt today) can be replaced without touching the
   STA logic;
 * tests can run two buses side by side to check shared-subscription behaviour.
+
+This module is the interface only: the paho implementation (``paho_bus``) depends on it,
+never the other way, and ``paho_bus.make_bus`` picks the bus for a configured URL.
 """
 
 from __future__ import annotations
@@ -85,14 +88,3 @@ class NullBus:
     def wait_ready(self, timeout: float = 10.0) -> bool:
         return False
 
-
-def make_bus(url: str | None, *, client_id_prefix: str = "stadslab", **options) -> MessageBus:
-    """A paho bus for ``mqtt://``/``mqtts://`` URLs, the null bus when no URL is set.
-
-    ``options`` (``client_id``, ``session_expiry``, ``manual_ack``) go to ``PahoBus``.
-    """
-    if not url:
-        return NullBus()
-    from .paho_bus import PahoBus
-
-    return PahoBus(url, client_id_prefix=client_id_prefix, **options)

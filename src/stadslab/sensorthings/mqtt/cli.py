@@ -13,7 +13,7 @@ console = Console(stderr=True)
 
 
 def _connect(settings, client_id_prefix: str):
-    from .bus import make_bus
+    from .paho_bus import make_bus
 
     bus = make_bus(settings.mqtt_url, client_id_prefix=client_id_prefix, username=settings.mqtt_username,
                    password=settings.mqtt_password)

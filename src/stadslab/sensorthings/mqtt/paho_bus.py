@@ -35,7 +35,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from .bus import BusMessage, Handler
+from .bus import BusMessage, Handler, MessageBus, NullBus
 
 log = logging.getLogger("stadslab.mqtt")
 
@@ -208,3 +208,14 @@ class PahoBus:
                 log.exception("MQTT handler for %s failed on a message to %s", sub.topic, msg.topic[:200])
         if self.manual_ack and acknowledge:
             self._client.ack(msg.mid, msg.qos)
+
+
+def make_bus(url: str | None, *, client_id_prefix: str = "stadslab", **options) -> MessageBus:
+    """A paho bus for ``mqtt://``/``mqtts://`` URLs, the null bus when no URL is set.
+
+    ``options`` (``client_id``, ``session_expiry``, ``manual_ack``) go to ``PahoBus``.
+    It lives with the implementation it builds, so that the interface needs no implementation.
+    """
+    if not url:
+        return NullBus()
+    return PahoBus(url, client_id_prefix=client_id_prefix, **options)

@@ -22,10 +22,11 @@ from stadslab.core.database import Database
 
 from ..read.serialize import STA_PREFIX, Links
 from .broker_acl import BrokerControl, BrokerError, DynsecControl, NullControl
-from .bus import BusMessage, MessageBus, NullBus, make_bus
+from .bus import BusMessage, MessageBus, NullBus
 from .changes import ChangeFeed
 from .ingest import ObservationCreates
 from .notify import Notifier
+from .paho_bus import make_bus
 from .slots import Slot, claim_slot, client_id
 from .topics import SelectTopics, strip_prefix
 

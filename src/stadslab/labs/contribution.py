@@ -1,0 +1,7 @@
+"""What the labs capability adds to the app: its API routes."""
+
+from stadslab.core.assembly import Contribution, Routes
+
+from .routes import router
+
+CONTRIBUTION = Contribution("labs", routes=(Routes(router, "/api/v1"),))

@@ -1,0 +1,7 @@
+"""What the network capability adds to the app: its API routes."""
+
+from stadslab.core.assembly import Contribution, Routes
+
+from .routes import router
+
+CONTRIBUTION = Contribution("network", routes=(Routes(router, "/api/v1"),))

@@ -1,0 +1,7 @@
+"""What the search capability adds to the app: its API routes."""
+
+from stadslab.core.assembly import Contribution, Routes
+
+from .routes import router
+
+CONTRIBUTION = Contribution("search", routes=(Routes(router, "/api/v1"),))
