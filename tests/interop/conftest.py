@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import socket
 import threading
 import time
 from datetime import date
@@ -11,6 +10,7 @@ from datetime import date
 import pytest
 
 from stadslab.core.auth import SYSTEM
+from tests.support.processes import free_port as _free_port
 
 _seq = itertools.count(1)
 
@@ -79,12 +79,6 @@ def make_thing(session, *, name: str, access_class: str = "open", lon: float = 5
                                       result_number=None if isinstance(result, str) else result))
     session.commit()
     return thing.id
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

@@ -8,11 +8,11 @@ to it exactly as it would to a FROST-Server. Writes need an API token: the clien
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 
 import pytest
+from tests.support.processes import free_port as _free_port
 
 frost = pytest.importorskip("frost_sta_client")
 geojson = pytest.importorskip("geojson")
@@ -39,12 +39,6 @@ class BearerAuth(frost.service.auth_handler.AuthHandler):
                 return r
 
         return _Bearer()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
