@@ -49,7 +49,9 @@ def receipt_key(principal: Principal, topic: str, payload: bytes, body: dict,
                 user_properties: dict[str, str]) -> str | None:
     """The idempotency key of one create, or ``None`` when it cannot be told apart from a new one."""
     given = next((v for k, v in user_properties.items() if k.lower() == KEY_PROPERTY), None)
-    who = f"{principal.user_id}".encode()
+    # whose key it is: the user, or for an organisation's token (no user) the token itself, so
+    # that two gateways of one organisation reusing a key do not take each other's creates
+    who = (f"{principal.user_id}" if principal.user_id is not None else f"token:{principal.token_id}").encode()
     if given is not None:
         if not given.strip() or len(given) > MAX_KEY_LENGTH:
             raise BadRequest(f"user property '{KEY_PROPERTY}' must be 1 to {MAX_KEY_LENGTH} characters")
