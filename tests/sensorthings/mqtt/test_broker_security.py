@@ -47,9 +47,20 @@ class Probe:
         wait_until(lambda: self.connack is not None)
 
     def suback(self, topic: str) -> str:
-        _, mid = self.client.subscribe(topic, qos=1)
-        assert wait_until(lambda: mid in self.subacks), f"no SUBACK for {topic}"
-        return self.subacks[mid][0]
+        """The broker's answer to a subscription. Mosquitto drops anonymous clients whenever the
+        read role's ACLs change (docs/deployment.md), which may happen while this one waits: then
+        it connects again and asks again (a refused login gets no SUBACK either way)."""
+        for _ in range(3):
+            self.disconnected.clear()
+            _, mid = self.client.subscribe(topic, qos=1)
+            if wait_until(lambda: mid in self.subacks or self.disconnected.is_set()) and mid in self.subacks:
+                return self.subacks[mid][0]
+            if not self.disconnected.is_set():
+                break
+            self.connack = None
+            self.client.reconnect()
+            wait_until(lambda: self.connack is not None)
+        raise AssertionError(f"no SUBACK for {topic}")
 
     def close(self) -> None:
         self.client.disconnect()
