@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import update
 
 from stadslab.core.json_limits import CLIPPED, READ_DEPTH, depth, readable
@@ -18,21 +16,9 @@ from stadslab.sensorthings.model.tables import Observation, Thing
 from tests.governance.audit_helpers import bypass_guard
 
 from .helpers import STA, new_thing
+from .test_json_bounds import client, nested  # noqa: F401  (client: answers a server error as 500)
 
 DEEP = 600  # what the attack stored: well past orjson's 255 levels, below Python's recursion limit
-
-
-def nested(levels: int):
-    value: object = 1
-    for _ in range(levels):
-        value = [value]
-    return value
-
-
-@pytest.fixture
-def client(app, admin_headers):
-    with TestClient(app, headers=admin_headers, raise_server_exceptions=False) as c:
-        yield c
 
 
 def test_readable_leaves_ordinary_values_alone_and_clips_only_the_too_deep_part():
