@@ -93,45 +93,36 @@ def test_database_rejects_update_and_delete(db, session, sql):
 
 
 def test_two_concurrent_writers_keep_unbroken_chains(db, session):
-    """Two writers with open transactions at once.
+    """Two writers with open transactions at once, interleaved step by step.
 
-    On PostgreSQL both have flushed a change and then append to the trail at the same
-    moment: each takes its own chain head, so neither waits for the other's commit, and
-    every chain stays unbroken. SQLite lets one writer in at a time (the second waits at
-    its first write), so there is no barrier and one chain.
+    On PostgreSQL both have flushed a change and appended to the trail before either
+    commits: each takes its own chain head, so neither waits for the other (a wait would
+    end in the lock timeout set below, not hang), and every chain stays unbroken. SQLite
+    lets one writer in at a time, so there the two write one after the other, on one chain.
+    One thread drives both sessions: no barrier, no scheduling to wait for.
     """
-    barrier = threading.Barrier(2, timeout=90)  # generous: CI machines are busy
-    errors: list[BaseException] = []
-
-    def writer(name: str) -> None:
-        try:
-            with db.session() as s:
-                for i in range(5):
+    if db.dialect == "postgresql":
+        with db.session() as left, db.session() as right:
+            for s in (left, right):
+                s.execute(text("SET LOCAL lock_timeout = '10s'"))
+            for i in range(5):
+                for name, s in (("Links", left), ("Rechts", right)):
                     org = Organisation(name=f"{name} {i}", kind="company")
                     s.add(org)
                     s.flush()
-                    if i == 0 and db.dialect == "postgresql":
-                        barrier.wait()
                     audit.record(s, SYSTEM, "organisation.create", "organisation", org.id, None, {"n": i})
-                    if i == 0 and db.dialect == "postgresql":
-                        barrier.wait()  # both hold a head now: with one head this would never pass
-                    s.commit()
-        except BaseException as exc:  # noqa: BLE001
-            errors.append(exc)
-
-    threads = [threading.Thread(target=writer, args=(n,)) for n in ("Links", "Rechts")]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert not errors, errors
+            left.commit()
+            right.commit()
+    else:
+        _write(db, 5, "Links")
+        _write(db, 5, "Rechts")
     events = _events(session)
     assert len(events) == 10
     chains: dict[int, list[int]] = {}
     for e in events:
         chains.setdefault(e.chain, []).append(e.seq)
     assert all(seqs == list(range(1, len(seqs) + 1)) for seqs in chains.values())
-    assert len(chains) >= (2 if db.dialect == "postgresql" else 1)
+    assert len(chains) == (2 if db.dialect == "postgresql" else 1)
     assert audit.verify_chain(session) == (True, None)
 
 
