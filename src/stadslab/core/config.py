@@ -175,6 +175,18 @@ class Settings(BaseSettings):
     #: loop on a loaded host: a worker being spawned cannot answer yet).
     worker_healthcheck_timeout_s: int = Field(default=30, ge=1)
 
+    # --- e-mail (loket notifications through the outbox; see docs/governance.md) ---------
+    #: SMTP server the outbox worker sends through; None: messages wait in the outbox.
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_from: str = "stadslab@localhost"
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0)
+    #: Seconds between rounds of the outbox worker.
+    outbox_interval_seconds: float = Field(default=15.0, gt=0)
+
     # --- federation between regional nodes (see docs/interoperability.md "Federation") ---
     #: This node's name, attributed to local items in network-wide views.
     node_name: str = "stadslab"

@@ -10,6 +10,7 @@ from stadslab.core.assembly import Contribution, Routes
 from stadslab.core.auth import install_authenticator
 
 from .authn import authenticate_request
+from .outbox import OutboxWorker
 from .routes import router
 
 
@@ -17,4 +18,19 @@ def _setup(app: FastAPI) -> None:
     install_authenticator(app, authenticate_request)
 
 
-CONTRIBUTION = Contribution("governance", routes=(Routes(router, "/api/v1"),), setup=_setup)
+def _start(app: FastAPI) -> None:
+    """Send the e-mail outbox in the background when an SMTP host is configured."""
+    settings = app.state.settings
+    if settings.smtp_host:
+        app.state.outbox_worker = OutboxWorker(app.state.db.session, settings, settings.outbox_interval_seconds)
+        app.state.outbox_worker.start()
+
+
+def _stop(app: FastAPI) -> None:
+    worker = getattr(app.state, "outbox_worker", None)
+    if worker is not None:
+        worker.stop()
+
+
+CONTRIBUTION = Contribution("governance", routes=(Routes(router, "/api/v1"),), setup=_setup, start=_start,
+                            stop=_stop)

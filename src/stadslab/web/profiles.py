@@ -98,9 +98,11 @@ def lab_profile(request: Request, lab_id: str):
         lab = labs.get_living_lab(session, _id(lab_id))
         projects = _all(labs.list_projects, session, _filters(), living_lab_id=lab.id)
         exemptions = _exemptions(session, lab.id)
+        expiring = _expiring(request, session, lab)
         national_map = queries.national_map(session, [lab.municipality_code])
         national_map.labs = [m for m in national_map.labs if m.id == lab.id]
     return render(request, "lab.html", {"lab": lab, "projects": projects, "exemptions": exemptions,
+                                         "expiring": expiring,
                                          "demo_notice": lab.is_demo,
                                          **_map_context(request, national_map, lang)}, lang=lang)
 
@@ -109,9 +111,21 @@ def _exemptions(session, lab_id: int) -> list[dict]:
     """Room to experiment granted for this lab through the loket (public)."""
     from stadslab.governance import loket
 
-    rows, _total = loket.exemptions(session, ListParams(limit=100, offset=0, sort=None), living_lab_id=lab_id)
-    return [{"title": r.title, "regulation": r.regulation, "decided_at": r.decided_at, "organisation": org,
-             "note": r.decision_note} for r, org, _lab in rows]
+    rows, _total = loket.exemptions(session, ListParams(limit=100, offset=0, sort=None), living_lab_id=lab_id,
+                                    state="current")
+    return [{"title": e.request.title, "regulation": e.request.regulation, "decided_at": e.request.decided_at,
+             "organisation": e.organisation, "note": e.request.decision_note, "valid_from": e.request.valid_from,
+             "valid_until": e.request.valid_until} for e in rows]
+
+
+def _expiring(request: Request, session, lab) -> list[dict]:
+    """For the lab's editors: its exemptions that end within 60 days (loket.expiring)."""
+    from stadslab.governance import loket
+
+    if not may_write(page_principal(request), lab.owner_organisation_id, "registry:write"):
+        return []
+    return [{"id": e.request.id, "title": e.request.title, "valid_until": e.request.valid_until}
+            for e in loket.expiring(session, living_lab_ids=[lab.id])]
 
 
 @router.get("/projecten/{project_id}", response_class=HTMLResponse)

@@ -68,6 +68,7 @@ def status_tone(code: str | None) -> str:
 ROLE_LABELS = {
     "public": N_("Public"),
     "member": N_("Member"),
+    "desk": N_("Loket desk"),
     "editor": N_("Editor"),
     "admin": N_("Administrator"),
 }
@@ -102,10 +103,23 @@ LOKET_TOPICS = {
 LOKET_STATUSES = {
     "submitted": N_("Submitted"),
     "in_review": N_("In review"),
+    "needs_info": N_("Information requested"),
     "decided": N_("Decided"),
     "closed": N_("Closed"),
     "granted": N_("Granted"),
     "rejected": N_("Rejected"),
+}
+
+#: A line in a request's history.
+LOKET_STEPS = {
+    "comment": N_("Comment"),
+    "in_review": N_("Taken in review"),
+    "needs_info": N_("More information requested"),
+    "answered": N_("Information supplied"),
+    "forwarded": N_("Forwarded to another desk"),
+    "decided": N_("Decision"),
+    "closed": N_("Closed"),
+    "withdrawn": N_("Withdrawn by the submitter"),
 }
 
 LEGAL_GROUNDS = {
@@ -145,7 +159,7 @@ CALL_STATUSES = {
 
 #: Badge modifier per word, for the new vocabularies.
 TONE_EXTRA = {
-    "submitted": "neutral", "in_review": "active", "decided": "success", "granted": "success",
+    "submitted": "neutral", "in_review": "active", "needs_info": "warning", "decided": "success", "granted": "success",
     "rejected": "inactive", "improved": "success", "no_detectable_effect": "neutral", "worse": "danger",
     "forthcoming": "neutral", "open": "active",
 }
