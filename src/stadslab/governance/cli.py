@@ -212,17 +212,35 @@ def token_revoke(token_id: int) -> None:
 
 @loket_app.command("remind")
 def loket_remind(dry_run: bool = typer.Option(False, "--dry-run", help="List only, do not mark as reminded")) -> None:
-    """List open requests past their decision date and mark them reminded (weekly at most)."""
-    from .loket import due_reminders, team_name
+    """List open requests past their decision date and mark them reminded (weekly at most); tell lab
+    editors about exemptions that end within 60 days (once)."""
+    from .loket import due_reminders, notify_expiring, team_name
 
     with _session() as s:
         due = due_reminders(s, mark=not dry_run)
+        if not dry_run:
+            told = notify_expiring(s)
+            console.print(f"{len(told)} exemption(s) ending within 60 days reported to their labs' editors")
         table = Table(title=f"{len(due)} overdue request(s)")
         for col in ("id", "type", "title", "routed to", "status", "due"):
             table.add_column(col)
         for r in due:
             table.add_row(str(r.id), r.type, r.title, team_name(r.routed_to), r.status, r.decision_due.isoformat())
         out.print(table)
+
+
+@loket_app.command("send-mail")
+def loket_send_mail() -> None:
+    """Send the e-mail outbox once (the app does this in the background when STADSLAB_SMTP_HOST is set)."""
+    from .outbox import send_pending
+
+    settings = get_settings()
+    if not settings.smtp_host:
+        console.print("[red]STADSLAB_SMTP_HOST is not set[/red]")
+        raise typer.Exit(2)
+    with _session() as s:
+        sent, failed = send_pending(s, settings)
+        console.print(f"{sent} sent, {failed} failed (retried later)")
 
 
 @privacy_app.command("enforce-retention")

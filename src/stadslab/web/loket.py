@@ -355,7 +355,7 @@ def desk_queue(request: Request):
                                         type_=types, overdue=overdue,
                                         organisation_id=int(city) if city.isdigit() and len(city) < 12 else None)
         labs = _names(session, LivingLab, [r.living_lab_id for r in rows])
-        all_in_queue, _ = loket.queue(session, principal, team, _list_all())
+        _team, all_in_queue, _total = loket.queue(session, principal, team, _list_all())
         orgs = _names(session, Organisation, [r.organisation_id for r in all_in_queue])
         items = [_row(r, labs, orgs) for r in rows]
         overdue_total = sum(1 for r in all_in_queue if loket.is_overdue(r))
