@@ -184,3 +184,14 @@ def seed_exemption(session: Session, organisation_id: int, lab_id: int) -> int:
     loket.transition(session, SYSTEM, r.id, "decided", "granted", "Toegestaan voor een jaar",
                      valid_from=today - timedelta(days=30), valid_until=today + timedelta(days=335))
     return r.id
+
+
+DESK_EMAIL = "bureau@ienw.example.org"
+
+
+def seed_desk(session: Session, team: str = "ienw", email: str = DESK_EMAIL) -> int:
+    """A loket desk account of the ministry that handles ``team`` (the IenW desk by default)."""
+    from tests.governance.factories import make_organisation, make_user
+
+    ministry = make_organisation(session, "Ministerie van Infrastructuur en Waterstaat", kind="government")
+    return make_user(session, "desk", ministry, email=email, display_name="Dirk Bureau", desk_team=team).id

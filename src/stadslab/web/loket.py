@@ -33,7 +33,7 @@ from .vocabulary import N_, label
 router = APIRouter(include_in_schema=False)
 
 FIELDS = ("type", "topic", "title", "regulation", "description", "living_lab_id")
-ACTION_FIELDS = ("note", "decision", "valid_from", "valid_until", "living_lab_ids", "team", "body")
+ACTION_FIELDS = ("note", "decision", "valid_from", "valid_until", "living_lab_ids", "team")
 MAX_LISTED = 200
 SUBMITTED = N_("Your request has been submitted. You can follow it below.")
 UNKNOWN_LAB = N_("Choose a living lab from the list.")
@@ -205,8 +205,9 @@ def _detail(request: Request, request_id: int, *, form: dict | None = None, erro
         }
         teams = [(k, v) for k, v in loket.routing_table()["teams"].items() if k != r.routed_to]
     gettext = translations(lang).gettext
-    if notice is None and request.query_params.get("melding") in ("ingediend", "opgeslagen"):
-        notice = gettext(SUBMITTED if request.query_params["melding"] == "ingediend" else DONE)
+    notices = {"ingediend": SUBMITTED, "opgeslagen": DONE}
+    if notice is None and request.query_params.get("melding") in notices:
+        notice = gettext(notices[request.query_params["melding"]])
     default_labs = [str(i) for i, _ in view["exemption_labs"]] or ([str(r.living_lab_id)] if r.living_lab_id else [])
     return render(request, "loket_request.html", {
         "r": view, "steps": steps, "may": may, "teams": teams, "lab_options": lab_options,
