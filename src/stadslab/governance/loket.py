@@ -27,7 +27,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from sqlalchemy import and_, delete, func, insert, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from stadslab.core.auth import SYSTEM, Principal, require_authenticated
 from stadslab.core.database import utcnow
@@ -99,9 +99,13 @@ def facts(r: LoketRequest) -> rights.Facts:
                         also_teams=tuple(t for t in (*(r.consult or ()), *earlier) if t))
 
 
+def exemption_labs(r: LoketRequest) -> list[tuple[int, str]]:
+    """(id, name) of the labs a granted exemption applies to (``r`` must belong to a session)."""
+    return _labs_of(object_session(r), [r.id])[r.id]
+
+
 def exemption_lab_ids(r: LoketRequest) -> list[int]:
-    """The labs a granted exemption applies to."""
-    return [lab.id for lab in r.exemption_labs]
+    return [i for i, _ in exemption_labs(r)] if r.decision == "granted" else []
 
 
 def _known_team(team: str, loc: list) -> str:

@@ -11,16 +11,12 @@ unlinks their events by deleting the mapping row, without touching the chain.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import TYPE_CHECKING
 
 from sqlalchemy import (JSON, BigInteger, Boolean, Column, Date, DateTime, ForeignKey, Index, Integer, String,
                         Table, Text, UniqueConstraint)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from stadslab.core.database import Base, Timestamped, utcnow
-
-if TYPE_CHECKING:
-    from stadslab.labs.models import LivingLab
 
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -180,9 +176,6 @@ class LoketRequest(Timestamped, Base):
 
     comments: Mapped[list[LoketComment]] = relationship(back_populates="request", cascade="all, delete-orphan",
                                                         order_by="LoketComment.id", lazy="selectin")
-    #: The living labs a granted exemption applies to (written by ``loket.transition``).
-    exemption_labs: Mapped[list[LivingLab]] = relationship(secondary=loket_exemption_labs, viewonly=True,
-                                                order_by="LivingLab.name", lazy="selectin")
 
 
 class LoketComment(Base):

@@ -190,7 +190,7 @@ def _detail(request: Request, request_id: int, *, form: dict | None = None, erro
                 "description": r.description, "regulation": r.regulation, "decision_note": r.decision_note,
                 "valid_from": r.valid_from, "valid_until": r.valid_until, "consult": [loket.team_name(t)
                                                                                      for t in r.consult or ()],
-                "exemption_labs": [(lab.id, lab.name) for lab in r.exemption_labs], "living_lab_id": r.living_lab_id}
+                "exemption_labs": loket.exemption_labs(r), "living_lab_id": r.living_lab_id}
         steps = _steps(session, r, lang)
         lab_options = [(i, n) for i, n in session.execute(select(LivingLab.id, LivingLab.name)
                                                           .order_by(LivingLab.name))] if may_handle else []
