@@ -58,13 +58,15 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         title="Stadslab API",
         version=__version__,
         description="Registry, knowledge base and urban data hub of the Dutch Smart City network.",
-        docs_url="/api/docs",
+        # /api/docs is served by the web capability from local assets (web/api_docs.py)
+        docs_url=None,
         redoc_url=None,
         openapi_url="/api/openapi.json",
         lifespan=lifespan,
     )
     app.state.settings = settings
     app.state.db = db
+    app.state.docs_paths = ("/api/docs",)  # the Swagger UI page gets its own CSP (core.security)
     install_error_handlers(app)
 
     # Middlewares, innermost first (each add wraps the ones before it):

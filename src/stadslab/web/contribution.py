@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from stadslab.core.assembly import Contribution, Routes, Stage
 
 from .account import router as account_router
+from .api_docs import router as api_docs_router
 from .admin import router as admin_router
 from .agenda import router as agenda_router
 from .editing import router as editing_router
@@ -24,7 +25,7 @@ from .rendering import STATIC_DIR
 from .sensors import router as sensors_router
 
 _PAGES = (pages_router, profiles_router, account_router, admin_router, editing_router, sensors_router,
-          agenda_router, loket_router)
+          agenda_router, loket_router, api_docs_router)
 
 CONTRIBUTION = Contribution(
     "web",
