@@ -191,7 +191,8 @@ DESK_EMAIL = "bureau@ienw.example.org"
 
 def seed_desk(session: Session, team: str = "ienw", email: str = DESK_EMAIL) -> int:
     """A loket desk account of the ministry that handles ``team`` (the IenW desk by default)."""
+    from stadslab.governance.loket import team_name
     from tests.governance.factories import make_organisation, make_user
 
-    ministry = make_organisation(session, "Ministerie van Infrastructuur en Waterstaat", kind="government")
+    ministry = make_organisation(session, team_name(team), kind="government")
     return make_user(session, "desk", ministry, email=email, display_name="Dirk Bureau", desk_team=team).id
