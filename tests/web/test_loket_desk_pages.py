@@ -123,3 +123,18 @@ def test_lab_editors_see_an_exemption_that_ends_soon(web_client, client, session
     overview = client.get("/loket", headers={"Accept": "text/html"}).text
     assert "Verzoek mobility" in overview[overview.index('id="expired-table"'):]
     assert session.scalar(select(LoketRequest.id).where(LoketRequest.id == rid)) == rid
+
+
+def test_admin_adds_a_desk_account_in_the_browser(web_client, session, desk_world):
+    from stadslab.governance.service import find_user_by_email
+
+    csrf = web_login(web_client, "beheer@example.org")
+    data = {"csrf_token": csrf, "email": "bureau@jenv.example.org", "display_name": "Jet", "role": "desk"}
+    r = web_client.post("/beheer/gebruikers", data=data)
+    assert r.status_code == 422 and re.search(r'id="nieuw-desk_team-error"[^>]*>.*?heeft een loket nodig', r.text,
+                                              re.S)
+    assert 'value="bureau@jenv.example.org"' in r.text
+    r = web_client.post("/beheer/gebruikers", data={**data, "desk_team": "jenv"}, follow_redirects=False)
+    assert r.status_code == 303
+    user = find_user_by_email(session, "bureau@jenv.example.org")
+    assert user.role == "desk" and user.desk_team == "jenv"
