@@ -60,23 +60,29 @@ def _smtp_send(settings, message: OutboxMessage) -> None:
 
 
 def send_pending(session: Session, settings, now: datetime | None = None) -> tuple[int, int]:
-    """Send the due messages; returns (sent, failed). Each message is committed on its own."""
+    """Send the due messages; returns (sent, failed).
+
+    One message per transaction, taken with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so the
+    workers of several app processes never send the same message twice.
+    """
     now = now or utcnow()
-    due = list(session.scalars(select(OutboxMessage)
-                               .where(OutboxMessage.sent_at.is_(None), OutboxMessage.next_attempt_at <= now)
-                               .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id).limit(BATCH)))
     sent = failed = 0
-    for message in due:
+    for _ in range(BATCH):
+        message = session.scalars(select(OutboxMessage)
+                                  .where(OutboxMessage.sent_at.is_(None), OutboxMessage.next_attempt_at <= now)
+                                  .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id).limit(1)
+                                  .with_for_update(skip_locked=True)).first()
+        if message is None:
+            break
+        message.attempts += 1
         try:
             _smtp_send(settings, message)
         except (OSError, smtplib.SMTPException) as exc:
-            message.attempts += 1
             message.last_error = f"{type(exc).__name__}: {exc}"[:2000]
             message.next_attempt_at = now + backoff(message.attempts)
             failed += 1
             log.warning("outbox message %s not sent (attempt %s): %s", message.id, message.attempts, exc)
         else:
-            message.attempts += 1
             message.sent_at, message.last_error = now, None
             sent += 1
         session.commit()
