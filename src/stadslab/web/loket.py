@@ -92,7 +92,7 @@ def _page(request: Request, *, form: dict | None = None, errors: dict | None = N
         current, current_total = loket.exemptions(session, _list_all(), state="current")
         expired, expired_total = loket.exemptions(session, _list_all(), state="expired")
         mine = None
-        if not principal.is_anonymous:
+        if not principal.is_anonymous and principal.role != "desk":  # a desk works from its queue
             requests, _ = loket.list_requests(session, principal, _list_all())
             labs = _names(session, LivingLab, [r.living_lab_id for r in requests])
             mine = [_row(r, labs) for r in reversed(requests)]
