@@ -24,7 +24,6 @@ def test_lab_directory_filters_in_the_url_with_labels(client, session):
     assert r.status_code == 200
     table = r.text[r.text.index("<table"):]
     assert "Leidsche Rijn Living Lab" in table and "Strijp-S" not in table
-    assert "5G mobile network" not in r.text or True
     assert "5G-mobiel netwerk" in table and "Slimme straatverlichting" in table and "smart-lighting" not in table
     assert 'value="5g" checked' in r.text  # the chosen filters stay chosen
     assert "Leidsche Rijn Living Lab" in client.get("/labs?city=GM0344", headers=HTML).text
@@ -106,7 +105,7 @@ def test_pending_project_is_on_the_owners_inbox_not_on_the_lab_page(web_client, 
     assert "Afvalsensoren Strijp" not in web_client.get(f"/labs/{lab.id}").text
 
 
-def test_lab_form_edits_the_test_offer_with_errors_next_to_fields(web_client, session, client):
+def test_lab_form_edits_the_test_offer_with_errors_next_to_fields(web_client, session, client, make_web_client):
     accounts = seed_accounts(session)
     lab = _lab(session, name="Strijp-T", owner_organisation_id=accounts.organisation_id, infrastructure=["lorawan"])
     assert web_client.get(f"/labs/{lab.id}/bewerken", follow_redirects=False).status_code in (302, 303)
@@ -128,7 +127,7 @@ def test_lab_form_edits_the_test_offer_with_errors_next_to_fields(web_client, se
     assert api["offer_conditions"] == "WA-verzekering verplicht" and api["infrastructure"] == ["lorawan", "5g"]
     assert api["offer_costs"] == "Gratis" and api["contact_email"] == "eva@eindhoven.example.org"
     # another city's editor may not
-    other = web_client
+    other = make_web_client()
     web_login(other, accounts.other_editor_email)
     assert other.get(f"/labs/{lab.id}/bewerken").status_code == 403
 
