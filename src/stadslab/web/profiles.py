@@ -177,9 +177,25 @@ def project_profile(request: Request, project_id: str):
         can_edit = may_write(page_principal(request), project.owner_organisation_id, "registry:write")
         notice = (translations(lang).gettext(SAVED) if request.query_params.get("melding") == "opgeslagen"
                   else None)
-        return render(request, "project.html", {"project": project, "solutions": solutions,
+        pending = _pending_labs(session, page_principal(request), project.id)
+        return render(request, "project.html", {"project": project, "solutions": solutions, "pending_labs": pending,
                                                  "evaluation": evaluation, "can_edit": can_edit, "notice": notice,
                                                  "demo_notice": project.is_demo}, lang=lang)
+
+
+def _pending_labs(session, principal, project_id: int) -> list:
+    """Labs this project waits to be linked to: shown to the two parties only (and administrators)."""
+    from sqlalchemy import select
+
+    from stadslab.labs import moderation
+    from stadslab.labs.models import ModeratedContribution
+
+    if principal.is_anonymous:
+        return []
+    rows = session.scalars(select(ModeratedContribution).where(
+        ModeratedContribution.project_id == project_id, ModeratedContribution.kind == "project_to_lab",
+        ModeratedContribution.status == "pending"))
+    return [c.living_lab for c in rows if moderation.is_party(principal, c) and c.living_lab is not None]
 
 
 @router.get("/oplossingen/{solution_id}", response_class=HTMLResponse)
