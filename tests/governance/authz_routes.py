@@ -408,7 +408,53 @@ WEB_SPECS = [
 ]
 
 
+# --- moderated contributions (labs.moderation) ------------------------------------------------------
+
+APPLICATION = {"contact_name": "Sam Sensor", "contact_email": "sam@sensor.example", "what": "Luchtsensoren testen",
+               "start_date": "2027-03-01", "end_date": "2027-06-30"}
+
+
+def _lab(ctx: MatrixContext, org: int) -> int:
+    return _admin_post(ctx, "/api/v1/living-labs", lab_payload(owner_organisation_id=org))["id"]
+
+
+def _contribution(ctx: MatrixContext, org: int) -> int:
+    """A pending application (sent by the platform admin) to a lab owned by ``org``: ``org`` decides."""
+    return _admin_post(ctx, f"/api/v1/living-labs/{_lab(ctx, org)}/applications", APPLICATION)["id"]
+
+
+#: Deciding is the owner's write rule; to anyone who is not a party the contribution does not exist (404).
+MODERATION_SPECS = [
+    EndpointSpec("contributions list", "GET", "/api/v1/contributions", "authenticated"),
+    EndpointSpec("contribution read", "GET", "/api/v1/contributions/{id}", "owner_read", other_status=404,
+                 setup=lambda ctx, org: {"path": {"id": _contribution(ctx, org)}}),
+    EndpointSpec("contribution accept", "POST", "/api/v1/contributions/{id}/accept", "owner_write", other_status=404,
+                 setup=lambda ctx, org: {"path": {"id": _contribution(ctx, org)}}),
+    EndpointSpec("contribution decline", "POST", "/api/v1/contributions/{id}/decline", "owner_write",
+                 other_status=404, setup=lambda ctx, org: {"path": {"id": _contribution(ctx, org)},
+                                                           "json": {"note": "Niet nu"}}),
+    # Any editor may apply to test in an open lab, or offer a lesson (another organisation's: pending, 202).
+    EndpointSpec("lab apply to test", "POST", "/api/v1/living-labs/{id}/applications", "editor",
+                 setup=lambda ctx, org: {"path": {"id": _lab(ctx, org)}, "json": APPLICATION}),
+    EndpointSpec("project lesson", "POST", "/api/v1/projects/{id}/lessons", "editor", success=(201, 202),
+                 setup=lambda ctx, org: {"path": {"id": _project(ctx, org)}, "json": {"text": "Begin klein."}}),
+    EndpointSpec("web inbox decide", "POST", "/inbox/{id}/besluit", "owner_write", web=True, success=(303,),
+                 other_status=404, setup=lambda ctx, org: {"path": {"id": _contribution(ctx, org)},
+                                                           "data": {"action": "accept"}}),
+    EndpointSpec("web apply to test", "POST", "/labs/{id}/testen", "editor", web=True, success=(303,),
+                 setup=lambda ctx, org: {"path": {"id": _lab(ctx, org)}, "data": APPLICATION}),
+    EndpointSpec("web lab edit", "POST", "/labs/{id}/bewerken", "owner_write", web=True, success=(303,),
+                 setup=lambda ctx, org: {"path": {"id": _lab(ctx, org)},
+                                         "data": {"name": f"Proeftuin {next(_seq)}", "city": AMSTERDAM,
+                                                  "status": "active", "open_to_external": "true",
+                                                  "infrastructure": ["5g"], "offer_costs": "Gratis"}}),
+    EndpointSpec("web lab create", "POST", "/labs/nieuw", "editor", web=True, success=(303,),
+                 setup=lambda ctx, org: {"data": {"name": f"Proeftuin {next(_seq)}", "city": AMSTERDAM,
+                                                  "status": "active", "open_to_external": "true"}}),
+]
+
+
 def all_specs() -> list[EndpointSpec]:
     """Every spec, REST, SensorThings, LoRaWAN, federation and web forms (imported by other suites)."""
     return [*GOVERNANCE_SPECS, *_registry_specs(), *EVIDENCE_SPECS, *INTEROP_SPECS, *STA_SPECS, *LORAWAN_SPECS,
-            *FEDERATION_SPECS, *WEB_SPECS]
+            *FEDERATION_SPECS, *WEB_SPECS, *MODERATION_SPECS]

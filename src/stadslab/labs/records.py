@@ -17,6 +17,8 @@ def living_lab_record(obj: LivingLab) -> dict[str, Any]:
             "infrastructure": obj.infrastructure or [], "open_to_external": obj.open_to_external,
             "regulatory_exemptions": obj.regulatory_exemptions or [], "contact_name": obj.contact_name,
             "contact_email": obj.contact_email, "status": obj.status, "website": obj.website,
+            "offer_conditions": obj.offer_conditions or "", "offer_costs": obj.offer_costs or "",
+            "offer_how_to_apply": obj.offer_how_to_apply or "",
             "owner_organisation_id": obj.owner_organisation_id}
 
 

@@ -36,6 +36,10 @@ class LivingLabFields(InputModel):
     contact_email: Email | None = Field(default=None, max_length=200, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
     status: LabStatus = "active"
     website: Url | None = None
+    #: The test offer (facilities are ``infrastructure``, the contact ``contact_name``/``contact_email``).
+    offer_conditions: str = Field(default="", max_length=5000)
+    offer_costs: str = Field(default="", max_length=2000)
+    offer_how_to_apply: str = Field(default="", max_length=5000)
 
     @field_validator("geometry")
     @classmethod
@@ -69,6 +73,9 @@ class LivingLabOut(OutputModel):
     contact_email: str | None
     status: str
     website: str | None
+    offer_conditions: str
+    offer_costs: str
+    offer_how_to_apply: str
     owner_organisation_id: int | None
     is_demo: bool
     created_at: datetime
@@ -249,5 +256,58 @@ class AdoptionOut(OutputModel):
     outcome: str
     owner_organisation_id: int | None
     is_demo: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+# --- moderated contributions ------------------------------------------------------------------
+
+ContributionKind = Literal["project_to_lab", "adoption", "lesson", "test_application"]
+ContributionStatus = Literal["pending", "accepted", "declined"]
+
+
+class TestApplicationIn(InputModel):
+    """An application to test in a living lab: who, what, when."""
+
+    __test__ = False  # not a pytest class
+
+    contact_name: str = Field(min_length=2, max_length=200)
+    contact_email: Email = Field(max_length=200, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    what: str = Field(min_length=10, max_length=5000)
+    start_date: date
+    end_date: date
+
+    @model_validator(mode="after")
+    def _dates(self):
+        if self.end_date < self.start_date:
+            raise ValueError("end_date must not be before start_date")
+        return self
+
+
+class LessonIn(InputModel):
+    text: str = Field(min_length=3, max_length=5000)
+
+
+class DecisionIn(InputModel):
+    note: str = Field(default="", max_length=2000)
+
+
+class OrgRef(OutputModel):
+    id: int
+    name: str
+
+
+class ContributionOut(OutputModel):
+    id: int
+    kind: str
+    status: str
+    contributor_organisation: OrgRef | None = Field(validation_alias="contributor")
+    owner_organisation: OrgRef | None = Field(validation_alias="owner")
+    living_lab: LabRef | None
+    project: ProjectRef | None
+    solution: SolutionRef | None
+    payload: dict[str, Any]
+    decided_at: datetime | None
+    decision_note: str
     created_at: datetime
     updated_at: datetime

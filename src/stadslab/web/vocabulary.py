@@ -65,6 +65,35 @@ def status_tone(code: str | None) -> str:
     return STATUS_TONE.get(code or "", "neutral")
 
 
+#: The infrastructure vocabulary of living labs (codes in ``labs.models.INFRASTRUCTURE``).
+INFRASTRUCTURE_LABELS = {
+    "fibre": N_("Fibre-optic network"),
+    "lorawan": N_("LoRaWAN network"),
+    "5g": N_("5G mobile network"),
+    "4g": N_("4G mobile network"),
+    "wifi": N_("Public Wi-Fi"),
+    "nb-iot": N_("NB-IoT network"),
+    "edge-computing": N_("Edge computing"),
+    "open-data-platform": N_("Open data platform"),
+    "smart-lighting": N_("Smart street lighting"),
+    "ev-charging": N_("EV charging points"),
+    "sensor-network": N_("Sensor network"),
+    "digital-twin": N_("Digital twin"),
+}
+
+CONTRIBUTION_KINDS = {
+    "project_to_lab": N_("Project in your living lab"),
+    "adoption": N_("Adoption of your solution"),
+    "lesson": N_("Lesson learned for your project"),
+    "test_application": N_("Application to test"),
+}
+
+CONTRIBUTION_STATUSES = {
+    "pending": N_("Awaiting decision"),
+    "accepted": N_("Accepted"),
+    "declined": N_("Declined"),
+}
+
 ROLE_LABELS = {
     "public": N_("Public"),
     "member": N_("Member"),
@@ -161,7 +190,7 @@ CALL_STATUSES = {
 TONE_EXTRA = {
     "submitted": "neutral", "in_review": "active", "needs_info": "warning", "decided": "success", "granted": "success",
     "rejected": "inactive", "improved": "success", "no_detectable_effect": "neutral", "worse": "danger",
-    "forthcoming": "neutral", "open": "active",
+    "forthcoming": "neutral", "open": "active", "pending": "active", "accepted": "success", "declined": "inactive",
 }
 
 
