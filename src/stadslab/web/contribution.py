@@ -18,13 +18,14 @@ from .agenda import router as agenda_router
 from .editing import router as editing_router
 from .errors import install_html_errors
 from .loket import router as loket_router
+from .national import router as national_router
 from .pages import router as pages_router
 from .profiles import router as profiles_router
 from .rendering import STATIC_DIR
 from .sensors import router as sensors_router
 
 _PAGES = (pages_router, profiles_router, account_router, admin_router, editing_router, sensors_router,
-          agenda_router, loket_router)
+          agenda_router, loket_router, national_router)
 
 CONTRIBUTION = Contribution(
     "web",
