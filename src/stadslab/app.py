@@ -28,6 +28,7 @@ from stadslab.federation import contribution as federation
 from stadslab.governance import contribution as governance
 from stadslab.interop import contribution as interop
 from stadslab.labs import contribution as labs
+from stadslab.national import contribution as national
 from stadslab.network import contribution as network
 from stadslab.ops import contribution as ops
 from stadslab.ops.metrics import SLOW_CLIENTS, MetricsMiddleware
@@ -37,7 +38,7 @@ from stadslab.sensorthings import contribution as sensorthings
 from stadslab.web import contribution as web
 
 CAPABILITIES: tuple[assembly.Contribution, ...] = tuple(c.CONTRIBUTION for c in (
-    ops, core, network, labs, evidence, search, governance, sensorthings, interop, federation, web))
+    ops, core, network, labs, evidence, search, governance, sensorthings, interop, federation, national, web))
 
 
 def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:

@@ -153,6 +153,8 @@ class Solution(Timestamped, Base):
     provider_organisation_id: Mapped[int | None] = mapped_column(
         ForeignKey("organisations.id", ondelete="SET NULL"))
     maturity: Mapped[str] = mapped_column(String(20), default="pilot")
+    #: What a city must have for this solution to make sense (codes of ``network.models.CITY_FACTS``).
+    preconditions: Mapped[list] = mapped_column(JSON, default=list)
     #: The organisation whose editors may change this item (governance).
     owner_organisation_id: Mapped[int | None] = mapped_column(
         ForeignKey("organisations.id", ondelete="SET NULL"), index=True)

@@ -37,7 +37,8 @@ def project_record(obj: Project) -> dict[str, Any]:
 def solution_record(obj: Solution) -> dict[str, Any]:
     return {"name": obj.name, "description": obj.description, "themes": [t.code for t in obj.themes],
             "origin_project_id": obj.origin_project_id, "provider_organisation_id": obj.provider_organisation_id,
-            "maturity": obj.maturity, "owner_organisation_id": obj.owner_organisation_id}
+            "maturity": obj.maturity, "preconditions": list(obj.preconditions or []),
+            "owner_organisation_id": obj.owner_organisation_id}
 
 
 def adoption_record(obj: Adoption) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from stadslab.core.schemas import CbsCode, InputModel, Link, OutputModel, ThemeCode, Unique, Url, validate_geojson
+from stadslab.network.models import CITY_FACTS
 from stadslab.network.schemas import CityRef, OrganisationRef, ThemeRef
 
 from .models import INFRASTRUCTURE
@@ -16,6 +17,7 @@ LabStatus = Literal["planned", "active", "closed"]
 ProjectStatus = Literal["idea", "pilot", "evaluated", "scaled", "stopped"]
 AdoptionStatus = Literal["planned", "piloting", "adopted", "abandoned"]
 Maturity = Literal["pilot", "proven", "mature"]
+Precondition = Literal[CITY_FACTS]  # type: ignore[valid-type]
 Infrastructure = Literal[INFRASTRUCTURE]  # type: ignore[valid-type]
 Email = str
 
@@ -190,8 +192,12 @@ class SolutionFields(InputModel):
     origin_project_id: int | None = None
     provider_organisation_id: int | None = None
     maturity: Maturity = "pilot"
+    preconditions: list[Precondition] = Field(
+        default_factory=list, max_length=len(CITY_FACTS),
+        description="What a city must have for the solution to make sense (e.g. inland_port); "
+                    "advice only suggests it where the city's facts include every one")
 
-    _unique = field_validator("themes")(_unique_or_none)
+    _unique = field_validator("themes", "preconditions")(_unique_or_none)
 
 
 class SolutionIn(SolutionFields):
@@ -216,6 +222,7 @@ class SolutionOut(OutputModel):
     origin_project: ProjectRef | None
     provider_organisation_id: int | None
     maturity: str
+    preconditions: list[str] = []
     adoption_count: int = 0
     owner_organisation_id: int | None
     is_demo: bool

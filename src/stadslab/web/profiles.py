@@ -55,18 +55,23 @@ def city_profile(request: Request, code: str):
     from stadslab.labs import service as labs
     from stadslab.network import service as network
 
+    from .national import city_prospects
+
     lang = language_of(request)
     with _session(request) as session:
-        city = network.get_municipality(session, code)
+        city = network.get_municipality(session, code)  # an unknown code: the 404 page in the reader's language
         specialisations = network.specialisations_of(session, city.code)
         lab_list = _all(labs.list_living_labs, session, _filters(city=[city.code]))
         projects = _all(labs.list_projects, session, _filters(city=[city.code]))
         adoptions = _all(labs.list_adoptions, session, _filters(city=[city.code]))
+        coalitions = _all(network.list_coalitions, session, _filters(city=[city.code]))
+        prospects = city_prospects(session, city.code, lang)
         national_map = queries.national_map(session, [city.code])
         demo = queries.has_demo_content(session)
     return render(request, "city.html", {
         "city": city, "specialisations": specialisations, "labs": lab_list, "projects": projects,
-        "adoptions": adoptions, "demo_notice": demo, **_map_context(request, national_map, lang),
+        "adoptions": adoptions, "coalitions": coalitions, "prospects": prospects, "demo_notice": demo,
+        **_map_context(request, national_map, lang),
     }, lang=lang)
 
 
