@@ -413,8 +413,10 @@ def assess(shift: Shift, direction: str, checks: list[Check], *, intervention_ch
     the effect, or in any direction when no effect was found: a drift the other way would only
     make a found effect smaller, so it is reported but does not overturn the verdict);
     ``control_only`` (with controls: the effect says the intervention sites improved or got
-    worse relative to the controls, but the intervention sites themselves did not move in that
-    direction while the control sites did, so the difference is the controls' own change).
+    worse relative to the controls, but the intervention sites themselves did not change
+    detectably while the control sites did, the other way, so the difference is the controls' own
+    change). When both groups moved the same way (a season, the weather) and the intervention
+    sites less, that is what a difference in differences is for: the verdict stands, with a note.
     """
     raw = verdict(shift, direction)
     reasons = []
@@ -425,7 +427,7 @@ def assess(shift: Shift, direction: str, checks: list[Check], *, intervention_ch
         reasons.append("pretrend")  # a drift in the direction of the effect may have produced it
     if raw != "no_detectable_effect" and control_change is not None:
         claimed = 1 if shift.effect > 0 else -1
-        if _significant(intervention_change) != claimed and _significant(control_change) == -claimed:
+        if _significant(intervention_change) == 0 and _significant(control_change) == -claimed:
             reasons.append("control_only")
     return Assessment("inconclusive" if reasons else raw, raw, reasons, checks, intervention_change, control_change)
 

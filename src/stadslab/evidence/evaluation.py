@@ -146,10 +146,17 @@ def _check_messages(k: ResolvedKpi, shift: engine.Shift, a: engine.Assessment, d
                            "verschil komt van hen, dus het oordeel is onbeslist.",
                            f" The control sites themselves changed by {fmt(ctl.effect, 'en', True)} {unit}; the "
                            "difference comes from them, so the verdict is inconclusive.")
-            out.append(msg(f"Let op: de interventielocaties zelf lieten geen aantoonbare {claimed} zien"
-                           f"{own_txt[0]}.{ctl_txt[0]}",
-                           f"Note: the intervention sites themselves showed no detectable {claimed_en}"
-                           f"{own_txt[1]}.{ctl_txt[1]}"))
+            if moved == 0:
+                head = (f"Let op: de interventielocaties zelf lieten geen aantoonbare {claimed} zien",
+                        f"Note: the intervention sites themselves showed no detectable {claimed_en}")
+            else:
+                other = "stegen" if shift.effect < 0 else "daalden"
+                other_en = "rose" if shift.effect < 0 else "fell"
+                head = (f"Let op: de interventielocaties {other} zelf ook, maar minder dan de controlelocaties; het "
+                        "effect is een verschil ten opzichte van de controlelocaties",
+                        f"Note: the intervention sites themselves {other_en} too, but less than the control sites; "
+                        "the effect is a difference relative to the control sites")
+            out.append(msg(f"{head[0]}{own_txt[0]}.{ctl_txt[0]}", f"{head[1]}{own_txt[1]}.{ctl_txt[1]}"))
     return out
 
 

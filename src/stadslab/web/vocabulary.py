@@ -130,6 +130,7 @@ VERDICTS = {
     "improved": N_("Improved"),
     "no_detectable_effect": N_("No detectable effect"),
     "worse": N_("Worse"),
+    "inconclusive": N_("Inconclusive"),
 }
 
 EVALUATION_METHODS = {
@@ -147,7 +148,7 @@ CALL_STATUSES = {
 TONE_EXTRA = {
     "submitted": "neutral", "in_review": "active", "decided": "success", "granted": "success",
     "rejected": "inactive", "improved": "success", "no_detectable_effect": "neutral", "worse": "danger",
-    "forthcoming": "neutral", "open": "active",
+    "inconclusive": "warning", "forthcoming": "neutral", "open": "active",
 }
 
 
