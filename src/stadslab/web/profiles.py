@@ -192,7 +192,7 @@ def project_profile(request: Request, project_id: str):
         project = labs.get_project(session, _id(project_id))
         solutions = list(session.scalars(select(Solution).where(Solution.origin_project_id == project.id)
                                          .order_by(Solution.name)))
-        evaluation = evidence_view.evaluation_view(session, project.id, lang)
+        evaluation = evidence_view.evaluation_view(session, project.id, lang, project)
         can_edit = may_write(page_principal(request), project.owner_organisation_id, "registry:write")
         notice = (translations(lang).gettext(SAVED) if request.query_params.get("melding") == "opgeslagen"
                   else None)

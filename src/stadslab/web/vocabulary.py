@@ -173,6 +173,7 @@ VERDICTS = {
     "improved": N_("Improved"),
     "no_detectable_effect": N_("No detectable effect"),
     "worse": N_("Worse"),
+    "inconclusive": N_("Inconclusive"),
 }
 
 EVALUATION_METHODS = {
@@ -190,7 +191,8 @@ CALL_STATUSES = {
 TONE_EXTRA = {
     "submitted": "neutral", "in_review": "active", "needs_info": "warning", "decided": "success", "granted": "success",
     "rejected": "inactive", "improved": "success", "no_detectable_effect": "neutral", "worse": "danger",
-    "forthcoming": "neutral", "open": "active", "pending": "active", "accepted": "success", "declined": "inactive",
+    "inconclusive": "warning", "forthcoming": "neutral", "open": "active", "pending": "active", "accepted": "success",
+    "declined": "inactive",
 }
 
 
