@@ -7,7 +7,7 @@ from datetime import date
 from sqlalchemy import JSON, Boolean, Column, Date, Float, ForeignKey, Integer, String, Table, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from stadslab.core.database import Base, Timestamped
+from stadslab.core.database import NO_ID_REUSE, Base, Timestamped
 from stadslab.network.models import Municipality, Organisation, Theme
 
 LAB_STATUSES = ("planned", "active", "closed")
@@ -44,7 +44,7 @@ solution_themes = Table(
 
 class LivingLab(Timestamped, Base):
     __tablename__ = "living_labs"
-    __table_args__ = (UniqueConstraint("name"),)
+    __table_args__ = (UniqueConstraint("name"), NO_ID_REUSE)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
@@ -80,6 +80,7 @@ class ProjectPartner(Base):
 
 class Project(Timestamped, Base):
     __tablename__ = "projects"
+    __table_args__ = (NO_ID_REUSE,)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     title: Mapped[str] = mapped_column(String(300), index=True)
@@ -112,6 +113,7 @@ class Kpi(Base):
     """A key performance indicator of a project: baseline, target and measured result."""
 
     __tablename__ = "project_kpis"
+    __table_args__ = (NO_ID_REUSE,)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
@@ -128,6 +130,7 @@ class Lesson(Base):
     """A lesson learned in a project, searchable on its own."""
 
     __tablename__ = "project_lessons"
+    __table_args__ = (NO_ID_REUSE,)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
@@ -139,7 +142,7 @@ class Solution(Timestamped, Base):
     """A reusable approach or product that came out of one or more projects."""
 
     __tablename__ = "solutions"
-    __table_args__ = (UniqueConstraint("name"),)
+    __table_args__ = (UniqueConstraint("name"), NO_ID_REUSE)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
@@ -164,7 +167,7 @@ class Adoption(Timestamped, Base):
     """City X adopted solution Y from project Z: one edge of the replication graph."""
 
     __tablename__ = "adoptions"
-    __table_args__ = (UniqueConstraint("solution_id", "municipality_code"),)
+    __table_args__ = (UniqueConstraint("solution_id", "municipality_code"), NO_ID_REUSE)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     solution_id: Mapped[int] = mapped_column(ForeignKey("solutions.id", ondelete="RESTRICT"), index=True)
