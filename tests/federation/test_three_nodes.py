@@ -65,6 +65,14 @@ def httpx_get(node: Node, path: str, **params) -> dict:
     return r.json()
 
 
+def page(node: Node, path: str, lang: str = "nl", **params) -> str:
+    import httpx
+
+    r = httpx.get(f"{node.base_url}{path}", params=params, cookies={"stadslab_lang": lang}, timeout=15)
+    assert r.status_code == 200, r.text
+    return r.text
+
+
 def search(national: Node, q: str) -> list[tuple[str, str, str]]:
     found = httpx_get(national, "/api/v1/federation/search", q=q, limit=100)
     return sorted((i["source"]["node"], i["type"], i["id"]) for i in found["items"])
@@ -145,6 +153,20 @@ def test_harvested_items_show_with_their_node_and_are_counted_once(network):
                                              ("Noord", "living_lab", by_lab_id(labs, word)),
                                              ("Noord", "project", str(north["id"])),
                                              ("Zuid", "project", str(south["id"]))])
+
+    # The pages of the national node: the city page, the list of labs and the search page show
+    # the regions' items, each once, with its node and a link to its page on that node.
+    city = page(national, "/steden/GM0014")
+    assert city.count(f"{noord.base_url}/projecten/{north['id']}\"") == 1 and "knooppunt Noord" in city
+    labs_page = page(national, "/labs")
+    assert labs_page.count(f"Proeftuin {word}") == 1 and "knooppunt Noord" in labs_page
+    found = page(national, "/zoeken", q=word)
+    assert found.count(f"{zuid.base_url}/projecten/{south['id']}\"") == 1
+    assert found.count(f"{noord.base_url}/projecten/{north['id']}\"") == 1
+    assert found.count(f'href="/projecten/{mine["id"]}"') == 1
+    english = page(national, "/steden/GM0014", lang="en")
+    assert "From other nodes in the network" in english and "node Noord" in english
+
     bad = national.request("GET", "/api/v1/federation/items", params={"type": "dataset-of-projects"})
     assert bad.status_code == 422 and "allowed" in bad.text and "project" in bad.text
 

@@ -71,6 +71,7 @@ class NetworkItem(BaseModel):
                                                    "STADSLAB_FEDERATION_STALE_AFTER_SECONDS")
     last_harvested_at: datetime | None = None
     updated_at: datetime | None = None
+    page_url: str | None = Field(default=None, description="The item's page on its own node (harvested items)")
 
 
 class NetworkItemsOut(BaseModel):

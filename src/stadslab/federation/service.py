@@ -273,10 +273,17 @@ def _harvested_stmt(kind: str, municipality: str | None):
     return stmt
 
 
+#: Where an item's own page is on a Stadslab node (the harvested ``url`` is its API record).
+WEB_PATHS = {"project": "/projecten/{id}", "living_lab": "/labs/{id}", "solution": "/oplossingen/{id}"}
+
+
 def harvested_out(item: FederatedItem, peer: FederationPeer, last_success_at, before: datetime) -> dict[str, Any]:
     """One harvested item as lists and pages show it: attributed to its node, flagged when stale."""
+    path = WEB_PATHS.get(item.item_type)
+    page = f"{peer.base_url.rstrip('/')}{path.format(id=item.remote_id)}" if path else item.source_url
     return {**_federated_out(item, peer), "harvested": True, "stale": _is_stale(last_success_at, before),
-            "last_harvested_at": as_utc(last_success_at), "updated_at": as_utc(item.remote_updated_at)}
+            "last_harvested_at": as_utc(last_success_at), "updated_at": as_utc(item.remote_updated_at),
+            "page_url": page}
 
 
 def harvested_items(session: Session, kind: str, municipality: str | None = None, *,
@@ -391,7 +398,6 @@ def _federated_out(item: FederatedItem, peer: FederationPeer) -> dict[str, Any]:
 def network_search(session: Session, settings: Settings, query: str, base_url: str, *,
                    limit: int = 20) -> dict[str, Any]:
     from stadslab.search.service import search
-    from stadslab.search.text import parse_query
 
     if not 1 <= limit <= 100:
         raise ValidationFailed("limit must be between 1 and 100", errors=[field_error(["query", "limit"], "1..100")])
@@ -399,20 +405,29 @@ def network_search(session: Session, settings: Settings, query: str, base_url: s
     source = _source(settings, base_url)
     items = [{"type": i.type, "id": str(i.id), "title": i.title, "summary": "", "city_code": i.city_code,
               "status": i.status, "themes": list(i.themes), "url": i.url, "source": source} for i in local.items]
+    fed_total, found = harvested_search(session, query, settings=settings, limit=limit)
+    return {"query": query, "local_total": local.total, "federated_total": fed_total, "items": items + found}
+
+
+def harvested_search(session: Session, query: str, *, settings: Settings | None = None,
+                     limit: int = 20) -> tuple[int, list[dict[str, Any]]]:
+    """Harvested items in which every query word occurs (the search analyser's forms), newest
+    first, as ``harvested_items`` shapes them; with the number of such items. The query is
+    expected to be valid already (``search.service.search`` checked it)."""
+    from stadslab.search.text import parse_query
+
     parsed = parse_query(query)
     words = [t.forms for t in parsed.terms] + [(f,) for p in parsed.phrases for f in p.stems]
-    fed_total = 0
-    if words:
-        cond = and_(*[or_(*[FederatedItem.stems.contains(f" {f} ") for f in forms]) for forms in words])
-        stmt = (select(FederatedItem, FederationPeer, PeerStatus.last_success_at)
-                .join(FederationPeer, FederationPeer.id == FederatedItem.peer_id)
-                .outerjoin(PeerStatus, PeerStatus.peer_id == FederatedItem.peer_id).where(cond))
-        fed_total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-        before = _stale_before(settings)
-        for item, peer, last_ok in session.execute(stmt.order_by(FederatedItem.remote_updated_at.desc(),
-                                                                 FederatedItem.id).limit(limit)):
-            items.append(harvested_out(item, peer, last_ok, before))
-    return {"query": query, "local_total": local.total, "federated_total": fed_total, "items": items}
+    if not words:
+        return 0, []
+    cond = and_(*[or_(*[FederatedItem.stems.contains(f" {f} ") for f in forms]) for forms in words])
+    stmt = (select(FederatedItem, FederationPeer, PeerStatus.last_success_at)
+            .join(FederationPeer, FederationPeer.id == FederatedItem.peer_id)
+            .outerjoin(PeerStatus, PeerStatus.peer_id == FederatedItem.peer_id).where(cond))
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    before = _stale_before(settings)
+    rows = session.execute(stmt.order_by(FederatedItem.remote_updated_at.desc(), FederatedItem.id).limit(limit))
+    return total, [harvested_out(item, peer, last_ok, before) for item, peer, last_ok in rows]
 
 
 def replication_graph(session: Session, settings: Settings, base_url: str) -> dict[str, Any]:

@@ -62,10 +62,24 @@ def city_profile(request: Request, code: str):
         adoptions = _all(labs.list_adoptions, session, _filters(city=[city.code]))
         national_map = queries.national_map(session, [city.code])
         demo = queries.has_demo_content(session)
+        harvested = _harvested(request, session, ("living_lab", "project"), city.code)
     return render(request, "city.html", {
         "city": city, "specialisations": specialisations, "labs": lab_list, "projects": projects,
         "adoptions": adoptions, "demo_notice": demo, **_map_context(request, national_map, lang),
+        "harvested": harvested, "harvested_id": "harvested-title",
     }, lang=lang)
+
+
+#: At most this many harvested items of one type on a page (the merged API listing has them all).
+HARVESTED_ON_A_PAGE = 100
+
+
+def _harvested(request: Request, session, kinds: tuple[str, ...], city: str | None = None) -> list[dict]:
+    """Items of other nodes (federation), marked with their node, for the same page."""
+    from stadslab.federation import service as federation
+
+    return [item for kind in kinds for item in federation.harvested_items(
+        session, kind, city, settings=request.app.state.settings, limit=HARVESTED_ON_A_PAGE)]
 
 
 @router.get("/labs", response_class=HTMLResponse)
@@ -81,9 +95,11 @@ def lab_list(request: Request):
                                             ListParams(limit=LIST_PAGE_SIZE, offset=(page - 1) * LIST_PAGE_SIZE,
                                                        sort=None))
         demo = queries.has_demo_content(session)
+        harvested = _harvested(request, session, ("living_lab",)) if page == 1 else []
     pages = max(1, (total + LIST_PAGE_SIZE - 1) // LIST_PAGE_SIZE)
     return render(request, "labs.html", {
         "labs": rows, "total": total, "page": page, "pages": pages, "demo_notice": demo,
+        "harvested": harvested, "harvested_id": "harvested-title",
         "previous": f"/labs?page={page - 1}" if page > 1 else None,
         "next": f"/labs?page={page + 1}" if page < pages else None,
     })
