@@ -286,6 +286,11 @@ FEDERATION_SPECS = [
                  setup=lambda ctx, org: {**_peer(ctx, org), "json": {"active": False}}),
     EndpointSpec("federation peer delete", "DELETE", "/api/v1/federation/peers/{id}", "admin", setup=_peer),
     EndpointSpec("federation harvest", "POST", "/api/v1/federation/harvest", "admin"),
+    # Reads whose rule is written down (docs/interoperability.md): a peer's health can name
+    # internal hosts (admin); deletes and the merged listing show only public registry facts.
+    EndpointSpec("federation peer health", "GET", "/api/v1/federation/peers/{id}/health", "admin", setup=_peer),
+    EndpointSpec("federation tombstones", "GET", "/api/v1/federation/tombstones?type=project", "public"),
+    EndpointSpec("federation merged listing", "GET", "/api/v1/federation/items?type=project", "public"),
 ]
 
 

@@ -205,6 +205,8 @@ class Settings(BaseSettings):
     #: Incremental harvests ask for changes since the high-water mark minus this margin
     #: (peer clocks and commit order are not perfectly monotonic).
     federation_skew_margin_seconds: int = Field(default=300, ge=0)
+    #: Items of a peer whose last successful harvest is older than this are shown as stale.
+    federation_stale_after_seconds: int = Field(default=2 * 86400, ge=60)
 
 
 @lru_cache(maxsize=1)

@@ -43,6 +43,13 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
+#: ``__table_args__`` of every table whose ids are published (registry items, SensorThings
+#: entities): SQLite reuses the rowid of a deleted last row unless the table is AUTOINCREMENT,
+#: and a reused id makes an old link, a harvested copy or a tombstone point at another item.
+#: PostgreSQL sequences never hand out an id twice.
+NO_ID_REUSE = {"sqlite_autoincrement": True}
+
+
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 

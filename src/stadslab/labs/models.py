@@ -7,7 +7,7 @@ from datetime import date, datetime
 from sqlalchemy import JSON, Boolean, Column, Date, DateTime, Float, ForeignKey, Integer, String, Table, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from stadslab.core.database import Base, Timestamped
+from stadslab.core.database import NO_ID_REUSE, Base, Timestamped
 from stadslab.network.models import Municipality, Organisation, Theme
 
 LAB_STATUSES = ("planned", "active", "closed")
@@ -44,7 +44,7 @@ solution_themes = Table(
 
 class LivingLab(Timestamped, Base):
     __tablename__ = "living_labs"
-    __table_args__ = (UniqueConstraint("name"),)
+    __table_args__ = (UniqueConstraint("name"), NO_ID_REUSE)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
@@ -84,6 +84,7 @@ class ProjectPartner(Base):
 
 class Project(Timestamped, Base):
     __tablename__ = "projects"
+    __table_args__ = (NO_ID_REUSE,)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     title: Mapped[str] = mapped_column(String(300), index=True)
@@ -116,6 +117,7 @@ class Kpi(Base):
     """A key performance indicator of a project: baseline, target and measured result."""
 
     __tablename__ = "project_kpis"
+    __table_args__ = (NO_ID_REUSE,)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
@@ -132,6 +134,7 @@ class Lesson(Base):
     """A lesson learned in a project, searchable on its own."""
 
     __tablename__ = "project_lessons"
+    __table_args__ = (NO_ID_REUSE,)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
@@ -143,7 +146,7 @@ class Solution(Timestamped, Base):
     """A reusable approach or product that came out of one or more projects."""
 
     __tablename__ = "solutions"
-    __table_args__ = (UniqueConstraint("name"),)
+    __table_args__ = (UniqueConstraint("name"), NO_ID_REUSE)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
@@ -170,7 +173,7 @@ class Adoption(Timestamped, Base):
     """City X adopted solution Y from project Z: one edge of the replication graph."""
 
     __tablename__ = "adoptions"
-    __table_args__ = (UniqueConstraint("solution_id", "municipality_code"),)
+    __table_args__ = (UniqueConstraint("solution_id", "municipality_code"), NO_ID_REUSE)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     solution_id: Mapped[int] = mapped_column(ForeignKey("solutions.id", ondelete="RESTRICT"), index=True)

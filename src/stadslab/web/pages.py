@@ -112,6 +112,7 @@ def search_page(request: Request):
         page = 1
     field_error = problem = note = None
     result_items: list = []
+    harvested: list = []
     total = 0
     facets: dict = {}
     estimated = {"total": False, "facets": False}
@@ -133,6 +134,11 @@ def search_page(request: Request):
                 estimated = {"total": bool(_get(result, "total_is_estimate", False)),
                              "facets": bool(_get(result, "facets_estimated", False))}
                 result_items = [_search_item(item, lang) for item in _get(result, "items", [])]
+                if page == 1 and not any(chosen.values()):  # other nodes' items carry no facets
+                    from stadslab.federation.service import harvested_search
+
+                    harvested = harvested_search(session, q, settings=request.app.state.settings,
+                                                 limit=SEARCH_PAGE_SIZE)[1]
                 if _get(result, "note"):
                     note = gettext("Only very common words were entered; add a more specific word.")
             except StadslabError as exc:
@@ -144,7 +150,7 @@ def search_page(request: Request):
         "q": params.get("q", ""), "submitted": submitted, "field_error": field_error, "problem": problem,
         "items": result_items, "total": total, "groups": groups, "page": page, "pages": pages,
         "page_links": _page_links(request, page, pages), "demo_notice": demo, "note": note,
-        "estimated": estimated,
+        "estimated": estimated, "harvested": harvested, "harvested_id": "harvested-title",
     }, status_code=200, lang=lang)
 
 

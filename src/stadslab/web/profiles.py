@@ -68,9 +68,11 @@ def city_profile(request: Request, code: str):
         prospects = city_prospects(session, city.code, lang)
         national_map = queries.national_map(session, [city.code])
         demo = queries.has_demo_content(session)
+        harvested = _harvested(request, session, ("living_lab", "project"), city.code)
     return render(request, "city.html", {
         "city": city, "specialisations": specialisations, "labs": lab_list, "projects": projects,
         "adoptions": adoptions, "coalitions": coalitions, "prospects": prospects, "demo_notice": demo,
+        "harvested": harvested, "harvested_id": "harvested-title",
         **_map_context(request, national_map, lang),
     }, lang=lang)
 
@@ -78,6 +80,18 @@ def city_profile(request: Request, code: str):
 #: The lab directory's filters, in form order (the same names as on ``GET /api/v1/living-labs``).
 LAB_FILTER_FIELDS = ("theme", "infrastructure", "city", "province", "open_to_external")
 UNKNOWN_FILTER = N_("Unknown value %(value)s. Choose one of the options.")
+
+
+#: At most this many harvested items of one type on a page (the merged API listing has them all).
+HARVESTED_ON_A_PAGE = 100
+
+
+def _harvested(request: Request, session, kinds: tuple[str, ...], city: str | None = None) -> list[dict]:
+    """Items of other nodes (federation), marked with their node, for the same page."""
+    from stadslab.federation import service as federation
+
+    return [item for kind in kinds for item in federation.harvested_items(
+        session, kind, city, settings=request.app.state.settings, limit=HARVESTED_ON_A_PAGE)]
 
 
 @router.get("/labs", response_class=HTMLResponse)
@@ -123,6 +137,7 @@ def lab_list(request: Request):
             Municipality.code.in_(select(LivingLab.municipality_code))).order_by(Municipality.name)).all())
         provinces = sorted(set(session.scalars(select(Municipality.province).distinct())))
         demo = queries.has_demo_content(session)
+        harvested = _harvested(request, session, ("living_lab",)) if page == 1 and not errors else []
     infra = [(code, label(INFRASTRUCTURE_LABELS, code, lang)) for code in INFRASTRUCTURE]
     pages = max(1, (total + LIST_PAGE_SIZE - 1) // LIST_PAGE_SIZE)
 
@@ -131,6 +146,7 @@ def lab_list(request: Request):
 
     return render(request, "labs.html", {
         "labs": rows, "total": total, "page": page, "pages": pages, "demo_notice": demo,
+        "harvested": harvested, "harvested_id": "harvested-title",
         "previous": link(page - 1) if page > 1 else None, "next": link(page + 1) if page < pages else None,
         "errors": errors, "chosen": {**raw, "open_to_external": open_raw}, "filtered": any(raw.values()) or open_raw,
         "options": {"theme": themes, "infrastructure": infra, "city": [(c, n) for c, n in cities],

@@ -35,6 +35,10 @@ TYPE_LABELS = {
     "solution": N_("Solution"),
     "coalition": N_("Coalition"),
     "lesson": N_("Lesson learned"),
+    # types of items harvested from other nodes (federation)
+    "adoption": N_("Adoption"),
+    "organisation": N_("Organisation"),
+    "dataset": N_("Dataset"),
 }
 
 #: NL Design System status badge modifier per status, so colour follows meaning.
