@@ -243,11 +243,13 @@ def create_asset(session: Session, data: AssetIn, principal: Principal) -> Asset
         if values["geometry"] is None:
             values["geometry"] = _gateway_point(g)
     before = _snapshot(asset) if asset is not None else None
-    if asset is None:
-        asset = Asset()
-        session.add(asset)
+    new = asset is None
+    asset = asset or Asset()
     asset.observed = False
-    _apply(session, asset, values)
+    with session.no_autoflush:  # the checks query; the row is complete only afterwards
+        _apply(session, asset, values)
+    if new:
+        session.add(asset)
     with unit_of_work(session, "Asset not stored"):
         session.flush()
         audit.record(session, principal, "claim" if before else "create", "infra_asset", asset.id, before,
@@ -266,7 +268,8 @@ def update_asset(session: Session, asset_id: int, data: AssetPatch, principal: P
     if values.get("owner_organisation_id") is not None:
         authorize_write(principal, values["owner_organisation_id"], SCOPE)
     before = _snapshot(asset)
-    _apply(session, asset, values)
+    with session.no_autoflush:
+        _apply(session, asset, values)
     if asset.owner_organisation_id is not None:
         asset.observed = False
     with unit_of_work(session, "Asset not changed"):
@@ -371,7 +374,8 @@ def update_investment(session: Session, investment_id: int, data: InvestmentIn, 
         data = data.model_copy(update={"owner_organisation_id": inv.owner_organisation_id})
     authorize_write(principal, data.owner_organisation_id, SCOPE)
     before = _inv_snapshot(inv)
-    _apply_investment(session, inv, data)
+    with session.no_autoflush:
+        _apply_investment(session, inv, data)
     with unit_of_work(session, "Investment not changed"):
         session.flush()
         audit.record(session, principal, "update", "infra_investment", inv.id, before, _inv_snapshot(inv))
