@@ -26,6 +26,7 @@ from stadslab.core.security import install_security
 from stadslab.evidence import contribution as evidence
 from stadslab.federation import contribution as federation
 from stadslab.governance import contribution as governance
+from stadslab.infrastructure import contribution as infrastructure
 from stadslab.interop import contribution as interop
 from stadslab.labs import contribution as labs
 from stadslab.national import contribution as national
@@ -38,7 +39,8 @@ from stadslab.sensorthings import contribution as sensorthings
 from stadslab.web import contribution as web
 
 CAPABILITIES: tuple[assembly.Contribution, ...] = tuple(c.CONTRIBUTION for c in (
-    ops, core, network, labs, evidence, search, governance, sensorthings, interop, federation, national, web))
+    ops, core, network, labs, evidence, search, governance, sensorthings, interop, infrastructure, federation, national,
+    web))
 
 
 def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:

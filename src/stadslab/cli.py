@@ -27,6 +27,7 @@ app.command("migrate-to-postgres")(_ops_cli.migrate_to_postgres_command)
 app.add_typer(_ops_cli.observations_app, name="observations")  # partitions, retention
 from stadslab.federation.cli import federation_app; app.add_typer(federation_app, name="federation")  # noqa: E402,E702
 from stadslab.sensorthings.mqtt.cli import mqtt_app; app.add_typer(mqtt_app, name="mqtt")  # noqa: E402,E702
+from stadslab.infrastructure.cli import infrastructure_app; app.add_typer(infrastructure_app, name="infrastructure")  # noqa: E402,E702,E501
 console = Console(stderr=True)
 
 

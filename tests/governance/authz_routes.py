@@ -269,6 +269,51 @@ LORAWAN_SPECS = [
 ]
 
 
+# --- infrastructure ---------------------------------------------------------------------------------
+
+def _asset_body(**over) -> dict:
+    return {"name": f"5G-mast {next(_seq)}", "type": "5g-site", "openness": "private", "status": "live",
+            "geometry": {"type": "Point", "coordinates": [4.9, 52.37]}, **over}
+
+
+def _asset(ctx: MatrixContext, org: int, operator_only: bool = False) -> dict:
+    """An asset of ``org``; with ``operator_only`` owned by a third organisation and operated by ``org``."""
+    if operator_only:
+        third = _admin_post(ctx, "/api/v1/organisations", organisation_payload())["id"]
+        body = _asset_body(owner_organisation_id=third, operator_organisation_id=org)
+    else:
+        body = _asset_body(owner_organisation_id=org)
+    return {"path": {"id": _admin_post(ctx, "/api/v1/infrastructure", body)["id"]}}
+
+
+def _investment_body(org: int) -> dict:
+    return {"title": f"Glasvezel buitengebied {next(_seq)}", "technology": "fibre", "phase": "committed",
+            "cost_eur": 1000000, "owner_organisation_id": org, "municipalities": [AMSTERDAM],
+            "contributions": [{"party_type": "local", "amount_eur": 250000}]}
+
+
+def _investment(ctx: MatrixContext, org: int) -> dict:
+    return {"path": {"id": _admin_post(ctx, "/api/v1/investments", _investment_body(org))["id"]}}
+
+
+INFRASTRUCTURE_SPECS = [
+    EndpointSpec("infrastructure asset create", "POST", "/api/v1/infrastructure", "owner_write",
+                 setup=lambda ctx, org: {"json": _asset_body(owner_organisation_id=org)}),
+    EndpointSpec("infrastructure asset change", "PATCH", "/api/v1/infrastructure/{id}", "owner_write",
+                 setup=lambda ctx, org: {**_asset(ctx, org), "json": {"status": "retired"}}),
+    # editors of the operator organisation may change it as well
+    EndpointSpec("infrastructure asset change by operator", "PATCH", "/api/v1/infrastructure/{id}", "owner_write",
+                 setup=lambda ctx, org: {**_asset(ctx, org, operator_only=True), "json": {"status": "building"}}),
+    EndpointSpec("infrastructure asset delete", "DELETE", "/api/v1/infrastructure/{id}", "owner_write",
+                 setup=_asset),
+    EndpointSpec("investment create", "POST", "/api/v1/investments", "owner_write",
+                 setup=lambda ctx, org: {"json": _investment_body(org)}),
+    EndpointSpec("investment replace", "PUT", "/api/v1/investments/{id}", "owner_write",
+                 setup=lambda ctx, org: {**_investment(ctx, org), "json": _investment_body(org)}),
+    EndpointSpec("investment delete", "DELETE", "/api/v1/investments/{id}", "owner_write", setup=_investment),
+]
+
+
 # --- federation -----------------------------------------------------------------------------------
 
 def _peer_body() -> dict:
@@ -462,4 +507,4 @@ MODERATION_SPECS = [
 def all_specs() -> list[EndpointSpec]:
     """Every spec, REST, SensorThings, LoRaWAN, federation and web forms (imported by other suites)."""
     return [*GOVERNANCE_SPECS, *_registry_specs(), *EVIDENCE_SPECS, *INTEROP_SPECS, *STA_SPECS, *LORAWAN_SPECS,
-            *FEDERATION_SPECS, *WEB_SPECS, *MODERATION_SPECS]
+            *INFRASTRUCTURE_SPECS, *FEDERATION_SPECS, *WEB_SPECS, *MODERATION_SPECS]

@@ -60,7 +60,7 @@ HYDRA = Namespace("http://www.w3.org/ns/hydra/core#")
 
 JSONLD = "application/ld+json"
 TURTLE = "text/turtle"
-REGISTRY_LISTS = (
+REGISTRY_LISTS = [
     ("living-labs", "Living labs", "Proeftuinen (living labs) van het Smart City netwerk: ligging, thema's, "
      "infrastructuur en status.", True),
     ("projects", "Projecten", "Smart city projecten van Nederlandse gemeenten: status, thema's, budget, "
@@ -72,7 +72,14 @@ REGISTRY_LISTS = (
     ("events", "Internationale agenda", "Handelsmissies, congressen en EU-infodagen met de Nederlandse "
      "vertegenwoordiging.", False),
     ("funding-calls", "Subsidieoproepen", "Open Europese en nationale subsidieoproepen met deadlines.", False),
-)
+]
+
+
+def register_list(name: str, title: str, description: str, spatial: bool) -> None:
+    """Another capability's registry list in the catalogue (``/api/v1/{name}`` with .csv, .xlsx and,
+    when spatial, .geojson and the OGC API collection of the same name)."""
+    if all(n != name for n, *_ in REGISTRY_LISTS):
+        REGISTRY_LISTS.append((name, title, description, spatial))
 FORMATS = {  # suffix: (media type, EU file type, title)
     "csv": ("text/csv", "CSV", "CSV"),
     "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "XLSX", "Excel"),
