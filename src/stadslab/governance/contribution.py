@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from stadslab.core.assembly import Contribution, Routes
 from stadslab.core.auth import install_authenticator
+from stadslab.core.leader import run_as_leader
 
 from .authn import authenticate_request
 from .routes import router
@@ -17,4 +18,32 @@ def _setup(app: FastAPI) -> None:
     install_authenticator(app, authenticate_request)
 
 
-CONTRIBUTION = Contribution("governance", routes=(Routes(router, "/api/v1"),), setup=_setup)
+AUDIT_HEAD_LEADER = "audit-head-export"
+
+
+def _start(app: FastAPI) -> None:
+    """With ``STADSLAB_AUDIT_HEAD_EXPORT_DIR``: one process of all nodes exports the chain head periodically."""
+    settings, db = app.state.settings, app.state.db
+    if not settings.audit_head_export_dir:
+        app.state.audit_head_export = None
+        return
+    from .audit import export_head_to
+
+    def export() -> None:
+        with db.session() as session:
+            export_head_to(settings.audit_head_export_dir, session,
+                           settings.audit_head_key or settings.secret_key)
+
+    app.state.audit_head_export = run_as_leader(db, AUDIT_HEAD_LEADER, export,
+                                                settings.audit_head_export_interval_seconds,
+                                                poll=settings.leader_poll_seconds)
+
+
+def _stop(app: FastAPI) -> None:
+    loop = getattr(app.state, "audit_head_export", None)
+    if loop is not None:
+        loop.stop()
+
+
+CONTRIBUTION = Contribution("governance", routes=(Routes(router, "/api/v1"),), setup=_setup,
+                            start=_start, stop=_stop)
