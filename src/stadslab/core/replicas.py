@@ -202,7 +202,7 @@ class RoutingSession(Session):
             engine = self.replicas.pick()
             if engine is not None:
                 return engine
-        return super().get_bind(mapper, clause, **kw)
+        return super().get_bind(mapper, clause=clause, **kw)
 
 
 def _mark_write(session: Session, *_args) -> None:
