@@ -65,6 +65,32 @@ def code_revisions() -> frozenset[str]:
     return frozenset(ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads())
 
 
+def check_before_upgrade(database_url: str) -> None:
+    """``stadslab serve`` migrates first; a database already at a revision this code does not know
+    (a newer release on another node migrated it) is a mismatch, not a migration failure."""
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import create_engine
+
+    from .database import normalise_url
+    from .migrate import alembic_config
+
+    known = {r.revision for r in ScriptDirectory.from_config(alembic_config("sqlite://")).walk_revisions()}
+    engine = create_engine(normalise_url(database_url))
+    try:
+        with engine.connect() as conn:
+            theirs = database_revisions(conn) or set()
+    except DBAPIError:
+        return  # unreachable: the migration reports it
+    finally:
+        engine.dispose()
+    unknown = theirs - known
+    if unknown:
+        raise NodeMismatch(
+            f"the database is at schema version {', '.join(sorted(unknown))}, which this node's code "
+            f"({', '.join(sorted(code_revisions()))}) does not know: another node runs a newer release; "
+            "run the same release on every node (docs/deployment.md \"Several nodes\")")
+
+
 def database_revisions(conn) -> set[str] | None:
     if not inspect(conn).has_table("alembic_version"):
         return None
