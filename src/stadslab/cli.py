@@ -86,8 +86,14 @@ def seed() -> None:
 def _serve(host: str, port: int, workers: int) -> None:
     import uvicorn
 
+    from stadslab.core.node_check import NodeMismatch, check_before_upgrade
     from stadslab.ops.server import uvicorn_options
 
+    try:
+        check_before_upgrade(get_settings().database_url)
+    except NodeMismatch as exc:
+        console.print(f"[red]This node refuses to start: {exc}[/red]")
+        raise typer.Exit(1) from None
     _upgrade()
     console.print(f"Stadslab {__version__} on http://{host}:{port}  (API docs: /api/docs)")
     # ops: slow clients, keep-alive and connection limits: docs/deployment.md "Slow clients"

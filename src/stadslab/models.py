@@ -1,6 +1,7 @@
 """Imports every capability's models so that ``Base.metadata`` is complete (Alembic, tests)."""
 
 from stadslab.core.database import Base
+from stadslab.core import node_check as cluster_node_models  # noqa: F401
 from stadslab.evidence import models as evidence_models  # noqa: F401
 from stadslab.federation import models as federation_models  # noqa: F401
 from stadslab.governance import models as governance_models  # noqa: F401

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 
 revision = '0024'
-down_revision = '0018'
+down_revision = '0023'
 branch_labels = None
 depends_on = None
 
