@@ -4,7 +4,7 @@ agenda, and the register's entry in the DCAT catalogue. Registered once, at impo
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from stadslab.interop import dcat, exports
 from stadslab.interop.features import CollectionDef, register_collection
@@ -63,4 +63,5 @@ def register() -> None:
         _investment_row, lambda *a, **k: None))
     dcat.register_list("infrastructure", "Digitale infrastructuur",
                        "Het register van digitale infrastructuur (LoRaWAN, 5G, glasvezel, wifi, NB-IoT) met eigenaar, "
-                       "openheid en status, en waargenomen LoRaWAN-gateways.", True)
+                       "openheid en status, en waargenomen LoRaWAN-gateways.", True,
+                       modified=lambda session: session.scalar(select(func.max(Asset.updated_at))))
