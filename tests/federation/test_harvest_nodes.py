@@ -75,8 +75,8 @@ def test_harvest_keeps_nodes_apart_and_attributes_every_item(hub, alpha, beta, s
     assert ("Alpha", "Slimme verkeerslichten voor fietsers") in sources
     assert all(i["source"]["node"] != "Beta" for i in found["items"])
     warm = hub.get("/api/v1/federation/search", params={"q": "warmtenetten"}).json()  # stem match
-    # The project, and its DCAT dataset from Beta's catalogue.
-    assert sorted((i["type"], i["source"]["node"]) for i in warm["items"]) == [("dataset", "Beta"), ("project", "Beta")]
+    # The project once: a catalogue no longer describes a project as a dataset.
+    assert sorted((i["type"], i["source"]["node"]) for i in warm["items"]) == [("project", "Beta")]
     project = next(i for i in warm["items"] if i["type"] == "project")
     assert project["id"] == "1" and project["source"]["url"] == beta.base_url
 
@@ -123,8 +123,10 @@ def test_reharvest_fetches_only_what_changed(hub, alpha, harvest_settings, sessi
     assert second["created"] == 0
     registry_changes = [c for c in second["changed"] if not c.startswith("dataset:")]
     assert registry_changes == [f"project:{changed['id']}"]
-    # The peer's catalogue changed with it (the project's dataset and the projects list dataset).
-    assert all(c.startswith("dataset:") for c in second["changed"][1:])
+    # The peer's catalogue changed with it: the projects list dataset, nothing else.
+    assert [c for c in second["changed"] if c.startswith("dataset:")] == [
+        f"dataset:{alpha.base_url}/api/v1/catalog/datasets/registry-projects"]
+    assert second["updated"] == 2 and second["deleted"] == 0
     # Only the high-water items themselves (>= mark) come back per list, not the whole registry.
     assert registry_unchanged <= 6 and registry_unchanged < total
     assert len(items(session, "Alpha")) == total

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import smtplib
-import threading
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 
@@ -87,30 +86,3 @@ def send_pending(session: Session, settings, now: datetime | None = None) -> tup
             sent += 1
         session.commit()
     return sent, failed
-
-
-class OutboxWorker:
-    """Sends the outbox every ``interval`` seconds in a daemon thread (started by the app)."""
-
-    def __init__(self, session_factory, settings, interval: float = 15.0):
-        self.session_factory, self.settings, self.interval = session_factory, settings, interval
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="stadslab-outbox", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                with self.session_factory() as session:
-                    send_pending(session, self.settings)
-            except Exception:  # noqa: BLE001 - the worker must survive a database hiccup
-                log.exception("outbox worker round failed")
-            self._stop.wait(self.interval)

@@ -7,8 +7,9 @@ import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from stadslab.core.auth import (ACCOUNT_ROLES, AUTH_FAILED, ROLE_SCOPES, SCOPES, WWW_AUTHENTICATE, Principal,
                                 require_role)
@@ -207,8 +208,14 @@ def login(session: Session, email: str, password: str, *, max_failures: int, loc
         verify_password(None, password)
         raise _failed()
     if not verify_password(user.password_hash, password):
-        user.failed_logins = (user.failed_logins or 0) + 1
-        if user.failed_logins >= max_failures:
+        # One atomic increment in the database: several nodes (and workers) counting the failures
+        # of one account at the same time lose none of them, so the lockout holds across nodes.
+        failures = session.execute(
+            update(User).where(User.id == user.id)
+            .values(failed_logins=func.coalesce(User.failed_logins, 0) + 1)
+            .returning(User.failed_logins).execution_options(synchronize_session=False)).scalar_one()
+        set_committed_value(user, "failed_logins", failures)
+        if failures >= max_failures:
             user.locked_until, user.failed_logins = now + lockout, 0
             audit.record(session, _self(user), "auth.lockout", "user", user.id, None,
                          {"locked_until": user.locked_until})
