@@ -6,8 +6,9 @@ nothing, and no SMTP call ever happens inside a request transaction). :func:`sen
 is the worker: it sends the messages that are due over SMTP (``STADSLAB_SMTP_HOST``,
 ``_PORT``, ``_FROM``, optional ``_USERNAME``/``_PASSWORD``/``_STARTTLS``) and marks them
 sent; a failure is recorded and retried with exponential backoff (1, 2, 4, ... minutes,
-at most :data:`MAX_BACKOFF`). The app runs the worker in a background thread when an SMTP
-host is configured; ``stadslab outbox send`` runs it once.
+at most :data:`MAX_BACKOFF`). When an SMTP host is configured the app runs it periodically on
+one process of all nodes (a leader lease, ``governance.contribution``); ``stadslab loket send-mail``
+runs it once.
 """
 
 from __future__ import annotations
