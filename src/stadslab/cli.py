@@ -27,6 +27,7 @@ app.command("migrate-to-postgres")(_ops_cli.migrate_to_postgres_command)
 app.add_typer(_ops_cli.observations_app, name="observations")  # partitions, retention
 from stadslab.federation.cli import federation_app; app.add_typer(federation_app, name="federation")  # noqa: E402,E702
 from stadslab.sensorthings.mqtt.cli import mqtt_app; app.add_typer(mqtt_app, name="mqtt")  # noqa: E402,E702
+from stadslab.infrastructure.cli import infrastructure_app; app.add_typer(infrastructure_app, name="infrastructure")  # noqa: E402,E702,E501
 console = Console(stderr=True)
 
 
@@ -85,8 +86,14 @@ def seed() -> None:
 def _serve(host: str, port: int, workers: int) -> None:
     import uvicorn
 
+    from stadslab.core.node_check import NodeMismatch, check_before_upgrade
     from stadslab.ops.server import uvicorn_options
 
+    try:
+        check_before_upgrade(get_settings().database_url)
+    except NodeMismatch as exc:
+        console.print(f"[red]This node refuses to start: {exc}[/red]")
+        raise typer.Exit(1) from None
     _upgrade()
     console.print(f"Stadslab {__version__} on http://{host}:{port}  (API docs: /api/docs)")
     # ops: slow clients, keep-alive and connection limits: docs/deployment.md "Slow clients"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, timedelta
 
 from sqlalchemy.orm import Session
 
@@ -179,5 +180,7 @@ def seed_exemption(session: Session, organisation_id: int, lab_id: int) -> int:
                                        "description": "Proef op de campus", "regulation": "RVV 1990, artikel 5",
                                        "living_lab_id": lab_id, "organisation_id": organisation_id})
     loket.transition(session, SYSTEM, r.id, "in_review")
-    loket.transition(session, SYSTEM, r.id, "decided", "granted", "Toegestaan tot eind 2026")
+    today = date.today()
+    loket.transition(session, SYSTEM, r.id, "decided", "granted", "Toegestaan voor een jaar",
+                     valid_from=today - timedelta(days=30), valid_until=today + timedelta(days=335))
     return r.id

@@ -161,6 +161,16 @@ def lift_statement_timeout(session_or_connection) -> None:
             clock.lifted = True
 
 
+def begin_write(session: Session) -> None:
+    """Start the session's transaction as a writer. SQLite: ``BEGIN IMMEDIATE`` takes the write lock
+    now, so a concurrent writer waits (``busy_timeout``) here instead of failing with "database is
+    locked" when its read snapshot went stale before its first write (SQLite cannot upgrade a
+    reader whose snapshot is out of date). No-op on PostgreSQL, or when a transaction is open."""
+    conn = session.connection()
+    if conn.dialect.name == "sqlite" and not conn.connection.driver_connection.in_transaction:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def make_engine(url: str, *, statement_timeout_ms: int = 0, **kwargs) -> Engine:
     """An engine for ``url``; ``statement_timeout_ms`` > 0 bounds every statement (see the module)."""
     url = normalise_url(url)

@@ -34,6 +34,7 @@ import hashlib
 import math
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from collections.abc import Callable
 from typing import Any
 
 from rdflib import BNode, Graph, Literal, Namespace, URIRef
@@ -60,7 +61,7 @@ HYDRA = Namespace("http://www.w3.org/ns/hydra/core#")
 
 JSONLD = "application/ld+json"
 TURTLE = "text/turtle"
-REGISTRY_LISTS = (
+REGISTRY_LISTS = [
     ("living-labs", "Living labs", "Proeftuinen (living labs) van het Smart City netwerk: ligging, thema's, "
      "infrastructuur en status.", True),
     ("projects", "Projecten", "Smart city projecten van Nederlandse gemeenten: status, thema's, budget, "
@@ -72,7 +73,24 @@ REGISTRY_LISTS = (
     ("events", "Internationale agenda", "Handelsmissies, congressen en EU-infodagen met de Nederlandse "
      "vertegenwoordiging.", False),
     ("funding-calls", "Subsidieoproepen", "Open Europese en nationale subsidieoproepen met deadlines.", False),
-)
+]
+
+
+#: ``dct:modified`` of another capability's list: a function of the session giving its newest change.
+LIST_MODIFIED: dict[str, Callable[[Session], datetime | None]] = {}
+
+
+def register_list(name: str, title: str, description: str, spatial: bool,
+                  modified: Callable[[Session], datetime | None] | None = None) -> None:
+    """Another capability's registry list in the catalogue (``/api/v1/{name}`` with .csv, .xlsx and,
+    when spatial, .geojson and the OGC API collection of the same name); ``modified`` gives the
+    list's newest change (its ``dct:modified``)."""
+    if all(n != name for n, *_ in REGISTRY_LISTS):
+        REGISTRY_LISTS.append((name, title, description, spatial))
+    if modified is not None:
+        LIST_MODIFIED[name] = modified
+
+
 FORMATS = {  # suffix: (media type, EU file type, title)
     "csv": ("text/csv", "CSV", "CSV"),
     "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "XLSX", "Excel"),
@@ -285,6 +303,9 @@ def _list_modified(session: Session, name: str) -> datetime:
     from stadslab.labs.models import Adoption, Solution
     from stadslab.network.models import Coalition, RegistryTombstone
 
+    if name in LIST_MODIFIED:
+        stamp = LIST_MODIFIED[name](session)
+        return timeutil.aware_utc(stamp) if stamp is not None else NEVER_MODIFIED
     model, kind = {"living-labs": (LivingLab, "living_lab"), "projects": (Project, "project"),
                    "solutions": (Solution, "solution"), "adoptions": (Adoption, "adoption"),
                    "organisations": (Organisation, "organisation"), "coalitions": (Coalition, "coalition"),

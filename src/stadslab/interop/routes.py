@@ -127,6 +127,12 @@ def project_matches(project_id: int, limit: int = Query(10, ge=1, le=100),
     return {"project_id": project_id, "matches": service.project_matches(session, project_id, limit=limit)}
 
 
+@router.get("/municipalities/{code}/funding-matches", tags=["funding"],
+            summary="Open calls that fit this city's projects, best call first")
+def city_funding_matches(code: str, limit: int = Query(5, ge=1, le=50), session: Session = Depends(get_session)) -> dict:
+    return {"municipality": code.upper(), "matches": service.city_matches(session, code, limit=limit)}
+
+
 register_item_routes(router, ItemRoutes(
     path="funding-calls", tag="funding", name="funding_call", schema_in=FundingCallIn,
     schema_patch=FundingCallPatch, schema_out=FundingCallOut, get=funding.get_call, create=funding.create_call,

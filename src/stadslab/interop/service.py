@@ -80,3 +80,38 @@ def call_matches(session: Session, call_id: int, *, limit: int = 10,
         out.append(_match_out(m, days, project={"id": p.id, "title": p.title, "city": p.municipality_code,
                                                  "status": p.status}))
     return out
+
+
+def city_matches(session: Session, code: str, *, limit: int = 5, per_call: int = 3,
+                 now: datetime | None = None) -> list[dict[str, Any]]:
+    """Open calls that fit the city's projects (those still seeking money), best call first.
+
+    One corpus for all of the city's projects, so a city page costs one pass over the calls.
+    Each call carries the city's projects that fit it, with the structured reasons
+    (shared themes, common terms, days left) for the reader's language.
+    """
+    from stadslab.network.service import get_municipality
+
+    code = get_municipality(session, code).code  # 404 for an unknown city
+    now = now or matching.now_utc()
+    seeking = _seeking_projects(session)
+    own = [p for p in seeking if p.municipality_code == code]
+    if not own:
+        return []
+    calls = open_calls(session, now)
+    call_docs = [call_doc(c) for c in calls]
+    by_id = {c.id: c for c in calls}
+    project_docs = {p.id: project_doc(p) for p in seeking}
+    corpus = call_docs + list(project_docs.values())
+    found: dict[int, dict[str, Any]] = {}
+    for p in own:
+        for doc, m in matching.rank(project_docs[p.id], call_docs, corpus):
+            c = by_id[doc.key]
+            days = days_until(c.deadline_at, now)
+            entry = found.setdefault(c.id, {"funding_call": _call_summary(c, now), "score": 0.0, "projects": []})
+            entry["score"] = max(entry["score"], m.score)
+            entry["projects"].append(_match_out(m, days, project={"id": p.id, "title": p.title, "status": p.status}))
+    out = sorted(found.values(), key=lambda e: (-e["score"], e["funding_call"]["deadline_utc"], e["funding_call"]["id"]))
+    for e in out:
+        e["projects"] = sorted(e["projects"], key=lambda x: (-x["score"], x["project"]["id"]))[:per_call]
+    return out[:limit]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import (Boolean, Column, DateTime, Float, ForeignKey, Index, Integer, String, Table, Text,
+from sqlalchemy import (JSON, Boolean, Column, DateTime, Float, ForeignKey, Index, Integer, String, Table, Text,
                         UniqueConstraint)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -12,6 +12,9 @@ from stadslab.core.database import NO_ID_REUSE, Base, Timestamped, utcnow
 
 ORGANISATION_KINDS = ("municipality", "company", "knowledge_institution", "government", "other")
 CITY_NETWORKS = ("G4", "G40")
+#: What a city has that a solution may need (reference data ``city_facts.json``; a solution's
+#: ``preconditions`` use the same codes).
+CITY_FACTS = ("seaport", "inland_port", "coast", "metro")
 
 
 class Municipality(Base):
@@ -28,6 +31,8 @@ class Municipality(Base):
     centroid_lon: Mapped[float] = mapped_column(Float)
     #: Simplified outline as a GeoJSON geometry string (WGS84).
     outline: Mapped[str | None] = mapped_column(Text, deferred=True)
+    #: Codes of ``CITY_FACTS`` that hold for this city (reference data).
+    facts: Mapped[list] = mapped_column(JSON, default=list)
 
     memberships: Mapped[list[CityNetworkMembership]] = relationship(
         back_populates="municipality", lazy="selectin", cascade="all, delete-orphan")

@@ -74,7 +74,8 @@ def _int_or_none(raw: str) -> int | None | str:
 
 @router.get("/beheer", response_class=HTMLResponse)
 def dashboard(request: Request):
-    from stadslab.governance.models import ApiToken, User
+    from stadslab.governance import loket
+    from stadslab.governance.models import ApiToken, LoketRequest, User
     from stadslab.labs.models import LivingLab, Project, Solution
 
     require_admin(request)
@@ -88,6 +89,8 @@ def dashboard(request: Request):
             "tokens": count(select(ApiToken.id).where(ApiToken.revoked_at.is_(None))),
             "labs": count(select(LivingLab.id)), "projects": count(select(Project.id)),
             "solutions": count(select(Solution.id)),
+            "loket_open": count(select(LoketRequest.id).where(LoketRequest.status.in_(loket.OPEN_STATUSES))),
+            "loket_overdue": loket.overdue_count(session),
         }
     return render(request, "admin/dashboard.html", {"figures": figures})
 

@@ -155,7 +155,8 @@ def search_page(request: Request):
 
 
 #: Where a search hit lives in the web interface (the service returns API URLs).
-WEB_URLS = {"project": "/projecten/{id}", "living_lab": "/labs/{id}", "solution": "/oplossingen/{id}"}
+WEB_URLS = {"project": "/projecten/{id}", "living_lab": "/labs/{id}", "solution": "/oplossingen/{id}",
+            "coalition": "/coalities/{id}"}
 
 
 def _web_url(item) -> str:
@@ -164,7 +165,9 @@ def _web_url(item) -> str:
         return WEB_URLS[kind].format(id=item_id)
     if kind == "lesson" and _get(item, "project_id"):
         return f"/projecten/{_get(item, 'project_id')}#les-{item_id}"
-    return _get(item, "url") or "#"
+    url = _get(item, "url") or ""
+    # A person never lands on raw JSON: an API address is no place to send a reader.
+    return url if url and not url.startswith(("/api/", "/sta/")) else "/zoeken"
 
 
 def _search_item(item, lang: str) -> dict:

@@ -1,7 +1,7 @@
 """Registry ids are never reused; deleted registry items leave a tombstone
 
 Revision ID: 0023
-Revises: 0018
+Revises: 0021
 
 SQLite hands out max(rowid) + 1, so the id of a deleted last row came back with the next
 insert (DELETE /api/v1/projects/2, then POST got id 2 again): a harvesting peer then took
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0023"
-down_revision = "0018"
+down_revision = "0021"
 branch_labels = None
 depends_on = None
 
