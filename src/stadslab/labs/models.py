@@ -206,6 +206,7 @@ class ModeratedContribution(Timestamped, Base):
     """
 
     __tablename__ = "moderated_contributions"
+    __table_args__ = (NO_ID_REUSE,)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(String(30), index=True)

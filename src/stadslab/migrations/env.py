@@ -23,19 +23,22 @@ def run_migrations_online() -> None:
         sqlite = connection.dialect.name == "sqlite"
         if sqlite:
             _foreign_keys(connection, on=False)
-        context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=sqlite)
+        applied: list = []
+        context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=sqlite,
+                          on_version_apply=lambda **kw: applied.append(kw["step"]))
         with context.begin_transaction():
             context.run_migrations()
         if sqlite:
-            _foreign_keys(connection, on=True)
+            _foreign_keys(connection, on=True, check=bool(applied))
     engine.dispose()
 
 
-def _foreign_keys(connection, *, on: bool) -> None:
+def _foreign_keys(connection, *, on: bool, check: bool = False) -> None:
     """SQLite rebuilds a table (batch mode) by dropping the old one; with foreign keys on, that
     drop deletes (cascades to) or refuses the rows that refer to it. So migrations run with them
-    off, outside any transaction (the pragma is ignored inside one), and are checked afterwards."""
-    if on:
+    off, outside any transaction (the pragma is ignored inside one), and are checked afterwards
+    (when a migration ran: the check reads every table)."""
+    if on and check:
         broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
         if broken:
             raise RuntimeError(f"migration left rows with dangling foreign keys: {broken[:10]}")

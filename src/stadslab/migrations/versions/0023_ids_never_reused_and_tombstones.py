@@ -26,7 +26,7 @@ depends_on = None
 
 #: Every registry table with a published integer id (SensorThings: 0002 already).
 TABLES = ("organisations", "coalitions", "living_labs", "projects", "project_kpis", "project_lessons",
-          "solutions", "adoptions", "events", "funding_programmes", "funding_calls")
+          "solutions", "adoptions", "events", "funding_programmes", "funding_calls", "moderated_contributions")
 
 
 def _rebuild(autoincrement: bool) -> None:
