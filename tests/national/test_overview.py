@@ -49,6 +49,7 @@ def test_filters_by_theme_network_and_province(client, session):
     body = client.get(OVERVIEW, params={"network": "G4"}).json()
     assert set(_rows(body)) == {AMSTERDAM, ROTTERDAM, UTRECHT} and not body["without_content"] == []
     assert {c["code"] for c in body["without_content"]} == {"GM0518"}  # Den Haag
+    assert client.get(OVERVIEW, params={"theme": ""}).json()["filters"]["theme"] == []  # an empty field: no filter
     body = client.get(OVERVIEW, params=[("province", "Limburg"), ("province", "Gelderland")]).json()
     assert not body["cities"] and {c["name"] for c in body["without_content"]} >= {"Heerlen", "Nijmegen"}
 

@@ -51,6 +51,7 @@ class UnknownFilterValue(BadRequest):
 
 
 def _check(param: str, values: list[str], allowed: list[str]) -> list[str]:
+    values = [v.strip() for v in values if v and v.strip()]  # an empty form field means "no filter"
     bad = [v for v in values if v not in allowed]
     if bad:
         raise UnknownFilterValue(param, bad, allowed)
@@ -268,14 +269,14 @@ def _sort_key(field_name: str):
 def solutions_index(session: Session, *, sort: str | None = None, maturity: list[str] | None = None,
                     theme: list[str] | None = None, city: list[str] | None = None) -> dict[str, Any]:
     """Every solution with maturity, origin, adopting cities, multiplier figures and evidence, in one order."""
-    sort = sort or "-adopting_cities"
+    sort = (sort or "").strip() or "-adopting_cities"
     _check("sort", [sort.lstrip("-")], list(SOLUTION_SORTS))
     maturity = _check("maturity", maturity or [], list(MATURITIES))
     theme = _check("theme", theme or [], list(session.scalars(select(Theme.code).order_by(Theme.position))))
     solutions = list(session.scalars(select(Solution).order_by(Solution.name)))
     origins = sorted({(s.origin_project.municipality_code, s.origin_project.municipality.name)
                       for s in solutions if s.origin_project is not None}, key=lambda o: o[1])
-    city = _check("city", [c.upper() for c in city or []], [code for code, _name in origins])
+    city = _check("city", [c.strip().upper() for c in city or []], [code for code, _name in origins])
     involved = {p for s in solutions for p in [s.origin_project_id, *(a.project_id for a in s.adoptions)] if p}
     verdicts = latest_verdicts(session, involved)
     rows = []
