@@ -344,21 +344,22 @@ def specialisation(session: Session, theme_code: str) -> dict[str, Any]:
             if any(x["code"] == c["code"] for x in cities):
                 continue
             code = c["code"]
-            labs = list(session.scalars(select(LivingLab).where(
+            # Plain rows (id, name, status): a page list needs no relationships loaded.
+            labs = session.execute(select(LivingLab.id, LivingLab.name, LivingLab.status).where(
                 LivingLab.municipality_code == code,
                 LivingLab.id.in_(select(lab_themes.c.living_lab_id).where(lab_themes.c.theme_code == theme_code)))
-                .order_by(LivingLab.name)))
-            projects = list(session.scalars(select(Project).where(
+                .order_by(LivingLab.name)).all()
+            projects = session.execute(select(Project.id, Project.title, Project.status).where(
                 Project.municipality_code == code,
                 Project.id.in_(select(project_themes.c.project_id).where(project_themes.c.theme_code == theme_code)))
-                .order_by(Project.title)))
+                .order_by(Project.title)).all()
             themed = select(solution_themes.c.solution_id).where(solution_themes.c.theme_code == theme_code)
-            origin = select(Solution).join(Project, Project.id == Solution.origin_project_id).where(
+            origin = select(Solution.id, Solution.name).join(Project, Project.id == Solution.origin_project_id).where(
                 Project.municipality_code == code, Solution.id.in_(themed))
-            adopted = select(Solution).join(Adoption, Adoption.solution_id == Solution.id).where(
+            adopted = select(Solution.id, Solution.name).join(Adoption, Adoption.solution_id == Solution.id).where(
                 Adoption.municipality_code == code, Adoption.status.in_(REACHED), Solution.id.in_(themed))
-            sols = {s.id: (s, "origin") for s in session.scalars(origin)}
-            for s in session.scalars(adopted):
+            sols = {s.id: (s, "origin") for s in session.execute(origin)}
+            for s in session.execute(adopted):
                 sols.setdefault(s.id, (s, "adopted"))
             cities.append({**c, "role": role, "labs": labs, "projects": projects,
                            "solutions": sorted(sols.values(), key=lambda x: x[0].name)})
@@ -372,10 +373,11 @@ def coalition_view(session: Session, coalition_id: int, *, project_limit: int = 
         raise NotFound(f"No coalition with id {coalition_id}")
     codes = [m.code for m in c.cities]
     themes = [t.code for t in c.themes]
-    projects = list(session.scalars(select(Project).where(
+    projects = session.execute(select(Project.id, Project.title, Project.status, Municipality.name.label("city"))
+                               .join(Municipality, Municipality.code == Project.municipality_code).where(
         Project.municipality_code.in_(codes),
         Project.id.in_(select(project_themes.c.project_id).where(project_themes.c.theme_code.in_(themes))))
-        .order_by(Project.title).limit(project_limit))) if codes and themes else []
+        .order_by(Project.title).limit(project_limit)).all() if codes and themes else []
     contact = session.get(Organisation, c.owner_organisation_id) if c.owner_organisation_id else None
     if contact is None:
         contact = session.scalar(select(Organisation).where(
