@@ -95,7 +95,8 @@ def test_solutions_index_order_filters_and_evidence(client, session):
     assert kiosk["preconditions"] == ["inland_port"] and kiosk["adopting_cities"] == 1
     assert kiosk["time_to_half_adoption_days"] == 365  # origin project start 2022-01-01, adopted 2023-01-01
     by_half = client.get("/api/v1/network/solutions", params={"sort": "-time_to_half_adoption"}).json()
-    assert [s["name"] for s in by_half["solutions"]] == ["Walstroomkast voor binnenvaart", "Adaptieve straatverlichting"]
+    assert [s["name"] for s in by_half["solutions"]] == ["Walstroomkast voor binnenvaart",
+                                                         "Adaptieve straatverlichting"]
     proven = client.get("/api/v1/network/solutions", params={"maturity": "proven"}).json()
     assert [s["id"] for s in proven["solutions"]] == [nation.kiosk]
     from_rdam = client.get("/api/v1/network/solutions", params={"city": ROTTERDAM.lower()}).json()

@@ -236,6 +236,12 @@ def _without_content(m: Municipality, joinable: list[dict[str, Any]], theme_orde
             "could_join": could}
 
 
+def coalitions_to_join(session: Session, code: str) -> list[dict[str, Any]]:
+    """Active coalitions the city is not in yet (a next step for a city page, above all an empty one)."""
+    return [{k: v for k, v in j.items() if k != "cities"} for j in _joinable_coalitions(session, OverviewFilters())
+            if code not in j["cities"]]
+
+
 def _joinable_coalitions(session: Session, f: OverviewFilters) -> list[dict[str, Any]]:
     """Active coalitions (within the theme filter): what a city with nothing registered could join."""
     out = []
