@@ -144,3 +144,16 @@ def test_funding_calls_matched_to_a_citys_projects(client, session):
     assert nation.utrecht_project in [p["project"]["id"] for p in first["projects"]]
     assert all(p["shared_themes"] == ["mobility"] for p in first["projects"])
     assert client.get("/api/v1/municipalities/GM9999/funding-matches").status_code == 404
+
+
+def test_city_matches_read_the_same_documents_as_project_matches(session):
+    """The city page reads projects as plain rows; the words compared are exactly those of project_doc."""
+    from stadslab.interop.service import _seeking_docs, _seeking_projects, project_doc
+
+    seed_nation(session)
+    docs, _rows = _seeking_docs(session)
+    projects = _seeking_projects(session)
+    assert projects and set(docs) == {p.id for p in projects}
+    for p in projects:
+        expected = project_doc(p)
+        assert (docs[p.id].terms, docs[p.id].themes) == (expected.terms, expected.themes), p.id
