@@ -49,6 +49,7 @@ def test_filters_by_theme_network_and_province(client, session):
     body = client.get(OVERVIEW, params={"network": "G4"}).json()
     assert set(_rows(body)) == {AMSTERDAM, ROTTERDAM, UTRECHT} and not body["without_content"] == []
     assert {c["code"] for c in body["without_content"]} == {"GM0518"}  # Den Haag
+    assert client.get(OVERVIEW, params={"theme": ""}).json()["filters"]["theme"] == []  # an empty field: no filter
     body = client.get(OVERVIEW, params=[("province", "Limburg"), ("province", "Gelderland")]).json()
     assert not body["cities"] and {c["name"] for c in body["without_content"]} >= {"Heerlen", "Nijmegen"}
 
@@ -94,7 +95,8 @@ def test_solutions_index_order_filters_and_evidence(client, session):
     assert kiosk["preconditions"] == ["inland_port"] and kiosk["adopting_cities"] == 1
     assert kiosk["time_to_half_adoption_days"] == 365  # origin project start 2022-01-01, adopted 2023-01-01
     by_half = client.get("/api/v1/network/solutions", params={"sort": "-time_to_half_adoption"}).json()
-    assert [s["name"] for s in by_half["solutions"]] == ["Walstroomkast voor binnenvaart", "Adaptieve straatverlichting"]
+    assert [s["name"] for s in by_half["solutions"]] == ["Walstroomkast voor binnenvaart",
+                                                         "Adaptieve straatverlichting"]
     proven = client.get("/api/v1/network/solutions", params={"maturity": "proven"}).json()
     assert [s["id"] for s in proven["solutions"]] == [nation.kiosk]
     from_rdam = client.get("/api/v1/network/solutions", params={"city": ROTTERDAM.lower()}).json()
@@ -142,3 +144,16 @@ def test_funding_calls_matched_to_a_citys_projects(client, session):
     assert nation.utrecht_project in [p["project"]["id"] for p in first["projects"]]
     assert all(p["shared_themes"] == ["mobility"] for p in first["projects"])
     assert client.get("/api/v1/municipalities/GM9999/funding-matches").status_code == 404
+
+
+def test_city_matches_read_the_same_documents_as_project_matches(session):
+    """The city page reads projects as plain rows; the words compared are exactly those of project_doc."""
+    from stadslab.interop.service import _seeking_docs, _seeking_projects, project_doc
+
+    seed_nation(session)
+    docs, _rows = _seeking_docs(session)
+    projects = _seeking_projects(session)
+    assert projects and set(docs) == {p.id for p in projects}
+    for p in projects:
+        expected = project_doc(p)
+        assert (docs[p.id].terms, docs[p.id].themes) == (expected.terms, expected.themes), p.id

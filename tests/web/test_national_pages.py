@@ -113,6 +113,8 @@ def test_city_page_shows_plausible_opportunities_and_funding_in_the_readers_lang
     listed = section[:section.index('id="not-plausible"')]
     assert f'href="/oplossingen/{nation.kiosk}"' not in listed
     assert "vraagt een binnenhaven" in section[section.index('id="not-plausible"'):]
+    join = apeldoorn.text[apeldoorn.text.index('id="aansluiten"'):apeldoorn.text.index('id="kansen"')]
+    assert f'href="/coalities/{nation.coalition}"' in join and "Energietransitie" in join
 
 
 @pytest.mark.parametrize("lang,title", [("nl", "Pagina niet gevonden"), ("en", "Page not found")])

@@ -51,6 +51,7 @@ class UnknownFilterValue(BadRequest):
 
 
 def _check(param: str, values: list[str], allowed: list[str]) -> list[str]:
+    values = [v.strip() for v in values if v and v.strip()]  # an empty form field means "no filter"
     bad = [v for v in values if v not in allowed]
     if bad:
         raise UnknownFilterValue(param, bad, allowed)
@@ -235,6 +236,12 @@ def _without_content(m: Municipality, joinable: list[dict[str, Any]], theme_orde
             "could_join": could}
 
 
+def coalitions_to_join(session: Session, code: str) -> list[dict[str, Any]]:
+    """Active coalitions the city is not in yet (a next step for a city page, above all an empty one)."""
+    return [{k: v for k, v in j.items() if k != "cities"} for j in _joinable_coalitions(session, OverviewFilters())
+            if code not in j["cities"]]
+
+
 def _joinable_coalitions(session: Session, f: OverviewFilters) -> list[dict[str, Any]]:
     """Active coalitions (within the theme filter): what a city with nothing registered could join."""
     out = []
@@ -268,14 +275,14 @@ def _sort_key(field_name: str):
 def solutions_index(session: Session, *, sort: str | None = None, maturity: list[str] | None = None,
                     theme: list[str] | None = None, city: list[str] | None = None) -> dict[str, Any]:
     """Every solution with maturity, origin, adopting cities, multiplier figures and evidence, in one order."""
-    sort = sort or "-adopting_cities"
+    sort = (sort or "").strip() or "-adopting_cities"
     _check("sort", [sort.lstrip("-")], list(SOLUTION_SORTS))
     maturity = _check("maturity", maturity or [], list(MATURITIES))
     theme = _check("theme", theme or [], list(session.scalars(select(Theme.code).order_by(Theme.position))))
     solutions = list(session.scalars(select(Solution).order_by(Solution.name)))
     origins = sorted({(s.origin_project.municipality_code, s.origin_project.municipality.name)
                       for s in solutions if s.origin_project is not None}, key=lambda o: o[1])
-    city = _check("city", [c.upper() for c in city or []], [code for code, _name in origins])
+    city = _check("city", [c.strip().upper() for c in city or []], [code for code, _name in origins])
     involved = {p for s in solutions for p in [s.origin_project_id, *(a.project_id for a in s.adoptions)] if p}
     verdicts = latest_verdicts(session, involved)
     rows = []
@@ -343,21 +350,22 @@ def specialisation(session: Session, theme_code: str) -> dict[str, Any]:
             if any(x["code"] == c["code"] for x in cities):
                 continue
             code = c["code"]
-            labs = list(session.scalars(select(LivingLab).where(
+            # Plain rows (id, name, status): a page list needs no relationships loaded.
+            labs = session.execute(select(LivingLab.id, LivingLab.name, LivingLab.status).where(
                 LivingLab.municipality_code == code,
                 LivingLab.id.in_(select(lab_themes.c.living_lab_id).where(lab_themes.c.theme_code == theme_code)))
-                .order_by(LivingLab.name)))
-            projects = list(session.scalars(select(Project).where(
+                .order_by(LivingLab.name)).all()
+            projects = session.execute(select(Project.id, Project.title, Project.status).where(
                 Project.municipality_code == code,
                 Project.id.in_(select(project_themes.c.project_id).where(project_themes.c.theme_code == theme_code)))
-                .order_by(Project.title)))
+                .order_by(Project.title)).all()
             themed = select(solution_themes.c.solution_id).where(solution_themes.c.theme_code == theme_code)
-            origin = select(Solution).join(Project, Project.id == Solution.origin_project_id).where(
+            origin = select(Solution.id, Solution.name).join(Project, Project.id == Solution.origin_project_id).where(
                 Project.municipality_code == code, Solution.id.in_(themed))
-            adopted = select(Solution).join(Adoption, Adoption.solution_id == Solution.id).where(
+            adopted = select(Solution.id, Solution.name).join(Adoption, Adoption.solution_id == Solution.id).where(
                 Adoption.municipality_code == code, Adoption.status.in_(REACHED), Solution.id.in_(themed))
-            sols = {s.id: (s, "origin") for s in session.scalars(origin)}
-            for s in session.scalars(adopted):
+            sols = {s.id: (s, "origin") for s in session.execute(origin)}
+            for s in session.execute(adopted):
                 sols.setdefault(s.id, (s, "adopted"))
             cities.append({**c, "role": role, "labs": labs, "projects": projects,
                            "solutions": sorted(sols.values(), key=lambda x: x[0].name)})
@@ -371,10 +379,11 @@ def coalition_view(session: Session, coalition_id: int, *, project_limit: int = 
         raise NotFound(f"No coalition with id {coalition_id}")
     codes = [m.code for m in c.cities]
     themes = [t.code for t in c.themes]
-    projects = list(session.scalars(select(Project).where(
+    projects = session.execute(select(Project.id, Project.title, Project.status, Municipality.name.label("city"))
+                               .join(Municipality, Municipality.code == Project.municipality_code).where(
         Project.municipality_code.in_(codes),
         Project.id.in_(select(project_themes.c.project_id).where(project_themes.c.theme_code.in_(themes))))
-        .order_by(Project.title).limit(project_limit))) if codes and themes else []
+        .order_by(Project.title).limit(project_limit)).all() if codes and themes else []
     contact = session.get(Organisation, c.owner_organisation_id) if c.owner_organisation_id else None
     if contact is None:
         contact = session.scalar(select(Organisation).where(

@@ -223,6 +223,7 @@ def city_prospects(session, code: str, lang: str) -> dict:
                       "missing": ", ".join(gettext(FACT_LABELS.get(m, m)) for m in x["missing"])}
                      for x in opp.get("not_plausible", [])]
     return {"opportunities": opp["opportunities"], "opportunity_count": opp["count"],
+            "coalitions_to_join": national.coalitions_to_join(session, code), "themes": themes,
             "not_plausible": not_plausible, "funding": calls,
             "facts": [gettext(FACT_LABELS.get(f, f)) for f in opp["municipality"].get("facts", [])]}
 
