@@ -17,6 +17,7 @@ from .admin import router as admin_router
 from .agenda import router as agenda_router
 from .editing import router as editing_router
 from .errors import install_html_errors
+from .infrastructure import router as infrastructure_router
 from .loket import router as loket_router
 from .pages import router as pages_router
 from .profiles import router as profiles_router
@@ -24,7 +25,7 @@ from .rendering import STATIC_DIR
 from .sensors import router as sensors_router
 
 _PAGES = (pages_router, profiles_router, account_router, admin_router, editing_router, sensors_router,
-          agenda_router, loket_router)
+          agenda_router, loket_router, infrastructure_router)
 
 CONTRIBUTION = Contribution(
     "web",
