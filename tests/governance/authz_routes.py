@@ -424,6 +424,10 @@ WEB_SPECS = [
     EndpointSpec("web loket submit", "POST", "/loket/aanvragen", "editor", web=True, success=(303,),
                  overrides=(("admin", 422),),
                  setup=lambda ctx, org: {"data": {"type": "experiment", "topic": "digital", "title": "Via het web"}}),
+    # investments are entered for the caller's own organisation (a platform admin: for none)
+    EndpointSpec("web investment add", "POST", "/infrastructuur/investeringen", "editor", web=True, success=(303,),
+                 setup=lambda ctx, org: {"data": {"title": f"Wifi {next(_seq)}", "technology": "public-wifi",
+                                                  "phase": "idea", "cost_eur": "50000", "amount_local": "10000"}}),
     EndpointSpec("web project edit", "POST", "/projecten/{id}/bewerken", "owner_write", web=True, success=(303,),
                  setup=lambda ctx, org: {"path": {"id": _project(ctx, org)},
                                          "data": {"title": "Nieuwe titel", "summary": "Kort", "status": "pilot"}}),
