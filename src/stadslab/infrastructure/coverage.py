@@ -165,7 +165,7 @@ def _recompute(session: Session, cells: Iterable[str], periods: dict[str, set[st
 
 
 def _state(session: Session, lock: bool = False) -> CoverageState:
-    stmt = select(CoverageState).where(CoverageState.id == 1)
+    stmt = select(CoverageState).where(CoverageState.id == 1).execution_options(populate_existing=True)
     if lock and session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update()
     state = session.scalar(stmt)

@@ -26,6 +26,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from stadslab.core.auth import Principal, authenticate_writer, authorize_write, may_write
+from stadslab.core.database import utcnow
 from stadslab.core.errors import BadRequest, NotFound, ValidationFailed, field_error
 from stadslab.core.unit_of_work import unit_of_work
 from stadslab.governance import audit
@@ -68,19 +69,30 @@ def check_municipalities(session: Session, codes: list[str], loc: list[str | int
 # --- observed gateways ----------------------------------------------------------------------
 
 def sync_observed(session: Session) -> int:
-    """An observed asset for every gateway heard that no asset stands for yet; commits when any."""
+    """An observed asset for every gateway heard that no asset stands for yet; commits when any.
+
+    Readers run it, possibly at the same time: the insert skips a gateway another reader has
+    registered meanwhile (unique ``gateway_ref``) instead of failing."""
+    from sqlalchemy.dialects.postgresql import insert as pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
     claimed = select(Asset.gateway_ref).where(Asset.gateway_ref.is_not(None))
     new = list(session.scalars(select(LorawanGateway).where(LorawanGateway.id.not_in(claimed))
                                .order_by(LorawanGateway.id)))
+    if not new:
+        return 0
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    now = utcnow()
+    rows = []
     for g in new:
         geometry = _gateway_point(g)
-        session.add(Asset(name=f"LoRaWAN gateway {g.gateway_id}", type="lorawan-gateway", description="",
-                          status="live", openness=None, observed=True, gateway_ref=g.id, geometry=geometry,
-                          municipality_code=coverage.municipality_of_point(session, g.latitude, g.longitude)
-                          if geometry else None))
-    if new:
-        with unit_of_work(session, "Observed gateways not registered"):
-            pass
+        rows.append({"name": f"LoRaWAN gateway {g.gateway_id}"[:200], "type": "lorawan-gateway", "description": "",
+                     "status": "live", "openness": None, "observed": True, "gateway_ref": g.id,
+                     "geometry": geometry, "created_at": now, "updated_at": now,
+                     "municipality_code": coverage.municipality_of_point(session, g.latitude, g.longitude)
+                     if geometry else None})
+    with unit_of_work(session, "Observed gateways not registered"):
+        session.execute(insert(Asset.__table__).on_conflict_do_nothing(index_elements=["gateway_ref"]), rows)
     return len(new)
 
 
