@@ -6,7 +6,7 @@ inserts, as ``lorawan.receptions.record`` would have written them one uplink at 
 in the same run:
 
 * ``recompute_all``: every cell and month from all receptions (the from-scratch baseline);
-* ``refresh`` after each of ``--rounds`` batches of 10,000 new receptions, in two shapes:
+* ``refresh`` after each of ``--rounds`` (``--spread-rounds``) batches of 10,000 new receptions, in two shapes:
   *clustered* (a day of traffic: 40 devices moving along short routes, so a few hundred cells
   are touched) and *spread* (10,000 receptions at random places: the worst case, nearly
   every cell touched);
@@ -15,7 +15,8 @@ in the same run:
 Prints the times and writes them to benchmarks/RESULTS.md under "## Coverage" (``--no-write``
 to skip). On a busy machine run a smaller N (the first argument) and say so.
 
-Run: .venv/bin/python benchmarks/coverage.py [N] [--rounds=3] [--dialect=sqlite|postgresql] [--no-write]
+Run: .venv/bin/python benchmarks/coverage.py [N] [--rounds=3] [--spread-rounds=1] [--dialect=sqlite|postgresql]
+[--no-write]
 """
 
 from __future__ import annotations
@@ -101,6 +102,8 @@ class Loader:
             s.commit()
 
     def _flush(self, s, rows_rc, rows_rx) -> None:
+        if not rows_rx:
+            return
         if rows_rc:
             s.execute(insert(LorawanReceived), rows_rc)
         ids = dict(s.execute(select(LorawanReceived.message_id, LorawanReceived.id).where(
@@ -118,7 +121,7 @@ def timed(fn, *args):
     return time.perf_counter() - t, out
 
 
-def run(dialect: str, n: int, rounds: int) -> dict:
+def run(dialect: str, n: int, rounds: int, spread_rounds: int) -> dict:
     rng = random.Random(17)
     with fresh_database(dialect, "stadslab_bench_coverage") as db:
         loader = Loader(db, rng)
@@ -130,9 +133,9 @@ def run(dialect: str, n: int, rounds: int) -> dict:
             t_full, full = timed(coverage.recompute_all, s)
             cells = s.scalar(select(func.count()).select_from(CoverageCell).where(CoverageCell.period == "all"))
         out = {"n": n, "load_s": t_load, "full_s": t_full, "full": full, "cells": cells, "rounds": {}}
-        for shape in ("clustered", "spread"):
+        for shape, count in (("clustered", rounds), ("spread", spread_rounds)):
             times, touched = [], []
-            for _ in range(rounds):
+            for _ in range(count):
                 loader.add(BATCH, shape)
                 with db.session() as s:
                     t, done = timed(coverage.refresh, s)
@@ -150,7 +153,7 @@ def report(dialect: str, r: dict) -> list[str]:
              "",
              f"- load (bulk insert): {r['load_s']:.1f} s",
              f"- from-scratch recompute: {r['full_s']:.2f} s ({r['full']['cells']:,} cell-period rows)",
-             f"- from-scratch recompute at the end ({r['n'] + 2 * BATCH * len(r['rounds']['spread'][0]):,} "
+             f"- from-scratch recompute at the end ({r['n'] + BATCH * sum(len(t) for t, _ in r['rounds'].values()):,} "
              f"receptions): {r['full_end_s']:.2f} s"]
     for shape, (times, touched) in r["rounds"].items():
         med = statistics.median(times)
@@ -166,10 +169,11 @@ def main() -> int:
     opts = dict(a[2:].split("=", 1) if "=" in a else (a[2:], "1") for a in sys.argv[1:] if a.startswith("--"))
     n = int(args[0]) if args else 1_000_000
     rounds = int(opts.get("rounds", 3))
+    spread_rounds = int(opts.get("spread-rounds", 1))
     dialects = [opts["dialect"]] if "dialect" in opts else ["sqlite"]
     lines = ["## Coverage", "", f"`benchmarks/coverage.py {' '.join(sys.argv[1:])}` on {machine()}.", ""]
     for dialect in dialects:
-        r = run(dialect, n, rounds)
+        r = run(dialect, n, rounds, spread_rounds)
         lines += report(dialect, r) + [""]
     text = "\n".join(lines)
     print(text)

@@ -187,3 +187,27 @@ def test_neighbourhood_import_and_coverage_next_to_income(cli_db, admin_client, 
 @pytest.mark.parametrize("period", ["2024-13", "x"])
 def test_bad_period(admin_client, period):
     assert admin_client.get("/api/v1/infrastructure/coverage", params={"period": period}).status_code == 400
+
+
+def test_loket_requests_of_an_investment_stay_hidden(client, admin_client, db):
+    """Only whoever may see a loket request may link it, and only they see its id on the investment."""
+    from tests.governance.factories import auth_headers, make_organisation, make_token, make_user
+
+    with db.session() as s:
+        own, other = make_organisation(s, municipality_code=AMSTERDAM), make_organisation(s)
+        editor = auth_headers(make_token(s, make_user(s, "editor", own)))
+        stranger = auth_headers(make_token(s, make_user(s, "editor", other)))
+        own_id = own.id
+    r = admin_client.post("/api/v1/loket/requests", json={"type": "experiment", "topic": "digital",
+                                                          "title": "Ruimte voor een LoRaWAN-proef",
+                                                          "organisation_id": own_id})
+    assert r.status_code == 201, r.text
+    request_id = r.json()["id"]
+    r = client.post("/api/v1/investments", json=investment(loket_request_ids=[request_id]), headers=stranger)
+    assert r.status_code == 422 and "loket_request_ids" in r.json()["errors"][0]["field"]
+    r = client.post("/api/v1/investments", json=investment(loket_request_ids=[request_id]), headers=editor)
+    assert r.status_code == 201, r.text
+    inv = r.json()["id"]
+    assert client.get(f"/api/v1/investments/{inv}", headers=editor).json()["loket_request_ids"] == [request_id]
+    assert client.get(f"/api/v1/investments/{inv}").json()["loket_request_ids"] == []
+    assert client.get("/api/v1/investments", headers=stranger).json()["items"][0]["loket_request_ids"] == []

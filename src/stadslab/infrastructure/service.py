@@ -325,7 +325,21 @@ def _check_contributions(data: InvestmentIn) -> None:
         raise ValidationFailed(f"contributions: {msg}", errors=[field_error(["body", "contributions"], msg)])
 
 
-def _apply_investment(session: Session, inv: Investment, data: InvestmentIn) -> None:
+def _visible_requests(session: Session, principal: Principal | None, ids: list[int]) -> list[LoketRequest]:
+    """The loket requests among ``ids`` that ``principal`` may see (the loket's own rule)."""
+    from stadslab.core.errors import Unauthorized
+    from stadslab.governance import loket
+
+    out = []
+    for request_id in dict.fromkeys(ids):
+        try:
+            out.append(loket.get_request(session, principal, request_id))
+        except (NotFound, Unauthorized):
+            continue
+    return out
+
+
+def _apply_investment(session: Session, inv: Investment, data: InvestmentIn, principal: Principal) -> None:
     _check_contributions(data)
     _organisation(session, data.owner_organisation_id, "owner_organisation_id")
     codes = list(dict.fromkeys(data.municipalities))
@@ -336,10 +350,9 @@ def _apply_investment(session: Session, inv: Investment, data: InvestmentIn) -> 
         raise ValidationFailed(f"asset_ids: asset {missing[0]} does not exist",
                                errors=[field_error(["body", "asset_ids", data.asset_ids.index(missing[0])],
                                                    "no such asset")])
-    requests = list(session.scalars(select(LoketRequest).where(LoketRequest.id.in_(data.loket_request_ids)))) \
-        if data.loket_request_ids else []
+    requests = _visible_requests(session, principal, data.loket_request_ids)
     missing = sorted(set(data.loket_request_ids) - {r.id for r in requests})
-    if missing:
+    if missing:  # one the caller may not see is as unknown
         raise ValidationFailed(f"loket_request_ids: loket request {missing[0]} does not exist",
                                errors=[field_error(["body", "loket_request_ids",
                                                     data.loket_request_ids.index(missing[0])], "no such request")])
@@ -363,7 +376,7 @@ def create_investment(session: Session, data: InvestmentIn, principal: Principal
         data = data.model_copy(update={"owner_organisation_id": principal.organisation_id})
     authorize_write(principal, data.owner_organisation_id, SCOPE)
     inv = Investment()
-    _apply_investment(session, inv, data)
+    _apply_investment(session, inv, data, principal)
     session.add(inv)
     with unit_of_work(session, "Investment not stored"):
         session.flush()
@@ -387,7 +400,7 @@ def update_investment(session: Session, investment_id: int, data: InvestmentIn, 
     authorize_write(principal, data.owner_organisation_id, SCOPE)
     before = _inv_snapshot(inv)
     with session.no_autoflush:
-        _apply_investment(session, inv, data)
+        _apply_investment(session, inv, data, principal)
     with unit_of_work(session, "Investment not changed"):
         session.flush()
         audit.record(session, principal, "update", "infra_investment", inv.id, before, _inv_snapshot(inv))
@@ -409,13 +422,16 @@ def committed(inv: Investment) -> float:
     return sum(c.amount_eur for c in inv.contributions if c.committed)
 
 
-def investment_out(inv: Investment) -> InvestmentOut:
+def investment_out(inv: Investment, principal: Principal | None = None) -> InvestmentOut:
+    """``loket_request_ids``: only the requests ``principal`` may see (none for the public)."""
     done = committed(inv)
+    requests = sorted(r.id for r in inv.loket_requests if principal is not None and not principal.is_anonymous
+                      and (principal.role == "admin" or r.organisation_id == principal.organisation_id))
     return InvestmentOut(
         id=inv.id, title=inv.title, technology=inv.technology, phase=inv.phase, cost_eur=inv.cost_eur,
         description=inv.description, owner_organisation_id=inv.owner_organisation_id,
         municipalities=sorted(m.code for m in inv.municipalities), asset_ids=sorted(a.id for a in inv.assets),
-        loket_request_ids=sorted(r.id for r in inv.loket_requests),
+        loket_request_ids=requests,
         contributions=[c for c in inv.contributions], committed_eur=round(done, 2),
         gap_eur=round(max(inv.cost_eur - done, 0.0), 2), created_at=inv.created_at, updated_at=inv.updated_at)
 
