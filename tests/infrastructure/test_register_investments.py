@@ -38,6 +38,7 @@ def test_register_filters_exports_and_lab_links(admin_client):
     assert ids(openness="open", status="building") == [fibre["id"]]
     assert len(ids(openness=["open", "private"])) == 3
     assert admin_client.get(f"/api/v1/infrastructure/{mast['id']}").json()["living_lab_ids"] == [lab["id"]]
+    assert ids(living_lab=lab["id"]) == [mast["id"]]
 
     geo = admin_client.get("/api/v1/infrastructure.geojson", params={"type": "fibre"})
     assert geo.headers["content-type"].startswith("application/geo+json")
@@ -211,3 +212,13 @@ def test_loket_requests_of_an_investment_stay_hidden(client, admin_client, db):
     assert client.get(f"/api/v1/investments/{inv}", headers=editor).json()["loket_request_ids"] == [request_id]
     assert client.get(f"/api/v1/investments/{inv}").json()["loket_request_ids"] == []
     assert client.get("/api/v1/investments", headers=stranger).json()["items"][0]["loket_request_ids"] == []
+
+
+def test_a_labs_facilities_link_to_its_assets(admin_client):
+    lab = create(admin_client, "living-labs", lab_payload(infrastructure=["5g", "lorawan"]))
+    asset(admin_client, name="5G-mast Lab", living_lab_ids=[lab["id"]])
+    page = admin_client.get(f"/labs/{lab['id']}")
+    assert page.status_code == 200
+    assert '<a class="utrecht-link utrecht-link--html-a" href="/infrastructuur?type=5g-site">5G-mast Lab</a>' \
+        in page.text
+    assert "5G-mast Lab</a>, lorawan" in page.text  # the free code without an asset stays

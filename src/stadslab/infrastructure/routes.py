@@ -34,8 +34,11 @@ def asset_filters(type: list[str] = Query([], description="lorawan-gateway, 5g-s
                                                           "nb-iot, other"),
                   municipality: list[str] = Query([], description="CBS code, e.g. GM0363"),
                   openness: list[str] = Query([], description="open, community, private"),
-                  status: list[str] = Query([], description="planned, building, live, retired")) -> dict:
-    return {"types": type, "municipality": municipality, "openness": openness, "status": status}
+                  status: list[str] = Query([], description="planned, building, live, retired"),
+                  living_lab: int | None = Query(None, ge=1, le=2**31 - 1,
+                                                 description="only assets serving this living lab")) -> dict:
+    return {"types": type, "municipality": municipality, "openness": openness, "status": status,
+            "living_lab": living_lab}
 
 
 @router.get("/infrastructure/coverage", summary="LoRaWAN coverage per H3 cell, with the share per municipality")

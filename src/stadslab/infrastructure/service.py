@@ -116,8 +116,10 @@ def _refresh_observed_position(session: Session, assets: list[Asset], gateways: 
 # --- the register ----------------------------------------------------------------------------
 
 def asset_statement(*, types: list[str] = (), municipality: list[str] = (), openness: list[str] = (),
-                    status: list[str] = ()) -> Select:
+                    status: list[str] = (), living_lab: int | None = None) -> Select:
     stmt = select(Asset).order_by(Asset.id)
+    if living_lab is not None:
+        stmt = stmt.where(Asset.labs.any(LivingLab.id == living_lab))
     if types:
         stmt = stmt.where(Asset.type.in_(types))
     if municipality:
@@ -130,14 +132,14 @@ def asset_statement(*, types: list[str] = (), municipality: list[str] = (), open
 
 
 def list_assets(session: Session, *, types: list[str] = (), municipality: list[str] = (),
-                openness: list[str] = (), status: list[str] = ()) -> list[Asset]:
+                openness: list[str] = (), status: list[str] = (), living_lab: int | None = None) -> list[Asset]:
     check_choice("type", list(types), ASSET_TYPES)
     check_choice("openness", list(openness), OPENNESS)
     check_choice("status", list(status), STATUSES)
     check_municipalities(session, list(municipality), ["query", "municipality"])
     sync_observed(session)
     assets = list(session.scalars(asset_statement(types=types, municipality=municipality, openness=openness,
-                                                  status=status)))
+                                                  status=status, living_lab=living_lab)))
     gateways = _gateways(session, assets)
     _refresh_observed_position(session, assets, gateways)
     if session.dirty:
@@ -624,3 +626,21 @@ def export_statement(session: Session, filters: dict) -> Select:
 def investment_export_statement(session: Session, filters: dict) -> Select:
     ids = [i.id for i in list_investments(session, **filters)]
     return select(Investment).where(Investment.id.in_(ids)).order_by(Investment.id)
+
+
+# --- a lab's facilities ----------------------------------------------------------------------
+
+#: A lab's free infrastructure codes (labs.models.INFRASTRUCTURE) that an asset type stands for.
+LAB_CODES = {"lorawan": "lorawan-gateway", "5g": "5g-site", "fibre": "fibre", "wifi": "public-wifi",
+             "nb-iot": "nb-iot"}
+
+
+def lab_facilities(session: Session, lab: LivingLab) -> list[dict[str, Any]]:
+    """What a living lab offers: the assets that serve it, then the free codes no such asset covers."""
+    assets = list(session.scalars(select(Asset).join(Asset.labs).where(LivingLab.id == lab.id)
+                                  .order_by(Asset.type, Asset.name)))
+    types = {a.type for a in assets}
+    out = [{"asset_id": a.id, "name": a.name, "type": a.type, "code": None} for a in assets]
+    out += [{"asset_id": None, "name": None, "type": None, "code": code} for code in (lab.infrastructure or [])
+            if LAB_CODES.get(code) not in types]
+    return out

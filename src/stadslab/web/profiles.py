@@ -100,7 +100,10 @@ def lab_profile(request: Request, lab_id: str):
         exemptions = _exemptions(session, lab.id)
         national_map = queries.national_map(session, [lab.municipality_code])
         national_map.labs = [m for m in national_map.labs if m.id == lab.id]
+        from stadslab.infrastructure.service import lab_facilities
+        facilities = lab_facilities(session, lab)  # assets serving the lab replace its free codes
     return render(request, "lab.html", {"lab": lab, "projects": projects, "exemptions": exemptions,
+                                         "facilities": facilities,
                                          "demo_notice": lab.is_demo,
                                          **_map_context(request, national_map, lang)}, lang=lang)
 
