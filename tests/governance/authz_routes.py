@@ -428,6 +428,10 @@ WEB_SPECS = [
     EndpointSpec("web investment add", "POST", "/infrastructuur/investeringen", "editor", web=True, success=(303,),
                  setup=lambda ctx, org: {"data": {"title": f"Wifi {next(_seq)}", "technology": "public-wifi",
                                                   "phase": "idea", "cost_eur": "50000", "amount_local": "10000"}}),
+    EndpointSpec("web investment edit", "POST", "/infrastructuur/investeringen/{id}/bewerken", "owner_write", web=True,
+                 success=(303,), setup=lambda ctx, org: {**_investment(ctx, org), "data": {
+                     "title": "Glasvezel", "technology": "fibre", "phase": "committed", "cost_eur": "2000000",
+                     "amount_local": "250000"}}),
     EndpointSpec("web project edit", "POST", "/projecten/{id}/bewerken", "owner_write", web=True, success=(303,),
                  setup=lambda ctx, org: {"path": {"id": _project(ctx, org)},
                                          "data": {"title": "Nieuwe titel", "summary": "Kort", "status": "pilot"}}),

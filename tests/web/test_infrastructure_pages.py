@@ -136,3 +136,29 @@ def test_investment_form_error_next_to_field_then_fixed(new_page, browser_sessio
     page.wait_for_load_state()
     assert "melding=opgeslagen" in page.url
     assert "Wifi in het park" in page.locator("main").inner_text()
+
+
+def test_investment_edit_keeps_what_the_form_does_not_show(new_page, browser_session, axe_source):
+    from stadslab.infrastructure import service
+
+    world = _seed(browser_session)
+    [inv] = service.list_investments(browser_session)
+    page = new_page(bypass_csp=True)
+    _login(page, world["accounts"].editor_email)
+    page.goto("/infrastructuur/investeringen")
+    page.get_by_role("link", name="Bewerken LoRaWAN Eindhoven-Noord").click()
+    page.wait_for_load_state()
+    assert page.locator("#f-cost_eur").input_value() == "300000"
+    assert page.locator("#f-amount_local").input_value() == "100000"
+    page.locator("#f-cost_eur").fill("120000")  # less than the 150,000 committed
+    page.get_by_role("button", name="Wijzigingen opslaan").click()
+    page.wait_for_load_state()
+    assert page.locator("#f-cost_eur").get_attribute("aria-invalid") == "true"
+    assert not run_axe(page, axe_source)
+    page.locator("#f-cost_eur").fill("400000")
+    page.get_by_role("button", name="Wijzigingen opslaan").click()
+    page.wait_for_load_state()
+    assert "melding=opgeslagen" in page.url
+    browser_session.expire_all()
+    out = service.investment_out(service.get_investment(browser_session, inv.id))
+    assert out.cost_eur == 400000 and out.gap_eur == 250000 and out.municipalities == ["GM0772"]

@@ -148,6 +148,7 @@ def _investments_page(request: Request, form: dict, errors: dict, status_code: i
     for inv in found:
         out = service.investment_out(inv)
         rows.append({"id": inv.id, "title": inv.title, "technology": gettext(TYPE_LABELS[inv.technology]),
+                     "editable": may_write(page_principal(request), inv.owner_organisation_id, SCOPE),
                      "phase": gettext(PHASE_LABELS[inv.phase]),
                      "cities": ", ".join(cities.get(c, c) for c in out.municipalities) or "—",
                      "cost": _euro(out.cost_eur), "committed": _euro(out.committed_eur), "gap": _euro(out.gap_eur)})
@@ -175,20 +176,13 @@ def investments_page(request: Request):
     return _investments_page(request, dict(EMPTY_FORM), {})
 
 
-@router.post("/infrastructuur/investeringen", response_class=HTMLResponse)
-async def add_investment(request: Request):
-    from stadslab.infrastructure import service
-    from stadslab.infrastructure.schemas import InvestmentIn
-
-    principal = require_login(request)
-    lang = language_of(request)
-    gettext = translations(lang).gettext
-    data = await request.form()
-    form = {k: str(data.get(k) or "").strip()[:300] for k in EMPTY_FORM}
+def _parse(form: dict, gettext) -> tuple[dict[str, str], dict[str, float]]:
+    """Errors per field and the amounts typed (euros; Dutch "1.000,50" or plain "1000.5")."""
     errors: dict[str, str] = {}
     amounts: dict[str, float] = {}
     for key in ("cost_eur", *(f"amount_{p}" for p in PARTY_LABELS)):
-        text = form[key].replace(".", "").replace(",", ".").replace("€", "").strip()
+        text = form[key].replace("€", "").replace(" ", "")
+        text = text.replace(".", "").replace(",", ".") if "," in text else text
         if not text:
             continue
         try:
@@ -205,33 +199,129 @@ async def add_investment(request: Request):
             errors[key] = gettext(CHOOSE)
     if "cost_eur" not in amounts and "cost_eur" not in errors:
         errors["cost_eur"] = gettext(NUMBER)
-    if not errors:
-        contributions = [{"party_type": p, "amount_eur": amounts[f"amount_{p}"]} for p in PARTY_LABELS
-                         if f"amount_{p}" in amounts]
-        try:
-            body = InvestmentIn(title=form["title"], technology=form["technology"], phase=form["phase"],
-                                cost_eur=amounts["cost_eur"], contributions=contributions,
-                                municipalities=[form["municipality"]] if form["municipality"] else [],
-                                owner_organisation_id=principal.organisation_id)
-        except ValidationError:
-            errors["title"] = gettext(CHOOSE)
-        else:
-            with _session(request) as session:
-                try:
-                    service.create_investment(session, body, principal)
-                except StadslabError as exc:
-                    if exc.status != 422:
-                        raise
-                    session.rollback()
-                    loc = [str(p) for e in exc.errors or [] for p in e.get("loc", ())]
-                    if "municipalities" in loc:
-                        errors["municipality"] = gettext(CHOOSE)
-                    elif "amount_eur" in loc:
-                        index = int(next(p for p in loc if p.isdigit()))
-                        errors[f"amount_{contributions[index]['party_type']}"] = gettext(NOT_NEGATIVE)
-                    else:
-                        errors["cost_eur"] = gettext(TOO_MUCH)
+    return errors, amounts
+
+
+def _save(request: Request, form: dict, investment_id: int | None = None) -> dict[str, str]:
+    """Validates and stores through the service (the API's rules); returns the errors per field."""
+    from stadslab.infrastructure import service
+    from stadslab.infrastructure.schemas import InvestmentIn
+
+    principal = page_principal(request)
+    gettext = translations(language_of(request)).gettext
+    errors, amounts = _parse(form, gettext)
     if errors:
-        return _investments_page(request, form, ordered(errors, INVESTMENT_FIELDS), 422)
+        return errors
+    contributions = [{"party_type": p, "amount_eur": amounts[f"amount_{p}"]} for p in PARTY_LABELS
+                     if f"amount_{p}" in amounts]
+    try:
+        body = InvestmentIn(title=form["title"], technology=form["technology"], phase=form["phase"],
+                            cost_eur=amounts["cost_eur"], contributions=contributions,
+                            municipalities=[form["municipality"]] if form["municipality"] else [],
+                            owner_organisation_id=None if investment_id else principal.organisation_id)
+    except ValidationError:
+        return {"title": gettext(CHOOSE)}
+    with _session(request) as session:
+        try:
+            if investment_id is None:
+                service.create_investment(session, body, principal)
+            else:
+                # what the form does not show stays: further municipalities, pledged amounts, links
+                current = service.get_investment(session, investment_id)
+                codes = [m.code for m in current.municipalities]
+                rest = codes[1:] if codes else []
+                pledged = [{"party_type": c.party_type, "party": c.party, "amount_eur": c.amount_eur,
+                            "committed": False} for c in current.contributions if not c.committed]
+                body = InvestmentIn.model_validate({
+                    **body.model_dump(), "municipalities": list(dict.fromkeys(body.municipalities + rest)),
+                    "contributions": [*body.model_dump()["contributions"], *pledged],
+                    "asset_ids": [a.id for a in current.assets],
+                    "loket_request_ids": [r.id for r in current.loket_requests]})
+                service.update_investment(session, investment_id, body, principal)
+        except StadslabError as exc:
+            if exc.status != 422:
+                raise
+            session.rollback()
+            loc = [str(p) for e in exc.errors or [] for p in e.get("loc", ())]
+            if "municipalities" in loc:
+                return {"municipality": gettext(CHOOSE)}
+            if "amount_eur" in loc:
+                index = int(next(p for p in loc if p.isdigit()))
+                return {f"amount_{contributions[index]['party_type']}": gettext(NOT_NEGATIVE)}
+            return {"cost_eur": gettext(TOO_MUCH)}
+    return {}
+
+
+async def _typed(request: Request) -> dict[str, str]:
+    data = await request.form()
+    return {k: str(data.get(k) or "").strip()[:300] for k in EMPTY_FORM}
+
+
+def _done(request: Request) -> RedirectResponse:
+    lang = language_of(request)
     suffix = "&lang=en" if lang == "en" and request.query_params.get("lang") == "en" else ""
     return RedirectResponse(f"/infrastructuur/investeringen?melding=opgeslagen{suffix}", status_code=303)
+
+
+@router.post("/infrastructuur/investeringen", response_class=HTMLResponse)
+async def add_investment(request: Request):
+    require_login(request)
+    form = await _typed(request)
+    errors = _save(request, form)
+    if errors:
+        return _investments_page(request, form, ordered(errors, INVESTMENT_FIELDS), 422)
+    return _done(request)
+
+
+def _editable(request: Request, session, investment_id: str):
+    from stadslab.infrastructure import service
+    from stadslab.core.auth import authorize_write
+
+    from .profiles import _id
+
+    require_login(request)  # authenticate before looking the investment up
+    inv = service.get_investment(session, _id(investment_id))
+    authorize_write(page_principal(request), inv.owner_organisation_id, SCOPE)
+    return inv
+
+
+def _edit_page(request: Request, inv_id: int, title: str, form: dict, errors: dict,
+               status_code: int = 200) -> HTMLResponse:
+    from stadslab.network.models import Municipality
+
+    lang = language_of(request)
+    gettext = translations(lang).gettext
+    with _session(request) as session:
+        cities = dict(session.execute(select(Municipality.code, Municipality.name)).all())
+    return render(request, "investment_edit.html", {
+        "investment_id": inv_id, "title": title, "form": form, "errors": errors, "no_store": True,
+        "options": {"technology": _options(TYPE_LABELS, gettext), "phase": _options(PHASE_LABELS, gettext),
+                    "municipality": sorted(cities.items(), key=lambda kv: kv[1])},
+        "parties": [(k, gettext(v)) for k, v in PARTY_LABELS.items()],
+    }, status_code=status_code, lang=lang)
+
+
+@router.get("/infrastructuur/investeringen/{investment_id}/bewerken", response_class=HTMLResponse)
+def edit_investment(request: Request, investment_id: str):
+    with _session(request) as session:
+        inv = _editable(request, session, investment_id)
+        amounts = {}
+        for c in inv.contributions:
+            if c.committed:
+                amounts[f"amount_{c.party_type}"] = amounts.get(f"amount_{c.party_type}", 0.0) + c.amount_eur
+        form = {**EMPTY_FORM, "title": inv.title, "technology": inv.technology, "phase": inv.phase,
+                "cost_eur": f"{inv.cost_eur:g}", "municipality": inv.municipalities[0].code if inv.municipalities else "",
+                **{k: f"{v:g}" for k, v in amounts.items()}}
+        return _edit_page(request, inv.id, inv.title, form, {})
+
+
+@router.post("/infrastructuur/investeringen/{investment_id}/bewerken", response_class=HTMLResponse)
+async def save_investment(request: Request, investment_id: str):
+    with _session(request) as session:
+        inv = _editable(request, session, investment_id)
+        inv_id, title = inv.id, inv.title
+    form = await _typed(request)
+    errors = _save(request, form, inv_id)
+    if errors:
+        return _edit_page(request, inv_id, title, form, ordered(errors, INVESTMENT_FIELDS), 422)
+    return _done(request)
