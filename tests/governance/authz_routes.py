@@ -452,6 +452,14 @@ WEB_SPECS = [
                  success=(303,), other_status=404, overrides=(("desk", "ok"),),
                  setup=lambda ctx, org: {"path": {"id": _loket_request(ctx, org)}, "data": {"body": "Graag"}}),
     EndpointSpec("web loket queue", "GET", "/loket/bureau", "desk", web=True, success=(200,)),
+    # investments are entered for the caller's own organisation (a platform admin: for none)
+    EndpointSpec("web investment add", "POST", "/infrastructuur/investeringen", "editor", web=True, success=(303,),
+                 setup=lambda ctx, org: {"data": {"title": f"Wifi {next(_seq)}", "technology": "public-wifi",
+                                                  "phase": "idea", "cost_eur": "50000", "amount_local": "10000"}}),
+    EndpointSpec("web investment edit", "POST", "/infrastructuur/investeringen/{id}/bewerken", "owner_write", web=True,
+                 success=(303,), setup=lambda ctx, org: {**_investment(ctx, org), "data": {
+                     "title": "Glasvezel", "technology": "fibre", "phase": "committed", "cost_eur": "2000000",
+                     "amount_local": "250000"}}),
     EndpointSpec("web project edit", "POST", "/projecten/{id}/bewerken", "owner_write", web=True, success=(303,),
                  setup=lambda ctx, org: {"path": {"id": _project(ctx, org)},
                                          "data": {"title": "Nieuwe titel", "summary": "Kort", "status": "pilot"}}),

@@ -151,21 +151,21 @@ def _recompute(session: Session, cells: Iterable[str], periods: dict[str, set[st
             for period, prow in by_period.items():
                 values.append({"cell": cell, "period": period, "municipality_code": municipality,
                                "updated_at": now, **_figures(prow)})
-        if values:
-            stmt = insert(CoverageCell.__table__).values(values)
+        if values:  # one statement compiled once, executed for many rows (executemany)
+            stmt = insert(CoverageCell.__table__)
             excluded = stmt.excluded
             stmt = stmt.on_conflict_do_update(
                 index_elements=["cell", "period"],
                 set_={k: excluded[k] for k in ("municipality_code", "receptions", "gateways", "best_rssi",
                                                 "median_rssi", "best_snr", "median_snr", "first_time",
                                                 "last_time", "updated_at")})
-            session.execute(stmt)
+            session.execute(stmt, values)
             written += len(values)
     return written
 
 
 def _state(session: Session, lock: bool = False) -> CoverageState:
-    stmt = select(CoverageState).where(CoverageState.id == 1)
+    stmt = select(CoverageState).where(CoverageState.id == 1).execution_options(populate_existing=True)
     if lock and session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update()
     state = session.scalar(stmt)

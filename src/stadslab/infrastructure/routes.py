@@ -34,8 +34,11 @@ def asset_filters(type: list[str] = Query([], description="lorawan-gateway, 5g-s
                                                           "nb-iot, other"),
                   municipality: list[str] = Query([], description="CBS code, e.g. GM0363"),
                   openness: list[str] = Query([], description="open, community, private"),
-                  status: list[str] = Query([], description="planned, building, live, retired")) -> dict:
-    return {"types": type, "municipality": municipality, "openness": openness, "status": status}
+                  status: list[str] = Query([], description="planned, building, live, retired"),
+                  living_lab: int | None = Query(None, ge=1, le=2**31 - 1,
+                                                 description="only assets serving this living lab")) -> dict:
+    return {"types": type, "municipality": municipality, "openness": openness, "status": status,
+            "living_lab": living_lab}
 
 
 @router.get("/infrastructure/coverage", summary="LoRaWAN coverage per H3 cell, with the share per municipality")
@@ -135,9 +138,11 @@ def investment_filters(technology: list[str] = Query([]), municipality: list[str
 
 
 @router.get("/investments", tags=["investments"], summary="The joint investment agenda, with totals")
-def list_investments(filters: dict = Depends(investment_filters), session: Session = Depends(get_session)) -> dict:
+def list_investments(filters: dict = Depends(investment_filters), session: Session = Depends(get_session),
+                     principal: Principal = Depends(get_principal)) -> dict:
     found = service.list_investments(session, **filters)
-    return {"items": [service.investment_out(i).model_dump(mode="json") for i in found], "total": len(found),
+    return {"items": [service.investment_out(i, principal).model_dump(mode="json") for i in found],
+            "total": len(found),
             "totals": service.totals(found)}
 
 
@@ -153,12 +158,13 @@ def create_investment(data: InvestmentIn, response: Response, session: Session =
                       principal: Principal = Depends(get_principal)) -> InvestmentOut:
     inv = service.create_investment(session, data, principal)
     response.headers["Location"] = f"/api/v1/investments/{inv.id}"
-    return service.investment_out(inv)
+    return service.investment_out(inv, principal)
 
 
 @router.get("/investments/{investment_id}", tags=["investments"], response_model=InvestmentOut)
-def get_investment(investment_id: int, session: Session = Depends(get_session)) -> InvestmentOut:
-    return service.investment_out(service.get_investment(session, investment_id))
+def get_investment(investment_id: int, session: Session = Depends(get_session),
+                   principal: Principal = Depends(get_principal)) -> InvestmentOut:
+    return service.investment_out(service.get_investment(session, investment_id), principal)
 
 
 @router.get("/investments/{investment_id}/funding-matches", tags=["investments"],
@@ -171,7 +177,7 @@ def investment_matches(investment_id: int, session: Session = Depends(get_sessio
 @known_up_front(scope=service.SCOPE)
 def replace_investment(investment_id: int, data: InvestmentIn, session: Session = Depends(get_session),
                        principal: Principal = Depends(get_principal)) -> InvestmentOut:
-    return service.investment_out(service.update_investment(session, investment_id, data, principal))
+    return service.investment_out(service.update_investment(session, investment_id, data, principal), principal)
 
 
 @router.delete("/investments/{investment_id}", tags=["investments"], status_code=204, response_class=Response)

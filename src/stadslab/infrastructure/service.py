@@ -26,6 +26,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from stadslab.core.auth import Principal, authenticate_writer, authorize_write, may_write
+from stadslab.core.database import utcnow
 from stadslab.core.errors import BadRequest, NotFound, ValidationFailed, field_error
 from stadslab.core.unit_of_work import unit_of_work
 from stadslab.governance import audit
@@ -68,19 +69,30 @@ def check_municipalities(session: Session, codes: list[str], loc: list[str | int
 # --- observed gateways ----------------------------------------------------------------------
 
 def sync_observed(session: Session) -> int:
-    """An observed asset for every gateway heard that no asset stands for yet; commits when any."""
+    """An observed asset for every gateway heard that no asset stands for yet; commits when any.
+
+    Readers run it, possibly at the same time: the insert skips a gateway another reader has
+    registered meanwhile (unique ``gateway_ref``) instead of failing."""
+    from sqlalchemy.dialects.postgresql import insert as pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
     claimed = select(Asset.gateway_ref).where(Asset.gateway_ref.is_not(None))
     new = list(session.scalars(select(LorawanGateway).where(LorawanGateway.id.not_in(claimed))
                                .order_by(LorawanGateway.id)))
+    if not new:
+        return 0
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    now = utcnow()
+    rows = []
     for g in new:
         geometry = _gateway_point(g)
-        session.add(Asset(name=f"LoRaWAN gateway {g.gateway_id}", type="lorawan-gateway", description="",
-                          status="live", openness=None, observed=True, gateway_ref=g.id, geometry=geometry,
-                          municipality_code=coverage.municipality_of_point(session, g.latitude, g.longitude)
-                          if geometry else None))
-    if new:
-        with unit_of_work(session, "Observed gateways not registered"):
-            pass
+        rows.append({"name": f"LoRaWAN gateway {g.gateway_id}"[:200], "type": "lorawan-gateway", "description": "",
+                     "status": "live", "openness": None, "observed": True, "gateway_ref": g.id,
+                     "geometry": geometry, "created_at": now, "updated_at": now,
+                     "municipality_code": coverage.municipality_of_point(session, g.latitude, g.longitude)
+                     if geometry else None})
+    with unit_of_work(session, "Observed gateways not registered"):
+        session.execute(insert(Asset.__table__).on_conflict_do_nothing(index_elements=["gateway_ref"]), rows)
     return len(new)
 
 
@@ -104,8 +116,10 @@ def _refresh_observed_position(session: Session, assets: list[Asset], gateways: 
 # --- the register ----------------------------------------------------------------------------
 
 def asset_statement(*, types: list[str] = (), municipality: list[str] = (), openness: list[str] = (),
-                    status: list[str] = ()) -> Select:
+                    status: list[str] = (), living_lab: int | None = None) -> Select:
     stmt = select(Asset).order_by(Asset.id)
+    if living_lab is not None:
+        stmt = stmt.where(Asset.labs.any(LivingLab.id == living_lab))
     if types:
         stmt = stmt.where(Asset.type.in_(types))
     if municipality:
@@ -118,14 +132,14 @@ def asset_statement(*, types: list[str] = (), municipality: list[str] = (), open
 
 
 def list_assets(session: Session, *, types: list[str] = (), municipality: list[str] = (),
-                openness: list[str] = (), status: list[str] = ()) -> list[Asset]:
+                openness: list[str] = (), status: list[str] = (), living_lab: int | None = None) -> list[Asset]:
     check_choice("type", list(types), ASSET_TYPES)
     check_choice("openness", list(openness), OPENNESS)
     check_choice("status", list(status), STATUSES)
     check_municipalities(session, list(municipality), ["query", "municipality"])
     sync_observed(session)
     assets = list(session.scalars(asset_statement(types=types, municipality=municipality, openness=openness,
-                                                  status=status)))
+                                                  status=status, living_lab=living_lab)))
     gateways = _gateways(session, assets)
     _refresh_observed_position(session, assets, gateways)
     if session.dirty:
@@ -313,7 +327,21 @@ def _check_contributions(data: InvestmentIn) -> None:
         raise ValidationFailed(f"contributions: {msg}", errors=[field_error(["body", "contributions"], msg)])
 
 
-def _apply_investment(session: Session, inv: Investment, data: InvestmentIn) -> None:
+def _visible_requests(session: Session, principal: Principal | None, ids: list[int]) -> list[LoketRequest]:
+    """The loket requests among ``ids`` that ``principal`` may see (the loket's own rule)."""
+    from stadslab.core.errors import Unauthorized
+    from stadslab.governance import loket
+
+    out = []
+    for request_id in dict.fromkeys(ids):
+        try:
+            out.append(loket.get_request(session, principal, request_id))
+        except (NotFound, Unauthorized):
+            continue
+    return out
+
+
+def _apply_investment(session: Session, inv: Investment, data: InvestmentIn, principal: Principal) -> None:
     _check_contributions(data)
     _organisation(session, data.owner_organisation_id, "owner_organisation_id")
     codes = list(dict.fromkeys(data.municipalities))
@@ -324,10 +352,9 @@ def _apply_investment(session: Session, inv: Investment, data: InvestmentIn) -> 
         raise ValidationFailed(f"asset_ids: asset {missing[0]} does not exist",
                                errors=[field_error(["body", "asset_ids", data.asset_ids.index(missing[0])],
                                                    "no such asset")])
-    requests = list(session.scalars(select(LoketRequest).where(LoketRequest.id.in_(data.loket_request_ids)))) \
-        if data.loket_request_ids else []
+    requests = _visible_requests(session, principal, data.loket_request_ids)
     missing = sorted(set(data.loket_request_ids) - {r.id for r in requests})
-    if missing:
+    if missing:  # one the caller may not see is as unknown
         raise ValidationFailed(f"loket_request_ids: loket request {missing[0]} does not exist",
                                errors=[field_error(["body", "loket_request_ids",
                                                     data.loket_request_ids.index(missing[0])], "no such request")])
@@ -351,7 +378,7 @@ def create_investment(session: Session, data: InvestmentIn, principal: Principal
         data = data.model_copy(update={"owner_organisation_id": principal.organisation_id})
     authorize_write(principal, data.owner_organisation_id, SCOPE)
     inv = Investment()
-    _apply_investment(session, inv, data)
+    _apply_investment(session, inv, data, principal)
     session.add(inv)
     with unit_of_work(session, "Investment not stored"):
         session.flush()
@@ -375,7 +402,7 @@ def update_investment(session: Session, investment_id: int, data: InvestmentIn, 
     authorize_write(principal, data.owner_organisation_id, SCOPE)
     before = _inv_snapshot(inv)
     with session.no_autoflush:
-        _apply_investment(session, inv, data)
+        _apply_investment(session, inv, data, principal)
     with unit_of_work(session, "Investment not changed"):
         session.flush()
         audit.record(session, principal, "update", "infra_investment", inv.id, before, _inv_snapshot(inv))
@@ -397,13 +424,16 @@ def committed(inv: Investment) -> float:
     return sum(c.amount_eur for c in inv.contributions if c.committed)
 
 
-def investment_out(inv: Investment) -> InvestmentOut:
+def investment_out(inv: Investment, principal: Principal | None = None) -> InvestmentOut:
+    """``loket_request_ids``: only the requests ``principal`` may see (none for the public)."""
     done = committed(inv)
+    requests = sorted(r.id for r in inv.loket_requests if principal is not None and not principal.is_anonymous
+                      and (principal.role == "admin" or r.organisation_id == principal.organisation_id))
     return InvestmentOut(
         id=inv.id, title=inv.title, technology=inv.technology, phase=inv.phase, cost_eur=inv.cost_eur,
         description=inv.description, owner_organisation_id=inv.owner_organisation_id,
         municipalities=sorted(m.code for m in inv.municipalities), asset_ids=sorted(a.id for a in inv.assets),
-        loket_request_ids=sorted(r.id for r in inv.loket_requests),
+        loket_request_ids=requests,
         contributions=[c for c in inv.contributions], committed_eur=round(done, 2),
         gap_eur=round(max(inv.cost_eur - done, 0.0), 2), created_at=inv.created_at, updated_at=inv.updated_at)
 
@@ -596,3 +626,21 @@ def export_statement(session: Session, filters: dict) -> Select:
 def investment_export_statement(session: Session, filters: dict) -> Select:
     ids = [i.id for i in list_investments(session, **filters)]
     return select(Investment).where(Investment.id.in_(ids)).order_by(Investment.id)
+
+
+# --- a lab's facilities ----------------------------------------------------------------------
+
+#: A lab's free infrastructure codes (labs.models.INFRASTRUCTURE) that an asset type stands for.
+LAB_CODES = {"lorawan": "lorawan-gateway", "5g": "5g-site", "fibre": "fibre", "wifi": "public-wifi",
+             "nb-iot": "nb-iot"}
+
+
+def lab_facilities(session: Session, lab: LivingLab) -> list[dict[str, Any]]:
+    """What a living lab offers: the assets that serve it, then the free codes no such asset covers."""
+    assets = list(session.scalars(select(Asset).join(Asset.labs).where(LivingLab.id == lab.id)
+                                  .order_by(Asset.type, Asset.name)))
+    types = {a.type for a in assets}
+    out = [{"asset_id": a.id, "name": a.name, "type": a.type, "code": None} for a in assets]
+    out += [{"asset_id": None, "name": None, "type": None, "code": code} for code in (lab.infrastructure or [])
+            if LAB_CODES.get(code) not in types]
+    return out

@@ -167,10 +167,12 @@ def lab_profile(request: Request, lab_id: str):
         national_map = queries.national_map(session, [lab.municipality_code])
         national_map.labs = [m for m in national_map.labs if m.id == lab.id]
         can_edit = may_write(page_principal(request), lab.owner_organisation_id, "registry:write")
+        from stadslab.infrastructure.service import lab_facilities
+        facilities = lab_facilities(session, lab)  # assets serving the lab replace its free codes
     notices = {"opgeslagen": SAVED, "aangevraagd": APPLIED}
     notice = notices.get(request.query_params.get("melding", ""))
     return render(request, "lab.html", {"lab": lab, "projects": projects, "exemptions": exemptions,
-                                         "expiring": expiring,
+                                         "expiring": expiring, "facilities": facilities,
                                          "demo_notice": lab.is_demo, "can_edit": can_edit,
                                          "notice": translations(lang).gettext(notice) if notice else None,
                                          **_map_context(request, national_map, lang)}, lang=lang)
