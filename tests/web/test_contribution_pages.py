@@ -71,6 +71,7 @@ def test_apply_to_test_lands_in_the_owners_inbox(web_client, session, make_web_c
     page = owner.get("/inbox").text
     pending = page[page.index('id="pending-title"'):page.index('id="outgoing-title"')]
     assert "Slimme vuilnisbakken" in pending and 'value="accept"' in pending
+    assert f'name="csrf_token" value="{owner_csrf}"' in pending  # the form works as sent by a browser
     from stadslab.labs.models import ModeratedContribution
 
     cid = session.query(ModeratedContribution.id).scalar()
