@@ -425,6 +425,10 @@ MODERATION_SPECS = [
                                          "data": {"name": f"Proeftuin {next(_seq)}", "city": AMSTERDAM,
                                                   "status": "active", "open_to_external": "true",
                                                   "infrastructure": ["5g"], "offer_costs": "Gratis"}}),
+    EndpointSpec("web sensor register entry", "POST", "/sensoren/{thing}/register", "owner_write", web=True,
+                 success=(303,), setup=lambda ctx, org: {"path": _sta_thing(ctx, org, "open"), "data": {
+                     "purpose": "Drukte meten", "processes_personal_data": "true", "legal_ground": "publieke taak",
+                     "retention": "24 uur"}}),
     EndpointSpec("web lab create", "POST", "/labs/nieuw", "editor", web=True, success=(303,),
                  setup=lambda ctx, org: {"data": {"name": f"Proeftuin {next(_seq)}", "city": AMSTERDAM,
                                                   "status": "active", "open_to_external": "true"}}),

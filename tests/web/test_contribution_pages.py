@@ -146,3 +146,51 @@ def test_new_lab_belongs_to_the_editors_organisation(web_client, session, client
     assert r.status_code == 303, r.text
     lab = client.get("/api/v1/living-labs?q=Nieuw lab").json()["items"][0]
     assert lab["owner_organisation_id"] == accounts.organisation_id and lab["open_to_external"] is False
+
+
+def _camera(session, owner_id: int) -> int:
+    from tests.web.seed import _sta
+
+    return _sta(session, "Things", {
+        "name": "Drukteteller Neude", "description": "Telt voetgangers",
+        "properties": {"register": {"purpose": "Drukte meten", "owner": {"organisation_id": owner_id},
+                                    "access_class": "open"}},
+        "Datastreams": [{"name": "Voetgangers per minuut", "description": "telling",
+                         "observationType": "http://www.opengis.net/def/observationType/OGC-OM/2.0/OM_CountObservation",
+                         "unitOfMeasurement": {"name": "aantal", "symbol": "#", "definition": "https://example.org/n"},
+                         "Sensor": {"name": "Cam", "description": "camera", "encodingType": "text/html",
+                                    "metadata": "https://example.org/cam"},
+                         "ObservedProperty": {"name": "voetgangers", "definition": "https://example.org/p",
+                                              "description": "aantal"}}]})
+
+
+def test_sensor_register_entry_needs_legal_ground_and_retention_for_personal_data(web_client, session, client,
+                                                                                 make_web_client):
+    accounts = seed_accounts(session)
+    thing = _camera(session, accounts.organisation_id)
+    assert web_client.get(f"/sensoren/{thing}/register", follow_redirects=False).status_code in (302, 303)
+    csrf = web_login(web_client, accounts.editor_email)
+    page = web_client.get(f"/sensoren/{thing}/register")
+    assert page.status_code == 200 and "Voetgangers per minuut" in page.text  # the Datastreams covered
+    assert f'href="/sensoren/{thing}/register"' in web_client.get(f"/sensoren/{thing}").text
+    form = {"csrf_token": csrf, "purpose": "Drukte meten op de Neude", "sensor_type": "camera",
+            "owner_organisation": "Gemeente Eindhoven", "owner_contact": "sensoren@eindhoven.example.org",
+            "processes_personal_data": "true", "legal_ground": "", "retention": "", "privacy_statement_url": ""}
+    bad = web_client.post(f"/sensoren/{thing}/register", data=form)
+    assert bad.status_code == 422
+    assert 'id="f-legal_ground-error"' in bad.text and 'id="f-retention-error"' in bad.text
+    assert "Drukte meten op de Neude" in bad.text  # input kept
+    sta = client.get(f"/sta/v1.1/Things({thing})").json()
+    assert "processes_personal_data" not in sta["properties"]["register"]  # nothing saved
+    ok = web_client.post(f"/sensoren/{thing}/register", data={
+        **form, "legal_ground": "publieke taak", "retention": "24 uur",
+        "privacy_statement_url": "https://eindhoven.example.org/privacy"}, follow_redirects=False)
+    assert ok.status_code == 303, ok.text
+    reg = client.get(f"/sta/v1.1/Things({thing})").json()["properties"]["register"]
+    assert reg["processes_personal_data"] is True and reg["legal_ground"] == "publieke taak"
+    assert reg["retention"] == "24 uur" and reg["owner"]["organisation_id"] == accounts.organisation_id
+    entry = [e for e in client.get("/api/v1/sensor-register").json()["items"] if e["id"] == thing]
+    assert entry and entry[0]["legal_ground"] == "publieke taak"
+    other = make_web_client()
+    web_login(other, accounts.other_editor_email)
+    assert other.get(f"/sensoren/{thing}/register").status_code == 403
