@@ -194,3 +194,59 @@ def test_sensor_register_entry_needs_legal_ground_and_retention_for_personal_dat
     other = make_web_client()
     web_login(other, accounts.other_editor_email)
     assert other.get(f"/sensoren/{thing}/register").status_code == 403
+
+
+def test_solution_adoption_lesson_and_coalition_forms(web_client, session, client, make_web_client):
+    from stadslab.labs import service as labs
+    from stadslab.labs.schemas import ProjectIn
+
+    accounts = seed_accounts(session)  # Eindhoven editor; Utrecht editor
+    csrf = web_login(web_client, accounts.editor_email)
+    # a solution: errors next to fields, then saved for the editor's organisation
+    bad = web_client.post("/oplossingen/nieuw", data={"csrf_token": csrf, "name": "x", "maturity": "eeuwig"})
+    assert bad.status_code == 422 and 'id="f-name-error"' in bad.text and 'id="f-maturity-error"' in bad.text
+    ok = web_client.post("/oplossingen/nieuw", data={"csrf_token": csrf, "name": "Slimme afvalbak",
+                                                     "maturity": "proven", "themes": ["mobility"]},
+                         follow_redirects=False)
+    assert ok.status_code == 303, ok.text
+    solution = client.get("/api/v1/solutions?q=Slimme afvalbak").json()["items"][0]
+    assert solution["owner_organisation_id"] == accounts.organisation_id and solution["maturity"] == "proven"
+    edit = web_client.post(f"/oplossingen/{solution['id']}/bewerken", data={
+        "csrf_token": csrf, "name": "Slimme afvalbak", "maturity": "mature", "description": "Meldt wanneer vol"},
+        follow_redirects=False)
+    assert edit.status_code == 303
+    assert client.get(f"/api/v1/solutions/{solution['id']}").json()["maturity"] == "mature"
+    # Utrecht adopts it: pending in Eindhoven's inbox, not public
+    utrecht = make_web_client()
+    ucsrf = web_login(utrecht, accounts.other_editor_email)
+    page = utrecht.get(f"/oplossingen/{solution['id']}")
+    assert f'href="/oplossingen/{solution["id"]}/overnemen"' in page.text
+    assert f'href="/oplossingen/{solution["id"]}/bewerken"' not in page.text
+    adopt = utrecht.post(f"/oplossingen/{solution['id']}/overnemen", data={
+        "csrf_token": ucsrf, "city": UTRECHT, "status": "piloting", "adopted_on": "2025-01-15",
+        "outcome": "Dertig procent minder ritten"}, follow_redirects=False)
+    assert adopt.status_code == 303 and "melding=ingediend" in adopt.headers["location"]
+    assert client.get(f"/api/v1/adoptions?solution={solution['id']}").json()["total"] == 0
+    assert "Dertig procent minder ritten" in web_client.get("/inbox").text
+    # a lesson for Eindhoven's project from Utrecht: pending; from Eindhoven itself: at once
+    project = labs.create_project(session, ProjectIn(**project_payload(
+        lessons=[], owner_organisation_id=accounts.organisation_id)))
+    short = utrecht.post(f"/projecten/{project.id}/lessen", data={"csrf_token": ucsrf, "text": "x"})
+    assert short.status_code == 422 and 'id="f-text-error"' in short.text
+    assert utrecht.post(f"/projecten/{project.id}/lessen", data={"csrf_token": ucsrf, "text": "Begin klein."},
+                        follow_redirects=False).status_code == 303
+    assert web_client.post(f"/projecten/{project.id}/lessen", data={"csrf_token": csrf, "text": "Meet vooraf."},
+                           follow_redirects=False).status_code == 303
+    assert client.get(f"/api/v1/projects/{project.id}").json()["lessons"] == ["Meet vooraf."]
+    # a coalition
+    bad = web_client.post("/coalities/nieuw", data={"csrf_token": csrf, "title": "Co", "lead_city": "",
+                                                    "status": "active"})
+    assert bad.status_code == 422 and 'id="f-title-error"' in bad.text and 'id="f-lead_city-error"' in bad.text
+    ok = web_client.post("/coalities/nieuw", data={"csrf_token": csrf, "title": "Coalitie slimme verlichting",
+                                                   "lead_city": "GM0772", "status": "active",
+                                                   "themes": ["energy-transition"]}, follow_redirects=False)
+    assert ok.status_code == 303
+    coalition = client.get("/api/v1/coalitions?q=slimme verlichting").json()["items"][0]
+    assert coalition["owner_organisation_id"] == accounts.organisation_id
+    assert utrecht.get(f"/coalities/{coalition['id']}/bewerken").status_code == 403
+    assert web_client.get(f"/coalities/{coalition['id']}/bewerken?lang=en").status_code == 200

@@ -19,6 +19,7 @@ from .editing import router as editing_router
 from .errors import install_html_errors
 from .inbox import router as inbox_router
 from .lab_forms import router as lab_forms_router
+from .registry_forms import router as registry_forms_router
 from .sensor_forms import router as sensor_forms_router
 from .loket import router as loket_router
 from .pages import router as pages_router
@@ -26,7 +27,7 @@ from .profiles import router as profiles_router
 from .rendering import STATIC_DIR
 from .sensors import router as sensors_router
 
-_PAGES = (pages_router, lab_forms_router, profiles_router, account_router, admin_router, editing_router, sensors_router,
+_PAGES = (pages_router, lab_forms_router, registry_forms_router, profiles_router, account_router, admin_router, editing_router, sensors_router,
           agenda_router, loket_router, inbox_router, sensor_forms_router)
 
 CONTRIBUTION = Contribution(
