@@ -96,3 +96,43 @@ def test_directory_and_forms_work_without_javascript(new_page, browser_session):
     page.get_by_role("button", name="Proeftuinen tonen").click()
     page.wait_for_load_state()
     assert "infrastructure=5g" in page.url and "Leidsche Rijn Living Lab" in page.locator("table").inner_text()
+
+
+def test_registry_forms_pass_axe_in_both_languages_with_errors(new_page, browser_session, axe_source):
+    from stadslab.labs import service as labs
+    from stadslab.labs.schemas import SolutionIn
+    from tests.factories import solution_payload
+    from tests.web.seed import _sta
+
+    w = _world(browser_session)
+    from stadslab.governance.models import User
+
+    city_org = browser_session.query(User.organisation_id).filter(User.email == w["city"]).scalar()
+    solution = labs.create_solution(browser_session, SolutionIn(**solution_payload(owner_organisation_id=city_org)))
+    thing = _sta(browser_session, "Things", {
+        "name": "Drukteteller Neude", "description": "Telt voetgangers",
+        "properties": {"register": {"purpose": "Drukte meten", "owner": {"organisation_id": city_org}}}})
+    city = new_page(bypass_csp=True)
+    _login(city, w["city"])
+    paths = ["/oplossingen/nieuw", f"/oplossingen/{solution.id}/bewerken", f"/oplossingen/{solution.id}",
+             f"/oplossingen/{solution.id}/overnemen", f"/projecten/{w['project']}/lessen", "/coalities/nieuw",
+             f"/sensoren/{thing}/register", f"/sensoren/{thing}"]
+    failures = {}
+    for path in paths:
+        for lang in ("nl", "en"):
+            url = path + ("?lang=en" if lang == "en" else "")
+            assert city.goto(url).status == 200, url
+            violations = run_axe(city, axe_source)
+            if violations:
+                failures[url] = violations
+            if path.endswith(("nieuw", "lessen", "register")):  # and the same form with its errors
+                if path.endswith("register"):
+                    city.locator("#f-purpose").fill("")
+                    city.locator("#f-processes_personal_data").select_option("true")
+                city.locator("form.stadslab-form button[type=submit]").click()
+                city.wait_for_load_state()
+                assert city.locator(".utrecht-form-field-error-message").count() >= 1, url
+                violations = run_axe(city, axe_source)
+                if violations:
+                    failures[url + " (errors)"] = violations
+    assert not failures, failures
