@@ -506,6 +506,33 @@ MODERATION_SPECS = [
                                          "data": {"name": f"Proeftuin {next(_seq)}", "city": AMSTERDAM,
                                                   "status": "active", "open_to_external": "true",
                                                   "infrastructure": ["5g"], "offer_costs": "Gratis"}}),
+    EndpointSpec("web sensor register entry", "POST", "/sensoren/{thing}/register", "owner_write", web=True,
+                 success=(303,), setup=lambda ctx, org: {"path": _sta_thing(ctx, org, "open"), "data": {
+                     "purpose": "Drukte meten", "processes_personal_data": "true", "legal_ground": "publieke taak",
+                     "retention": "24 uur"}}),
+    EndpointSpec("web solution create", "POST", "/oplossingen/nieuw", "editor", web=True, success=(303,),
+                 setup=lambda ctx, org: {"data": {"name": f"Oplossing {next(_seq)}", "maturity": "pilot"}}),
+    EndpointSpec("web solution edit", "POST", "/oplossingen/{id}/bewerken", "owner_write", web=True,
+                 success=(303,), setup=lambda ctx, org: {"path": {"id": _admin_post(
+                     ctx, "/api/v1/solutions", solution_payload(owner_organisation_id=org))["id"]},
+                     "data": {"name": f"Oplossing {next(_seq)}", "maturity": "proven"}}),
+    # Adopting another organisation's solution is allowed to any editor: it waits in the owner's inbox.
+    EndpointSpec("web adopt", "POST", "/oplossingen/{id}/overnemen", "editor", web=True, success=(303,),
+                 setup=lambda ctx, org: {"path": {"id": _adoption_payload(ctx, org)["solution_id"]},
+                                         "data": {"city": AMSTERDAM, "status": "adopted"}}),
+    EndpointSpec("web adoption edit", "POST", "/overnames/{id}/bewerken", "owner_write", web=True, success=(303,),
+                 setup=lambda ctx, org: {"path": {"id": _admin_post(ctx, "/api/v1/adoptions", {
+                     **_adoption_payload(ctx, org), "owner_organisation_id": org})["id"]},
+                     "data": {"status": "piloting", "outcome": "Loopt"}}),
+    EndpointSpec("web lesson", "POST", "/projecten/{id}/lessen", "editor", web=True, success=(303,),
+                 setup=lambda ctx, org: {"path": {"id": _project(ctx, org)}, "data": {"text": "Begin klein."}}),
+    EndpointSpec("web coalition create", "POST", "/coalities/nieuw", "editor", web=True, success=(303,),
+                 setup=lambda ctx, org: {"data": {"title": f"Coalitie {next(_seq)}", "lead_city": AMSTERDAM,
+                                                  "status": "active"}}),
+    EndpointSpec("web coalition edit", "POST", "/coalities/{id}/bewerken", "owner_write", web=True, success=(303,),
+                 setup=lambda ctx, org: {"path": {"id": _admin_post(ctx, "/api/v1/coalitions", {
+                     "title": f"Coalitie {next(_seq)}", "lead_city": AMSTERDAM, "owner_organisation_id": org})["id"]},
+                     "data": {"title": f"Coalitie {next(_seq)}", "lead_city": AMSTERDAM, "status": "closed"}}),
     EndpointSpec("web lab create", "POST", "/labs/nieuw", "editor", web=True, success=(303,),
                  setup=lambda ctx, org: {"data": {"name": f"Proeftuin {next(_seq)}", "city": AMSTERDAM,
                                                   "status": "active", "open_to_external": "true"}}),

@@ -71,6 +71,7 @@ def test_apply_to_test_lands_in_the_owners_inbox(web_client, session, make_web_c
     page = owner.get("/inbox").text
     pending = page[page.index('id="pending-title"'):page.index('id="outgoing-title"')]
     assert "Slimme vuilnisbakken" in pending and 'value="accept"' in pending
+    assert f'name="csrf_token" value="{owner_csrf}"' in pending  # the form works as sent by a browser
     from stadslab.labs.models import ModeratedContribution
 
     cid = session.query(ModeratedContribution.id).scalar()
@@ -145,3 +146,107 @@ def test_new_lab_belongs_to_the_editors_organisation(web_client, session, client
     assert r.status_code == 303, r.text
     lab = client.get("/api/v1/living-labs?q=Nieuw lab").json()["items"][0]
     assert lab["owner_organisation_id"] == accounts.organisation_id and lab["open_to_external"] is False
+
+
+def _camera(session, owner_id: int) -> int:
+    from tests.web.seed import _sta
+
+    return _sta(session, "Things", {
+        "name": "Drukteteller Neude", "description": "Telt voetgangers",
+        "properties": {"register": {"purpose": "Drukte meten", "owner": {"organisation_id": owner_id},
+                                    "access_class": "open"}},
+        "Datastreams": [{"name": "Voetgangers per minuut", "description": "telling",
+                         "observationType": "http://www.opengis.net/def/observationType/OGC-OM/2.0/OM_CountObservation",
+                         "unitOfMeasurement": {"name": "aantal", "symbol": "#", "definition": "https://example.org/n"},
+                         "Sensor": {"name": "Cam", "description": "camera", "encodingType": "text/html",
+                                    "metadata": "https://example.org/cam"},
+                         "ObservedProperty": {"name": "voetgangers", "definition": "https://example.org/p",
+                                              "description": "aantal"}}]})
+
+
+def test_sensor_register_entry_needs_legal_ground_and_retention_for_personal_data(web_client, session, client,
+                                                                                 make_web_client):
+    accounts = seed_accounts(session)
+    thing = _camera(session, accounts.organisation_id)
+    assert web_client.get(f"/sensoren/{thing}/register", follow_redirects=False).status_code in (302, 303)
+    csrf = web_login(web_client, accounts.editor_email)
+    page = web_client.get(f"/sensoren/{thing}/register")
+    assert page.status_code == 200 and "Voetgangers per minuut" in page.text  # the Datastreams covered
+    assert f'href="/sensoren/{thing}/register"' in web_client.get(f"/sensoren/{thing}").text
+    form = {"csrf_token": csrf, "purpose": "Drukte meten op de Neude", "sensor_type": "camera",
+            "owner_organisation": "Gemeente Eindhoven", "owner_contact": "sensoren@eindhoven.example.org",
+            "processes_personal_data": "true", "legal_ground": "", "retention": "", "privacy_statement_url": ""}
+    bad = web_client.post(f"/sensoren/{thing}/register", data=form)
+    assert bad.status_code == 422
+    assert 'id="f-legal_ground-error"' in bad.text and 'id="f-retention-error"' in bad.text
+    assert "Drukte meten op de Neude" in bad.text  # input kept
+    sta = client.get(f"/sta/v1.1/Things({thing})").json()
+    assert "processes_personal_data" not in sta["properties"]["register"]  # nothing saved
+    ok = web_client.post(f"/sensoren/{thing}/register", data={
+        **form, "legal_ground": "publieke taak", "retention": "24 uur",
+        "privacy_statement_url": "https://eindhoven.example.org/privacy"}, follow_redirects=False)
+    assert ok.status_code == 303, ok.text
+    reg = client.get(f"/sta/v1.1/Things({thing})").json()["properties"]["register"]
+    assert reg["processes_personal_data"] is True and reg["legal_ground"] == "publieke taak"
+    assert reg["retention"] == "24 uur" and reg["owner"]["organisation_id"] == accounts.organisation_id
+    entry = [e for e in client.get("/api/v1/sensor-register").json()["items"] if e["id"] == thing]
+    assert entry and entry[0]["legal_ground"] == "publieke taak"
+    other = make_web_client()
+    web_login(other, accounts.other_editor_email)
+    assert other.get(f"/sensoren/{thing}/register").status_code == 403
+
+
+def test_solution_adoption_lesson_and_coalition_forms(web_client, session, client, make_web_client):
+    from stadslab.labs import service as labs
+    from stadslab.labs.schemas import ProjectIn
+
+    accounts = seed_accounts(session)  # Eindhoven editor; Utrecht editor
+    csrf = web_login(web_client, accounts.editor_email)
+    # a solution: errors next to fields, then saved for the editor's organisation
+    bad = web_client.post("/oplossingen/nieuw", data={"csrf_token": csrf, "name": "x", "maturity": "eeuwig"})
+    assert bad.status_code == 422 and 'id="f-name-error"' in bad.text and 'id="f-maturity-error"' in bad.text
+    ok = web_client.post("/oplossingen/nieuw", data={"csrf_token": csrf, "name": "Slimme afvalbak",
+                                                     "maturity": "proven", "themes": ["mobility"]},
+                         follow_redirects=False)
+    assert ok.status_code == 303, ok.text
+    solution = client.get("/api/v1/solutions?q=Slimme afvalbak").json()["items"][0]
+    assert solution["owner_organisation_id"] == accounts.organisation_id and solution["maturity"] == "proven"
+    edit = web_client.post(f"/oplossingen/{solution['id']}/bewerken", data={
+        "csrf_token": csrf, "name": "Slimme afvalbak", "maturity": "mature", "description": "Meldt wanneer vol"},
+        follow_redirects=False)
+    assert edit.status_code == 303
+    assert client.get(f"/api/v1/solutions/{solution['id']}").json()["maturity"] == "mature"
+    # Utrecht adopts it: pending in Eindhoven's inbox, not public
+    utrecht = make_web_client()
+    ucsrf = web_login(utrecht, accounts.other_editor_email)
+    page = utrecht.get(f"/oplossingen/{solution['id']}")
+    assert f'href="/oplossingen/{solution["id"]}/overnemen"' in page.text
+    assert f'href="/oplossingen/{solution["id"]}/bewerken"' not in page.text
+    adopt = utrecht.post(f"/oplossingen/{solution['id']}/overnemen", data={
+        "csrf_token": ucsrf, "city": UTRECHT, "status": "piloting", "adopted_on": "2025-01-15",
+        "outcome": "Dertig procent minder ritten"}, follow_redirects=False)
+    assert adopt.status_code == 303 and "melding=ingediend" in adopt.headers["location"]
+    assert client.get(f"/api/v1/adoptions?solution={solution['id']}").json()["total"] == 0
+    assert "Dertig procent minder ritten" in web_client.get("/inbox").text
+    # a lesson for Eindhoven's project from Utrecht: pending; from Eindhoven itself: at once
+    project = labs.create_project(session, ProjectIn(**project_payload(
+        lessons=[], owner_organisation_id=accounts.organisation_id)))
+    short = utrecht.post(f"/projecten/{project.id}/lessen", data={"csrf_token": ucsrf, "text": "x"})
+    assert short.status_code == 422 and 'id="f-text-error"' in short.text
+    assert utrecht.post(f"/projecten/{project.id}/lessen", data={"csrf_token": ucsrf, "text": "Begin klein."},
+                        follow_redirects=False).status_code == 303
+    assert web_client.post(f"/projecten/{project.id}/lessen", data={"csrf_token": csrf, "text": "Meet vooraf."},
+                           follow_redirects=False).status_code == 303
+    assert client.get(f"/api/v1/projects/{project.id}").json()["lessons"] == ["Meet vooraf."]
+    # a coalition
+    bad = web_client.post("/coalities/nieuw", data={"csrf_token": csrf, "title": "Co", "lead_city": "",
+                                                    "status": "active"})
+    assert bad.status_code == 422 and 'id="f-title-error"' in bad.text and 'id="f-lead_city-error"' in bad.text
+    ok = web_client.post("/coalities/nieuw", data={"csrf_token": csrf, "title": "Coalitie slimme verlichting",
+                                                   "lead_city": "GM0772", "status": "active",
+                                                   "themes": ["energy-transition"]}, follow_redirects=False)
+    assert ok.status_code == 303
+    coalition = client.get("/api/v1/coalitions?q=slimme verlichting").json()["items"][0]
+    assert coalition["owner_organisation_id"] == accounts.organisation_id
+    assert utrecht.get(f"/coalities/{coalition['id']}/bewerken").status_code == 403
+    assert web_client.get(f"/coalities/{coalition['id']}/bewerken?lang=en").status_code == 200

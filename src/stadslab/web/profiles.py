@@ -26,6 +26,12 @@ router = APIRouter(include_in_schema=False)
 LIST_PAGE_SIZE = 50
 SAVED = N_("Your changes have been saved.")
 APPLIED = N_("Your application has been sent. Follow it in your inbox.")
+SENT = N_("Sent to the owner for approval. Follow it in your inbox.")
+
+
+def _notice(request: Request, lang: str) -> str | None:
+    text = {"opgeslagen": SAVED, "ingediend": SENT}.get(request.query_params.get("melding", ""))
+    return translations(lang).gettext(text) if text else None
 
 
 def _filters(city: list[str] | None = None, status: list[str] | None = None) -> RegistryFilters:
@@ -212,10 +218,12 @@ def project_profile(request: Request, project_id: str):
                                          .order_by(Solution.name)))
         evaluation = evidence_view.evaluation_view(session, project.id, lang, project)
         can_edit = may_write(page_principal(request), project.owner_organisation_id, "registry:write")
-        notice = (translations(lang).gettext(SAVED) if request.query_params.get("melding") == "opgeslagen"
-                  else None)
+        notice = _notice(request, lang)
+        may_contribute = may_write(page_principal(request), page_principal(request).organisation_id,
+                                   "registry:write")
         pending = _pending_labs(session, page_principal(request), project.id)
         return render(request, "project.html", {"project": project, "solutions": solutions, "pending_labs": pending,
+                                                 "may_contribute": may_contribute,
                                                  "evaluation": evaluation, "can_edit": can_edit, "notice": notice,
                                                  "demo_notice": project.is_demo}, lang=lang)
 
@@ -244,6 +252,13 @@ def solution_profile(request: Request, solution_id: str):
         solution = labs.get_solution(session, _id(solution_id))
         graph = evidence_view.replication_graph(session, solution.id)
         advice = evidence_view.scale_advice(session, solution.id, lang)
+        principal = page_principal(request)
+        rights = {"edit": may_write(principal, solution.owner_organisation_id, "registry:write"),
+                  "adopt": may_write(principal, principal.organisation_id, "registry:write"),
+                  "adoptions": {a.id for a in solution.adoptions
+                                if may_write(principal, a.owner_organisation_id, "registry:write")}}
+        notice = _notice(request, lang)
         return render(request, "solution.html", {"solution": solution, "adoptions": list(solution.adoptions),
+                                                  "rights": rights, "notice": notice,
                                                   "graph": graph, "advice": advice,
                                                   "demo_notice": solution.is_demo}, lang=lang)
