@@ -221,4 +221,4 @@ def test_a_labs_facilities_link_to_its_assets(admin_client):
     assert page.status_code == 200
     assert '<a class="utrecht-link utrecht-link--html-a" href="/infrastructuur?type=5g-site">5G-mast Lab</a>' \
         in page.text
-    assert "5G-mast Lab</a>, lorawan" in page.text  # the free code without an asset stays
+    assert "5G-mast Lab</a>, LoRaWAN-netwerk" in page.text  # a free code without an asset stays, with its label

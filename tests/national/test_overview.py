@@ -157,3 +157,26 @@ def test_city_matches_read_the_same_documents_as_project_matches(session):
     for p in projects:
         expected = project_doc(p)
         assert (docs[p.id].terms, docs[p.id].themes) == (expected.terms, expected.themes), p.id
+
+
+def test_each_city_row_carries_its_infrastructure_figures(admin_client, client, session):
+    """Gateways by openness, coverage share and investment committed and gap, per city (issue #17 item 7),
+    the same figures as the infrastructure register's own per-city answer."""
+    from tests.infrastructure.test_register_investments import asset, investment
+
+    seed_nation(session)
+    asset(admin_client, name="Gateway Zuidas", type="lorawan-gateway", openness="open")
+    asset(admin_client, name="Gateway Noord", type="lorawan-gateway", openness="private",
+          geometry={"type": "Point", "coordinates": [4.92, 52.39]})
+    asset(admin_client, name="Oud", type="lorawan-gateway", openness="open", status="retired")
+    assert admin_client.post("/api/v1/investments", json=investment()).status_code == 201
+    rows = _rows(client.get(OVERVIEW).json())
+    ams = rows[AMSTERDAM]["infrastructure"]
+    assert ams["gateways"] == {"open": 1, "community": 0, "private": 1, "observed": 0}  # retired not counted
+    assert ams["investment"] == {"cost_eur": 400000, "committed_eur": 250000, "gap_eur": 150000, "investments": 1}
+    assert ams == client.get(f"/api/v1/infrastructure/figures/{AMSTERDAM}").json()
+    rdam = rows[ROTTERDAM]["infrastructure"]
+    assert rdam["gateways"] == {"open": 0, "community": 0, "private": 0, "observed": 0}
+    assert rdam["investment"]["investments"] == 0
+    page = client.get("/netwerk").text
+    assert "LoRaWAN-dekking" in page and "250.000 / 150.000" in page

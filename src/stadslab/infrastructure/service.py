@@ -594,17 +594,25 @@ def city_figures(session: Session, municipality_code: str) -> dict[str, Any]:
     H3 cells with coverage; ``investment``: cost, committed and gap of the investments that
     name the municipality."""
     check_municipalities(session, [municipality_code], ["query", "municipality"])
+    return figures_by_city(session, [municipality_code])[municipality_code]
+
+
+def figures_by_city(session: Session, codes: list[str]) -> dict[str, dict[str, Any]]:
+    """``city_figures`` of many municipalities at once (the national dashboard's rows): one
+    refresh of the observed gateways and coverage, one query for gateways, one for investments."""
     sync_observed(session)
     coverage.refresh(session)
-    gateways = {"open": 0, "community": 0, "private": 0, "observed": 0}
-    for a in session.scalars(select(Asset).where(Asset.type == "lorawan-gateway", Asset.status != "retired",
-                                                 Asset.municipality_code == municipality_code)):
-        gateways["observed" if a.observed else a.openness or "observed"] += 1
-    invest = totals(list_investments(session, municipality=[municipality_code]))["total"]
-    return {"municipality": municipality_code, "gateways": gateways, "coverage": coverage.share(session,
-                                                                                               municipality_code),
-            "investment": {"cost_eur": invest["cost_eur"], "committed_eur": invest["committed_eur"],
-                           "gap_eur": invest["gap_eur"], "investments": invest["investments"]}}
+    wanted = set(codes)
+    gateways = {code: {"open": 0, "community": 0, "private": 0, "observed": 0} for code in wanted}
+    rows = session.execute(select(Asset.municipality_code, Asset.observed, Asset.openness).where(
+        Asset.type == "lorawan-gateway", Asset.status != "retired", Asset.municipality_code.in_(wanted)))
+    for code, observed, openness in rows:
+        gateways[code]["observed" if observed else openness or "observed"] += 1
+    per_city = totals(list_investments(session, municipality=[]))["per_municipality"] if wanted else {}
+    none = {"cost_eur": 0.0, "committed_eur": 0.0, "gap_eur": 0.0, "investments": 0}
+    return {code: {"municipality": code, "gateways": gateways[code], "coverage": coverage.share(session, code),
+                   "investment": {k: per_city.get(code, none)[k] for k in none}}
+            for code in wanted}
 
 
 # --- exports ---------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from stadslab.evidence.models import Evaluation
 from stadslab.evidence.service import published
 from stadslab.federation.models import FederatedItem, FederationPeer
 from stadslab.governance.models import LoketRequest
+from stadslab.infrastructure.service import figures_by_city
 from stadslab.labs.models import Adoption, LivingLab, Project, Solution, lab_themes, project_themes, solution_themes
 from stadslab.network.models import (
     CityNetworkMembership,
@@ -182,9 +183,10 @@ def count_by_city(session: Session, f: OverviewFilters) -> dict[str, CityCounts]
     return counts
 
 
-def city_row(m: Municipality, c: CityCounts) -> dict[str, Any]:
-    """One city's line on the dashboard (page, table and API alike)."""
-    return {"code": m.code, "name": m.name, "province": m.province, "networks": m.networks,
+def city_row(m: Municipality, c: CityCounts, infrastructure: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One city's line on the dashboard (page, table and API alike); ``infrastructure`` is
+    ``infrastructure.service.city_figures`` of the city (gateways, coverage share, investment)."""
+    return {"infrastructure": infrastructure, "code": m.code, "name": m.name, "province": m.province, "networks": m.networks,
             "labs": c.labs, "projects": c.projects, "solutions_adopted": c.solutions_adopted,
             "evaluations": c.evaluations, "verdicts": {v: c.verdicts.get(v, 0) for v in VERDICTS},
             "loket_requests": c.loket_requests,
@@ -213,6 +215,7 @@ def overview(session: Session, f: OverviewFilters) -> dict[str, Any]:
             continue
         (empty if c.empty else rows).append((m, c))
     joinable = _joinable_coalitions(session, f)
+    infra = figures_by_city(session, [m.code for m, _c in rows])
     theme_order = list(session.scalars(select(Theme.code).order_by(Theme.position)))
     totals = Counter()
     for _m, c in rows:
@@ -221,7 +224,7 @@ def overview(session: Session, f: OverviewFilters) -> dict[str, Any]:
     return {
         "filters": {"province": f.province, "theme": f.theme, "network": f.network},
         "totals": {"cities_with_content": len(rows), "cities_without_content": len(empty), **totals},
-        "cities": [city_row(m, c) for m, c in rows],
+        "cities": [city_row(m, c, infra.get(m.code)) for m, c in rows],
         "without_content": [_without_content(m, joinable, theme_order) for m, _c in empty],
         "coalitions_open": [{k: v for k, v in j.items() if k != "cities"} for j in joinable],
     }
