@@ -143,3 +143,13 @@ def test_an_id_out_of_range_is_a_422_before_streaming(client, path):
     r = client.get(path)
     assert r.status_code == 422, r.text
     assert path.split("?")[1].split("=")[0] in r.text
+
+
+@pytest.mark.parametrize("path", ["/api/v1/living-labs.csv", "/api/v1/living-labs.xlsx",
+                                  "/api/v1/living-labs.geojson"])
+def test_lab_exports_refuse_an_unknown_infrastructure_filter(client, path):
+    """The exports filter as the lab list does: an unknown value is a 400 naming it, never ignored."""
+    r = client.get(path, params={"infrastructure": ["5g", "glasvezel-x"]})
+    assert r.status_code == 400, r.text
+    assert "glasvezel-x" in r.text and "infrastructure" in r.text and "5g" in r.json()["detail"]
+    assert client.get(path, params={"infrastructure": "5g"}).status_code == 200

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from stadslab.core.auth import Principal, authorize_write, get_principal, known_up_front
 from stadslab.core.crud import SCOPE, ItemRoutes, register_item_routes
 from stadslab.core.database import get_session
-from stadslab.core.errors import NotFound
+from stadslab.core.errors import BadRequest, NotFound, field_error
 from stadslab.core.listing import ListParams, RegistryFilters, list_params, make_page, registry_filters
 
 from . import calendar, dcat, exports, funding, ical, service
@@ -185,6 +185,19 @@ def catalog_dataset(key: str, request: Request, session: Session = Depends(get_s
 # --- GeoJSON and CSV/Excel exports ----------------------------------------------------------------
 
 
+def _labs_extra(infrastructure: list[str] = Query([]), open_to_external: bool | None = Query(None)) -> dict:
+    """The lab directory's infrastructure filter, checked as the list checks it: never silently ignored."""
+    from stadslab.labs.models import INFRASTRUCTURE
+
+    unknown = [i for i in infrastructure if i not in INFRASTRUCTURE]
+    if unknown:
+        allowed = ", ".join(INFRASTRUCTURE)
+        raise BadRequest(f"infrastructure: unknown value {unknown[0]!r}; allowed: {allowed}",
+                         errors=[field_error(["query", "infrastructure"], f"unknown value {v!r}; allowed: {allowed}")
+                                 for v in unknown])
+    return {"infrastructure": infrastructure, "open_to_external": open_to_external}
+
+
 def _geojson(features: list[dict], name: str) -> JSONResponse:
     return JSONResponse({"type": "FeatureCollection", "features": features}, media_type="application/geo+json",
                         headers={"Content-Disposition": f'inline; filename="{name}.geojson"'})
@@ -197,8 +210,8 @@ _REGISTRY_ID = {"ge": 1, "le": 2**31 - 1}
 
 @router.get("/living-labs.geojson", tags=["exports"], summary="Living labs as GeoJSON")
 def labs_geojson(request: Request, filters: RegistryFilters = Depends(registry_filters),
-                 session: Session = Depends(get_session)) -> JSONResponse:
-    stmt = exports.prepare(session, "living-labs", filters, {})
+                 extra: dict = Depends(_labs_extra), session: Session = Depends(get_session)) -> JSONResponse:
+    stmt = exports.prepare(session, "living-labs", filters, extra)
     base = base_url(request)
     return _geojson([lab_feature(o, base) for o in session.scalars(stmt)], "living-labs")
 
@@ -233,10 +246,6 @@ def _registry_export(name: str, extra_params):
 
     export.__name__ = f"export_{name.replace('-', '_')}"
     return export
-
-
-def _labs_extra(infrastructure: list[str] = Query([]), open_to_external: bool | None = Query(None)) -> dict:
-    return {"infrastructure": infrastructure, "open_to_external": open_to_external}
 
 
 def _projects_extra(living_lab: int | None = Query(None, **_REGISTRY_ID)) -> dict:
