@@ -248,5 +248,6 @@ def test_solution_adoption_lesson_and_coalition_forms(web_client, session, clien
     assert ok.status_code == 303
     coalition = client.get("/api/v1/coalitions?q=slimme verlichting").json()["items"][0]
     assert coalition["owner_organisation_id"] == accounts.organisation_id
+    assert ok.headers["location"].startswith(f"/coalities/{coalition['id']}?")  # to its page
     assert utrecht.get(f"/coalities/{coalition['id']}/bewerken").status_code == 403
     assert web_client.get(f"/coalities/{coalition['id']}/bewerken?lang=en").status_code == 200

@@ -235,7 +235,7 @@ SPECS = {
                 Field("status", N_("Status"), "select", required=True, options=_statuses("active", "closed")),
                 Field("themes", N_("Themes"), "checkboxes", options=_themes)),
         load=_get_coalition, initial=_coalition_initial, create=_create_coalition, update=_update_coalition,
-        title_of=lambda c: c.title, done_url=lambda c: f"/coalities/{c.id}/bewerken",
+        title_of=lambda c: c.title, done_url=lambda c: f"/coalities/{c.id}",
         defaults={"status": "active", "themes": []}),
 }
 
