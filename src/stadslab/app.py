@@ -28,8 +28,10 @@ from stadslab.core.security import install_security
 from stadslab.evidence import contribution as evidence
 from stadslab.federation import contribution as federation
 from stadslab.governance import contribution as governance
+from stadslab.infrastructure import contribution as infrastructure
 from stadslab.interop import contribution as interop
 from stadslab.labs import contribution as labs
+from stadslab.national import contribution as national
 from stadslab.network import contribution as network
 from stadslab.ops import contribution as ops
 from stadslab.ops.metrics import SLOW_CLIENTS, MetricsMiddleware
@@ -39,7 +41,8 @@ from stadslab.sensorthings import contribution as sensorthings
 from stadslab.web import contribution as web
 
 CAPABILITIES: tuple[assembly.Contribution, ...] = tuple(c.CONTRIBUTION for c in (
-    ops, core, network, labs, evidence, search, governance, sensorthings, interop, federation, web))
+    ops, core, network, labs, evidence, search, governance, sensorthings, interop, infrastructure, federation, national,
+    web))
 
 
 def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
@@ -70,13 +73,15 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         title="Stadslab API",
         version=__version__,
         description="Registry, knowledge base and urban data hub of the Dutch Smart City network.",
-        docs_url="/api/docs",
+        # /api/docs is served by the web capability from local assets (web/api_docs.py)
+        docs_url=None,
         redoc_url=None,
         openapi_url="/api/openapi.json",
         lifespan=lifespan,
     )
     app.state.settings = settings
     app.state.db = db
+    app.state.docs_paths = ("/api/docs",)  # the Swagger UI page gets its own CSP (core.security)
     install_error_handlers(app)
 
     # Middlewares, innermost first (each add wraps the ones before it):

@@ -27,7 +27,7 @@ def test_planted_drop_is_found_and_stored_with_its_inputs(admin_client, session)
     ev = _evaluate(admin_client, exp)
     k = ev["results"]["kpis"][0]
     assert k["status"] == "ok" and k["method"] == "difference_in_differences"
-    assert k["verdict"] == "improved"  # NO2: lower is better
+    assert k["verdict"] == "improved", (k["checks"], k["messages"])  # NO2: lower is better
     assert k["effect"]["low"] < -4.0 < k["effect"]["high"] or abs(k["effect"]["estimate"] + 4) < 1.5
     assert k["verdict_text"]["nl"].startswith("Verbeterd") and k["verdict_text"]["en"].startswith("Improved")
     assert "95%" in k["verdict_text"]["en"]

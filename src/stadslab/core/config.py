@@ -179,6 +179,18 @@ class Settings(BaseSettings):
     #: loop on a loaded host: a worker being spawned cannot answer yet).
     worker_healthcheck_timeout_s: int = Field(default=30, ge=1)
 
+    # --- e-mail (loket notifications through the outbox; see docs/governance.md) ---------
+    #: SMTP server the outbox worker sends through; None: messages wait in the outbox.
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_from: str = "stadslab@localhost"
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0)
+    #: Seconds between rounds of the outbox worker.
+    outbox_interval_seconds: float = Field(default=15.0, gt=0)
+
     # --- several nodes, one system (see docs/deployment.md "Several nodes") -------------
     #: Seconds between two runs of the hub's periodic work (partitions, retention, receipt
     #: pruning); one process of all nodes runs it (``core.leader``); 0 switches it off.
@@ -217,6 +229,8 @@ class Settings(BaseSettings):
     #: Incremental harvests ask for changes since the high-water mark minus this margin
     #: (peer clocks and commit order are not perfectly monotonic).
     federation_skew_margin_seconds: int = Field(default=300, ge=0)
+    #: Items of a peer whose last successful harvest is older than this are shown as stale.
+    federation_stale_after_seconds: int = Field(default=2 * 86400, ge=60)
 
 
     @property

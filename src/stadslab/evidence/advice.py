@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from stadslab.labs.models import LivingLab, Project, Solution, project_themes
 from stadslab.network.models import Municipality, Theme
-from stadslab.network.service import get_municipality
+from stadslab.network.service import get_municipality, missing_preconditions
 from stadslab.labs.service import get_solution
 
 from .service import latest_evaluation
@@ -87,20 +87,56 @@ class Experience:
     source: str
 
 
+#: What a latest evaluation says about whether the solution worked in that city. Only an
+#: improvement counts as "worked"; no detectable effect and worse count as not worked. An
+#: inconclusive evaluation (its own assumption checks failed) says neither, and also takes away
+#: the weight of a self-reported result: the measurements do not back it.
+EVALUATION_SOURCES = {"improved": ("evaluation_improved", True), "worse": ("evaluation_worse", False),
+                      "no_detectable_effect": ("evaluation_no_effect", False),
+                      "inconclusive": ("evaluation_inconclusive", None)}
+
+
+def evaluation_outcome(session: Session, project_id: int | None) -> tuple[str, bool | None] | None:
+    """(source, worked) from the project's latest public evaluation, or None without one.
+
+    ``worked`` is True (an indicator improved and none got worse), False (worse, or no
+    detectable effect on any indicator) or None (inconclusive: the evaluation cannot tell).
+    An evaluation whose indicators all lack data is no evaluation at all here.
+    """
+    ev = latest_evaluation(session, project_id) if project_id else None
+    if ev is None:
+        return None
+    summary = ev.results.get("summary", {})
+    improved, worse = summary.get("improved", 0), summary.get("worse", 0)
+    if worse > improved:
+        return EVALUATION_SOURCES["worse"]
+    if improved:
+        return EVALUATION_SOURCES["improved"]
+    if summary.get("no_detectable_effect", 0):
+        return EVALUATION_SOURCES["no_detectable_effect"]
+    if summary.get("inconclusive", 0):
+        return EVALUATION_SOURCES["inconclusive"]
+    return None
+
+
 def experiences(session: Session, s: Solution) -> list[Experience]:
-    """Where the solution worked or failed, with how strongly the registry says so."""
+    """Where the solution worked or did not, with how strongly the registry says so.
+
+    A city counts as "worked" only on evidence: its latest evaluation improved, or, when no
+    evaluation stands against it, an adoption whose result says so (status adopted) or an origin
+    project that reports itself evaluated or scaled up. Piloting and planned adoptions are not
+    results yet; an inconclusive evaluation leaves the city out.
+    """
     out: dict[str, Experience] = {}
 
-    def from_evaluation(project_id: int | None) -> Experience | None:
-        ev = latest_evaluation(session, project_id) if project_id else None
-        if ev is None:
+    def from_evaluation(project_id: int | None) -> Experience | None | bool:
+        found = evaluation_outcome(session, project_id)
+        if found is None:
             return None
-        summary = ev.results.get("summary", {})
-        if summary.get("worse", 0) > summary.get("improved", 0):
-            return Experience("", False, 1.5, "evaluation_worse")
-        if summary.get("improved", 0) > 0:
-            return Experience("", True, 1.5, "evaluation_improved")
-        return None
+        source, worked = found
+        if worked is None:
+            return False  # evaluated, but it cannot tell: no experience either way
+        return Experience("", worked, 1.5, source)
 
     if s.origin_project is not None:
         p = s.origin_project
@@ -109,15 +145,17 @@ def experiences(session: Session, s: Solution) -> list[Experience]:
             exp = Experience("", True, 1.0, f"origin_{p.status}")
         elif exp is None and p.status == "stopped":
             exp = Experience("", False, 1.0, "origin_stopped")
-        if exp is not None:
+        if exp is not None and exp is not False:
             exp.code = p.municipality_code
             out[exp.code] = exp
     for a in s.adoptions:
         exp = from_evaluation(a.project_id)
         if exp is None:
-            exp = {"adopted": Experience("", True, 1.0, "adopted"), "piloting": Experience("", True, 0.5, "piloting"),
+            exp = {"adopted": Experience("", True, 1.0, "adopted"),
                    "abandoned": Experience("", False, 1.0, "abandoned")}.get(a.status)
-        if exp is not None:
+        if exp is False:
+            out.pop(a.municipality_code, None)
+        elif exp is not None:
             exp.code = a.municipality_code
             out[exp.code] = exp
     return list(out.values())
@@ -182,18 +220,22 @@ def _explain(c: Profile, sc: dict, profs: dict[str, Profile], themes: dict[str, 
                          f"Caution: also resembles {o.name}, where it did not work ({source_text(e.source, lang)})") +
                         (": " + "; ".join(why) if why else "") + ".")
         else:
-            bits.append(f"Weinig overeenkomst met {o.name}, waar het niet werkte." if nl else
-                        f"Little in common with {o.name}, where it did not work.")
+            bits.append(f"Weinig overeenkomst met {o.name}, waar het niet werkte ({source_text(e.source, lang)})." if nl
+                        else f"Little in common with {o.name}, where it did not work ({source_text(e.source, lang)}).")
     return " ".join(bits)
 
 
 SOURCES = {
-    "evaluation_improved": ("evaluatie: verbeterd", "evaluation_improved"),
-    "evaluation_worse": ("evaluatie: verslechterd", "evaluation_worse"),
-    "origin_evaluated": ("project van oorsprong geëvalueerd", "origin project evaluated"),
-    "origin_scaled": ("project van oorsprong opgeschaald", "origin project scaled"),
-    "origin_stopped": ("project van oorsprong gestopt", "origin_stopped"),
-    "adopted": ("geadopteerd", "adopted"), "piloting": ("in pilot", "piloting"), "abandoned": ("gestopt", "abandoned"),
+    "evaluation_improved": ("evaluatie: verbeterd", "evaluation: improved"),
+    "evaluation_worse": ("evaluatie: verslechterd", "evaluation: worse"),
+    "evaluation_no_effect": ("evaluatie: geen aantoonbaar effect", "evaluation: no detectable effect"),
+    "evaluation_inconclusive": ("evaluatie: onbeslist", "evaluation: inconclusive"),
+    "origin_evaluated": ("project van oorsprong geëvalueerd, volgens het project zelf",
+                         "origin project evaluated, as the project reports"),
+    "origin_scaled": ("project van oorsprong opgeschaald", "origin project scaled up"),
+    "origin_stopped": ("project van oorsprong gestopt", "origin project stopped"),
+    "adopted": ("geadopteerd, volgens de stad zelf; geen evaluatie", "adopted, as the city reports; not evaluated"),
+    "abandoned": ("gestopt", "abandoned"),
 }
 
 
@@ -230,8 +272,13 @@ def advise(session: Session, solution_id: int, *, limit: int = 10, lang: str = "
     if s.origin_project is not None:
         involved.add(s.origin_project.municipality_code)
     ranked = []
+    cities = {m.code: m for m in session.scalars(select(Municipality))}
+    unsuited = {code for code, m in cities.items() if missing_preconditions(s.preconditions, m)}
+    if unsuited:
+        out["preconditions"] = list(s.preconditions)
+        out["excluded_for_preconditions"] = len(unsuited - involved)
     for code, c in profs.items():
-        if code in involved:
+        if code in involved or code in unsuited:
             continue
         sc = _score(c, exps, profs)
         ranked.append((sc["score"], code, sc))
@@ -254,11 +301,16 @@ def opportunities(session: Session, code: str, *, limit: int = 10, lang: str = "
     themes = _theme_names(session, lang)
     c = profs[city.code]
     items = []
+    not_plausible = []
     for s in session.scalars(select(Solution).order_by(Solution.name)):
         involved = {a.municipality_code for a in s.adoptions}
         if s.origin_project is not None:
             involved.add(s.origin_project.municipality_code)
         if city.code in involved:
+            continue
+        missing = missing_preconditions(s.preconditions, city)
+        if missing:  # e.g. shore power for inland ships where there is no inland port
+            not_plausible.append({"solution": {"id": s.id, "name": s.name}, "missing": missing})
             continue
         exps = experiences(session, s)
         worked = [e for e in exps if e.worked]
@@ -273,5 +325,5 @@ def opportunities(session: Session, code: str, *, limit: int = 10, lang: str = "
                       "most_similar_failure": _match(sc["failure"], profs),
                       "explanation": _explain(c, sc, profs, themes, lang)})
     items.sort(key=lambda x: (-x["score"], x["solution"]["name"]))
-    return {"municipality": {"code": city.code, "name": city.name}, "count": len(items),
-            "opportunities": items[:limit]}
+    return {"municipality": {"code": city.code, "name": city.name, "facts": list(city.facts or [])},
+            "count": len(items), "opportunities": items[:limit], "not_plausible": not_plausible}

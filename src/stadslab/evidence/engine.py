@@ -32,12 +32,12 @@ from datetime import datetime, timedelta, timezone
 
 import numpy as np
 
-ENGINE_VERSION = "1.0.0"
+ENGINE_VERSION = "1.1.0"
 OUTLIER_Z = 5.0
 #: A period needs at least this many buckets, and at least three blocks, for an interval.
 MIN_BUCKETS = 10
 N_BOOT = 1999
-VERDICTS = ("improved", "no_detectable_effect", "worse")
+VERDICTS = ("improved", "no_detectable_effect", "worse", "inconclusive")
 
 
 class EngineError(ValueError):
@@ -283,6 +283,153 @@ def verdict(shift: Shift, direction: str) -> str:
     went_up = shift.effect > 0
     good = went_up if direction == "higher" else not went_up
     return "improved" if good else "worse"
+
+
+# --------------------------------------------------------------------------- assumption checks
+
+#: Confidence of each assumption check. Two checks at 98 % keep the share of honest
+#: evaluations wrongly called inconclusive near 4 % (see the validation suite).
+CHECK_CONFIDENCE = 0.98
+SLOPE_WIDENING = 1.25
+#: Confidence of the groups' own before/after changes (used to tell a control-only difference).
+GROUP_CHANGE_CONFIDENCE = 0.90
+
+
+@dataclass
+class Check:
+    """One assumption check: an estimate with its interval, and whether the assumption holds.
+
+    ``passed`` is None when the data are too short to check (the reason is in ``problem``).
+    """
+
+    name: str
+    passed: bool | None
+    estimate: float | None = None
+    low: float | None = None
+    high: float | None = None
+    confidence: float = CHECK_CONFIDENCE
+    problem: str | None = None
+
+    def as_dict(self) -> dict:
+        return {"name": self.name, "passed": self.passed, "estimate": self.estimate, "low": self.low,
+                "high": self.high, "confidence": self.confidence, "problem": self.problem}
+
+
+def _hac_slope(x: np.ndarray, t: np.ndarray, confidence: float) -> tuple[float, float, float]:
+    """OLS slope of ``x`` on ``t`` with a Bartlett (Newey–West) standard error.
+
+    The bandwidth is a fixed fraction of the series and the critical value the fixed-b one for
+    that fraction, widened by half for the estimated trend (Bunzel & Vogelsang 2005 report
+    larger fixed-b critical values for trend slopes than for a mean); calibrated by the
+    null scenarios of the validation suite.
+    """
+    n = x.size
+    tc = t - t.mean()
+    sxx = float(np.dot(tc, tc))
+    slope = float(np.dot(tc, x - x.mean()) / sxx)
+    u = (x - x.mean() - slope * tc) * tc
+    m = max(1, math.ceil(BLOCK_FRACTION * n))
+    gamma0 = float(np.dot(u, u))
+    lrv = gamma0 + 2 * sum((1 - j / (m + 1)) * float(np.dot(u[j:], u[:-j])) for j in range(1, min(m, n - 1) + 1))
+    se = math.sqrt(max(lrv, 0.0)) / sxx
+    q = fixed_b_critical(confidence, m / n) * SLOPE_WIDENING
+    return slope, slope - q * se, slope + q * se
+
+
+def pretrend_checks(buckets: np.ndarray, values: np.ndarray, post_mask: np.ndarray, *,
+                    season_period: int | None = 7, n_boot: int = N_BOOT, seed: int = 0,
+                    confidence: float = CHECK_CONFIDENCE) -> list[Check]:
+    """Were the groups moving in parallel before the intervention? Two checks on the baseline.
+
+    ``values`` is the analysed series (intervention − control, or the intervention series alone
+    without controls); in the baseline it should be level. The *placebo* check pretends the
+    intervention started halfway through the baseline and estimates that "effect" with the
+    same method as the real one; the *slope* check fits a straight line through the baseline
+    (per bucket, with an autocorrelation-robust interval). Either interval excluding zero means
+    the series was already drifting, so a before/after difference would partly be that drift.
+    """
+    pre_b, pre_v = buckets[~post_mask], values[~post_mask]
+    n = pre_b.size
+    out = []
+    half = n // 2
+    if half < MIN_BUCKETS:
+        out.append(Check("placebo", None, problem=f"the baseline has {n} buckets; a placebo split needs at least "
+                                                    f"{2 * MIN_BUCKETS}"))
+    else:
+        fake_post = np.arange(n) >= half
+        try:
+            sh = estimate_shift(pre_b, pre_v, fake_post, confidence=confidence, season_period=season_period,
+                                n_boot=n_boot, seed=seed)
+            out.append(Check("placebo", not (sh.low > 0 or sh.high < 0), sh.effect, sh.low, sh.high, confidence))
+        except EngineError as exc:
+            out.append(Check("placebo", None, problem=str(exc)))
+    if n < MIN_BUCKETS:
+        out.append(Check("baseline_slope", None, problem=f"the baseline has {n} buckets; at least {MIN_BUCKETS} "
+                                                           "are needed to fit a trend"))
+    else:
+        v = pre_v
+        if season_period:
+            v, _ = remove_weekly_profile(pre_b, pre_v, np.zeros(n, dtype=bool), season_period)
+        slope, lo, hi = _hac_slope(v, pre_b.astype(float), confidence)
+        out.append(Check("baseline_slope", not (lo > 0 or hi < 0), slope, lo, hi, confidence))
+    return out
+
+
+def group_change(buckets: np.ndarray, values: np.ndarray, post_mask: np.ndarray, *,
+                 confidence: float = GROUP_CHANGE_CONFIDENCE, season_period: int | None = 7, n_boot: int = N_BOOT,
+                 seed: int = 0) -> Shift | None:
+    """One group's own before/after change (no controls subtracted), or None when too short."""
+    try:
+        return estimate_shift(buckets, values, post_mask, confidence=confidence, season_period=season_period,
+                              n_boot=n_boot, seed=seed)
+    except EngineError:
+        return None
+
+
+def _significant(s: Shift | None) -> int:
+    """+1 / −1 when the interval lies above / below zero, 0 otherwise (or when there is no estimate)."""
+    if s is None:
+        return 0
+    return 1 if s.low > 0 else -1 if s.high < 0 else 0
+
+
+@dataclass
+class Assessment:
+    """The verdict after the assumption checks, with the reasons when it is inconclusive."""
+
+    verdict: str
+    estimate_verdict: str
+    reasons: list[str]
+    checks: list[Check]
+    intervention_change: Shift | None = None
+    control_change: Shift | None = None
+
+
+def assess(shift: Shift, direction: str, checks: list[Check], *, intervention_change: Shift | None = None,
+           control_change: Shift | None = None) -> Assessment:
+    """The verdict of ``shift``, made "inconclusive" when an assumption it rests on fails.
+
+    Reasons: ``pretrend`` (a baseline check found the series already drifting, in the direction of
+    the effect, or in any direction when no effect was found: a drift the other way would only
+    make a found effect smaller, so it is reported but does not overturn the verdict);
+    ``control_only`` (with controls: the effect says the intervention sites improved or got
+    worse relative to the controls, but the intervention sites themselves did not change
+    detectably while the control sites did, the other way, so the difference is the controls' own
+    change). When both groups moved the same way (a season, the weather) and the intervention
+    sites less, that is what a difference in differences is for: the verdict stands, with a note.
+    """
+    raw = verdict(shift, direction)
+    reasons = []
+    failed = [c for c in checks if c.passed is False]
+    if raw == "no_detectable_effect" and failed:
+        reasons.append("pretrend")  # a drift may hide an effect
+    elif any((c.estimate or 0) * shift.effect > 0 for c in failed):
+        reasons.append("pretrend")  # a drift in the direction of the effect may have produced it
+    if raw != "no_detectable_effect" and control_change is not None:
+        claimed = 1 if shift.effect > 0 else -1
+        if _significant(intervention_change) == 0 and _significant(control_change) == -claimed:
+            reasons.append("control_only")
+    return Assessment("inconclusive" if reasons else raw, raw, reasons, checks, intervention_change, control_change)
 
 
 def seed_for(*parts: object) -> int:

@@ -82,7 +82,86 @@ def _chart_series(buckets: np.ndarray, values: np.ndarray, resolution: str) -> d
     return out
 
 
-def _verdict_text(k: ResolvedKpi, shift: engine.Shift, verdict: str, did: bool, rel: float | None) -> dict[str, str]:
+def _own_change(gs: engine.GroupSeries, pre, post, season: int, seed: int) -> engine.Shift | None:
+    in_pre = (gs.buckets >= pre[0]) & (gs.buckets < pre[1])
+    in_post = (gs.buckets >= post[0]) & (gs.buckets < post[1])
+    keep = in_pre | in_post
+    return engine.group_change(gs.buckets[keep], gs.values[keep], in_post[keep], season_period=season, seed=seed)
+
+
+def _shift_out(s: engine.Shift | None) -> dict[str, Any] | None:
+    return None if s is None else {"estimate": s.effect, "low": s.low, "high": s.high, "confidence": s.confidence}
+
+
+def _checks_out(a: engine.Assessment) -> dict[str, Any]:
+    """The assumption checks as stored: each check, the groups' own changes, and why inconclusive."""
+    return {"parallel_pretrends": [c.as_dict() for c in a.checks],
+            "passed": all(c.passed is not False for c in a.checks) and "control_only" not in a.reasons,
+            "intervention_change": _shift_out(a.intervention_change),
+            "control_change": _shift_out(a.control_change), "inconclusive_reasons": a.reasons}
+
+
+def _check_messages(k: ResolvedKpi, shift: engine.Shift, a: engine.Assessment, did: bool) -> list[dict[str, str]]:
+    unit = k.unit
+    out = []
+    ref = ("het verschil tussen interventie- en controlelocaties" if did else "de meetwaarden",
+           "the difference between intervention and control sites" if did else "the measurements")
+    for c in a.checks:
+        what = {"placebo": ("een nepinterventie halverwege de nulmeting",
+                            "a placebo intervention halfway through the baseline"),
+                "baseline_slope": ("de trend binnen de nulmeting", "the trend within the baseline")}[c.name]
+        conf = int(round(c.confidence * 100))
+        if c.passed is None:
+            out.append(msg(f"Parallelle trends vóór de interventie konden niet worden getoetst ({what[0]}): {c.problem}.",
+                           f"Parallel trends before the intervention could not be checked ({what[1]}): {c.problem}."))
+        elif c.passed is False:
+            per = " per dag" if c.name == "baseline_slope" else ""
+            per_en = " per day" if c.name == "baseline_slope" else ""
+            out.append(msg(
+                f"Aanname niet houdbaar: {ref[0]} veranderde al vóór de interventie. Toets: {what[0]} geeft "
+                f"{fmt(c.estimate, 'nl', True)} {unit}{per} (interval {fmt(c.low, 'nl', True)} tot "
+                f"{fmt(c.high, 'nl', True)}, {conf}%), niet nul. " + (
+                    "Het oordeel is daarom onbeslist." if "pretrend" in a.reasons else
+                    "Die trend gaat tegen het gevonden effect in, dus het effect is eerder onderschat."),
+                f"Assumption fails: {ref[1]} was already changing before the intervention. Check: {what[1]} gives "
+                f"{fmt(c.estimate, 'en', True)} {unit}{per_en} (interval {fmt(c.low, 'en', True)} to "
+                f"{fmt(c.high, 'en', True)}, {conf}%), not zero. " + (
+                    "The verdict is therefore inconclusive." if "pretrend" in a.reasons else
+                    "That trend runs against the effect found, so the effect is if anything understated.")))
+    if did and a.estimate_verdict != "no_detectable_effect":
+        own, ctl = a.intervention_change, a.control_change
+        claimed = "daling" if shift.effect < 0 else "stijging"
+        claimed_en = "fall" if shift.effect < 0 else "rise"
+        moved = engine._significant(own)
+        if moved != (1 if shift.effect > 0 else -1):
+            own_txt = ("" if own is None else
+                       f" (eigen verandering {fmt(own.effect, 'nl', True)} {unit}, interval {fmt(own.low, 'nl', True)} "
+                       f"tot {fmt(own.high, 'nl', True)})",
+                       "" if own is None else
+                       f" (own change {fmt(own.effect, 'en', True)} {unit}, interval {fmt(own.low, 'en', True)} to "
+                       f"{fmt(own.high, 'en', True)})")
+            ctl_txt = ("", "")
+            if ctl is not None and "control_only" in a.reasons:
+                ctl_txt = (f" De controlelocaties veranderden zelf met {fmt(ctl.effect, 'nl', True)} {unit}; het "
+                           "verschil komt van hen, dus het oordeel is onbeslist.",
+                           f" The control sites themselves changed by {fmt(ctl.effect, 'en', True)} {unit}; the "
+                           "difference comes from them, so the verdict is inconclusive.")
+            if moved == 0:
+                head = (f"Let op: de interventielocaties zelf lieten geen aantoonbare {claimed} zien",
+                        f"Note: the intervention sites themselves showed no detectable {claimed_en}")
+            else:
+                other = "stegen" if shift.effect < 0 else "daalden"
+                other_en = "rose" if shift.effect < 0 else "fell"
+                head = (f"Let op: de interventielocaties {other} zelf ook, maar minder dan de controlelocaties; het "
+                        "effect is een verschil ten opzichte van de controlelocaties",
+                        f"Note: the intervention sites themselves {other_en} too, but less than the control sites; "
+                        "the effect is a difference relative to the control sites")
+            out.append(msg(f"{head[0]}{own_txt[0]}.{ctl_txt[0]}", f"{head[1]}{own_txt[1]}.{ctl_txt[1]}"))
+    return out
+
+
+def _verdict_text(k: ResolvedKpi, shift: engine.Shift, verdict: str, did: bool, rel: float | None,
+                  a: engine.Assessment | None = None) -> dict[str, str]:
     conf = int(round(shift.confidence * 100))
     ref_nl = "ten opzichte van de controlelocaties" if did else "ten opzichte van de nulmeting"
     ref_en = "relative to the control sites" if did else "compared with the baseline"
@@ -92,6 +171,21 @@ def _verdict_text(k: ResolvedKpi, shift: engine.Shift, verdict: str, did: bool, 
         name = k.name[lang]
         lo, hi = fmt(shift.low, lang, True), fmt(shift.high, lang, True)
         rel_txt = f" ({fmt(rel, lang, True)} %)" if rel is not None else ""
+        if verdict == "inconclusive":
+            why = {"pretrend": ("de groepen liepen vóór de interventie al niet gelijk op",
+                                "the groups were not moving in parallel before the intervention"),
+                   "control_only": ("het verschil komt van de controlelocaties; de interventielocaties zelf "
+                                    "veranderden niet aantoonbaar in die richting",
+                                    "the difference comes from the control sites; the intervention sites themselves "
+                                    "did not change detectably in that direction")}
+            reasons = [why[r][0 if lang == "nl" else 1] for r in (a.reasons if a else [])]
+            out[lang] = (f"Onbeslist: de geschatte verandering van {fmt(shift.effect, lang, True)} {unit} in {name} "
+                         f"{ref_nl} (interval {lo} tot {hi} {unit}) is geen betrouwbaar effect, want "
+                         f"{' en '.join(reasons)}." if lang == "nl" else
+                         f"Inconclusive: the estimated change of {fmt(shift.effect, lang, True)} {unit} in {name} "
+                         f"{ref_en} (interval {lo} to {hi} {unit}) is not a reliable effect, because "
+                         f"{' and '.join(reasons)}.")
+            continue
         if verdict == "no_detectable_effect":
             out[lang] = (f"Geen aantoonbaar effect: de verandering van {fmt(shift.effect, lang, True)} {unit} in {name} "
                          f"{ref_nl} is bij {conf}% betrouwbaarheid niet van nul te onderscheiden "
@@ -201,8 +295,19 @@ def evaluate_kpi(rd: ResolvedDesign, k: ResolvedKpi, rows: list[aggregation.Buck
         return result
     base = means["intervention"]["baseline"]
     rel = shift.effect / abs(base) * 100 if abs(base) > 1e-9 else None
-    verdict = engine.verdict(shift, k.direction)
-    result.update(status="ok", verdict=verdict, verdict_text=_verdict_text(k, shift, verdict, did, rel), effect={
+    seed = engine.seed_for(seed_base, k.index)
+    season = engine.SEASON[rd.resolution]
+    checks = engine.pretrend_checks(buckets, values, post_mask, season_period=season, seed=seed + 1)
+    own = other = None
+    if did:
+        own, other = (_own_change(gs, pre, post, season, seed + i)
+                      for i, gs in ((2, t), (3, groups["control"])))
+    a = engine.assess(shift, k.direction, checks, intervention_change=own, control_change=other)
+    verdict = a.verdict
+    result["checks"] = _checks_out(a)
+    result["messages"].extend(_check_messages(k, shift, a, did))
+    result.update(status="ok", verdict=verdict, estimate_verdict=a.estimate_verdict,
+                  verdict_text=_verdict_text(k, shift, verdict, did, rel, a), effect={
         "estimate": shift.effect, "low": shift.low, "high": shift.high, "standard_error": shift.se,
         "confidence": shift.confidence, "relative_pct": rel, "buckets_baseline": shift.n_pre,
         "buckets_intervention": shift.n_post, "block_length_baseline": shift.block_pre,

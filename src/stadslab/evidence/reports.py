@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from stadslab.labs.service import get_project, get_solution
 
-from . import advice, charts, comparison, graph
+from . import advice, charts, comparison, consistency, graph
 from .evaluation import fmt
 from .models import ExperimentDesign
 from .service import code_version, evaluations, latest_evaluation
@@ -32,8 +32,9 @@ HEADERS = {"Content-Security-Policy": (
     "img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")}
 
 VERDICTS = {"nl": {"improved": "verbeterd", "no_detectable_effect": "geen aantoonbaar effect", "worse": "verslechterd",
-                   None: "—"},
-            "en": {"improved": "improved", "no_detectable_effect": "no detectable effect", "worse": "worse", None: "—"}}
+                   "inconclusive": "onbeslist", None: "—"},
+            "en": {"improved": "improved", "no_detectable_effect": "no detectable effect", "worse": "worse",
+                   "inconclusive": "inconclusive", None: "—"}}
 METHODS = {"nl": {"difference_in_differences": "verschil-in-verschillen met controlelocaties",
                   "before_after": "voor-na-vergelijking (geen controlelocaties)"},
            "en": {"difference_in_differences": "difference in differences against control sites",
@@ -86,6 +87,7 @@ def project_report(session: Session, project_id: int, lang: str = "nl") -> str:
     title = (f"Bewijs: {project.title}" if lang == "nl" else f"Evidence: {project.title}")
     return _env.get_template("project_report.html").render(
         title=title, project=project, design=row.design if row else None, evaluation=ev, kpis=kpis,
+        flags=consistency.project_flags(project, ev),
         history=evaluations(session, project_id)["history"], **h)
 
 

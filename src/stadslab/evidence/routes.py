@@ -12,7 +12,7 @@ from stadslab.core.auth import Principal, authenticate_writer, authorize_write, 
 from stadslab.core.database import get_session
 from stadslab.labs.service import get_project
 
-from . import advice, comparison, graph, kpi_library, reports, service
+from . import advice, comparison, consistency, graph, kpi_library, reports, service
 from .schemas import DesignIn
 
 router = APIRouter(tags=["evidence"])
@@ -68,6 +68,12 @@ def get_evaluations(project_id: int, session: Session = Depends(get_session),
 def get_evaluation(project_id: int, evaluation_id: int, session: Session = Depends(get_session),
                    principal: Principal = Depends(get_principal)):
     return service.evaluation_out(service.get_evaluation(session, project_id, evaluation_id, principal))
+
+
+@router.get("/evidence/contradictions", summary="Projects whose own results and sensor evaluation disagree")
+def list_contradictions(session: Session = Depends(get_session)):
+    items = consistency.flagged_projects(session)
+    return {"count": len(items), "value": items}
 
 
 @router.get("/projects/{project_id}/report.html", response_class=HTMLResponse, summary="Project evidence report")

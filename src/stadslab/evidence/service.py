@@ -25,6 +25,7 @@ from stadslab.labs.service import get_project
 from stadslab.sensorthings.access.visibility import visible_ids
 
 from . import design as design_rules
+from .consistency import consistency
 from .engine import ENGINE_VERSION
 from .evaluation import evaluate
 from .models import Evaluation, ExperimentDesign
@@ -183,12 +184,13 @@ def latest_evaluation(session: Session, project_id: int,
 
 def evaluations(session: Session, project_id: int, limit: int = 50,
                 principal: Principal = ANONYMOUS) -> dict[str, Any]:
-    get_project(session, project_id)
+    project = get_project(session, project_id)
     rows = [published(session, e, principal) for e in session.scalars(
         select(Evaluation).where(Evaluation.project_id == project_id)
         .order_by(Evaluation.evaluated_at.desc(), Evaluation.id.desc()).limit(limit))]
     return {"project_id": project_id, "latest": evaluation_out(rows[0]) if rows else None,
-            "history": [evaluation_summary(e) for e in rows]}
+            "history": [evaluation_summary(e) for e in rows],
+            "consistency": consistency(session, project, rows[0]) if rows else None}
 
 
 def get_evaluation(session: Session, project_id: int, evaluation_id: int,

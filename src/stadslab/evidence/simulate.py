@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .engine import SiteSeries, build_group, estimate_shift
+from .engine import SiteSeries, assess, build_group, estimate_shift, group_change, pretrend_checks
 
 #: Relative daily profiles (24 hourly factors around 1): two rush hours for traffic
 #: and NO2, commuting peaks for cyclists, a day/night step for noise.
@@ -75,6 +75,11 @@ class Scenario:
     first_weekday: int = 0
     #: The intervention sites' weekly pattern is this much stronger than the controls'.
     weekly_mismatch: float = 0.1
+    #: A linear drift of the intervention sites over both periods (per day): they were already
+    #: changing before the intervention, with no effect of it.
+    treat_trend_per_day: float = 0.0
+    #: A step of the control sites only, at the start of the intervention period.
+    control_step: float = 0.0
 
 
 def hourly_sites(rng: np.random.Generator, sc: Scenario) -> tuple[np.ndarray, np.ndarray]:
@@ -86,16 +91,19 @@ def hourly_sites(rng: np.random.Generator, sc: Scenario) -> tuple[np.ndarray, np
     weather_day = ar1(rng, days, sc.weather_phi, sc.weather_sigma)[0]
     weather = np.repeat(weather_day, 24)
 
-    def group(n: int, weekly_scale: float, effect: float) -> np.ndarray:
+    def group(n: int, weekly_scale: float, effect: float, trend: float = 0.0) -> np.ndarray:
         week = np.repeat(1 + (WEEKLY[sc.kind][weekday] - 1) * weekly_scale, 24)
         levels = sc.level * rng.uniform(0.8, 1.2, n)[:, None]
         noise = ar1(rng, hours, sc.noise_phi_hourly, sc.noise_sigma * np.sqrt(1 - sc.noise_phi_hourly ** 2), n)
         site_day = np.repeat(ar1(rng, days, sc.site_day_phi, sc.site_day_sigma, n), 24, axis=1)
         x = levels * prof[None, :] * week[None, :] + weather[None, :] + noise + site_day
         x[:, sc.days_pre * 24:] += effect
+        if trend:
+            x += trend * (np.arange(hours) / 24)[None, :]
         return x
 
-    return group(sc.n_treat, 1 + sc.weekly_mismatch, sc.effect), group(sc.n_control, 1.0, 0.0)
+    return (group(sc.n_treat, 1 + sc.weekly_mismatch, sc.effect, sc.treat_trend_per_day),
+            group(sc.n_control, 1.0, sc.control_step))
 
 
 def daily_sites(hourly: np.ndarray, first_day: int, prefix: str) -> list[SiteSeries]:
@@ -104,6 +112,62 @@ def daily_sites(hourly: np.ndarray, first_day: int, prefix: str) -> list[SiteSer
     means = hourly[:, : days * 24].reshape(hourly.shape[0], days, 24).mean(axis=2)
     b = np.arange(first_day, first_day + days, dtype=np.int64)
     return [SiteSeries(f"{prefix}{i}", b, means[i]) for i in range(hourly.shape[0])]
+
+
+def _groups(rng: np.random.Generator, sc: Scenario):
+    first_day = 19000 + ((sc.first_weekday - 19000 % 7 - 3) % 7)  # 1970-01-01 was a Thursday
+    treat, ctrl = hourly_sites(rng, sc)
+    pre = (first_day, first_day + sc.days_pre)
+    post = (first_day + sc.days_pre, first_day + sc.days_pre + sc.days_post)
+    return build_group(daily_sites(treat, first_day, "t"), pre, post), \
+        build_group(daily_sites(ctrl, first_day, "c"), pre, post), post
+
+
+def run_checked_trial(rng: np.random.Generator, sc: Scenario, *, direction: str = "lower",
+                      confidence: float = 0.95, n_boot: int = 499, use_control: bool = True):
+    """One simulated evaluation with the assumption checks, as ``evaluation.evaluate_kpi`` runs it.
+
+    Returns (shift, assessment).
+    """
+    g_t, g_c, post = _groups(rng, sc)
+    seed = int(rng.integers(0, 2**63 - 1))
+    if use_control:
+        common, it, ic = np.intersect1d(g_t.buckets, g_c.buckets, return_indices=True)
+        buckets, values = common, g_t.values[it] - g_c.values[ic]
+    else:
+        buckets, values = g_t.buckets, g_t.values
+    post_mask = buckets >= post[0]
+    shift = estimate_shift(buckets, values, post_mask, confidence=confidence, n_boot=n_boot, seed=seed)
+    checks = pretrend_checks(buckets, values, post_mask, n_boot=n_boot, seed=seed + 1)
+    own = other = None
+    if use_control:
+        own = group_change(g_t.buckets, g_t.values, g_t.buckets >= post[0], n_boot=n_boot, seed=seed + 2)
+        other = group_change(g_c.buckets, g_c.values, g_c.buckets >= post[0], n_boot=n_boot, seed=seed + 3)
+    return shift, assess(shift, direction, checks, intervention_change=own, control_change=other)
+
+
+def validation_study(trials: int, sc: Scenario, seed: int, *, direction: str = "lower", confidence: float = 0.95,
+                     n_boot: int = 499, use_control: bool = True) -> dict:
+    """Coverage of the planted effect and the shares of each final verdict, checks included.
+
+    ``false_improved`` is the share of trials ending "improved" although the planted effect is
+    zero (or not better in ``direction``); ``coverage`` counts intervals covering the planted
+    effect; ``inconclusive`` the trials whose checks failed.
+    """
+    rng = np.random.default_rng(seed)
+    counts = {"improved": 0, "no_detectable_effect": 0, "worse": 0, "inconclusive": 0}
+    covered = raw_improved = 0
+    really_better = sc.effect < 0 if direction == "lower" else sc.effect > 0
+    for _ in range(trials):
+        shift, a = run_checked_trial(rng, sc, direction=direction, confidence=confidence, n_boot=n_boot,
+                                     use_control=use_control)
+        counts[a.verdict] += 1
+        covered += shift.low <= sc.effect <= shift.high
+        raw_improved += a.estimate_verdict == "improved"
+    out = {"trials": trials, "coverage": covered / trials, **{k: v / trials for k, v in counts.items()},
+           "improved_without_checks": raw_improved / trials}
+    out["false_improved"] = 0.0 if really_better else out["improved"]
+    return out
 
 
 def run_trial(rng: np.random.Generator, sc: Scenario, *, confidence: float = 0.95, n_boot: int = 999,

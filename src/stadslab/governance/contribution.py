@@ -19,29 +19,39 @@ def _setup(app: FastAPI) -> None:
 
 
 AUDIT_HEAD_LEADER = "audit-head-export"
+OUTBOX_LEADER = "email-outbox"
 
 
 def _start(app: FastAPI) -> None:
-    """With ``STADSLAB_AUDIT_HEAD_EXPORT_DIR``: one process of all nodes exports the chain head periodically."""
+    """Periodic work, each job on one process of all nodes (``core.leader``):
+    the e-mail outbox when an SMTP host is configured, and with ``STADSLAB_AUDIT_HEAD_EXPORT_DIR``
+    the export of the audit chain head."""
     settings, db = app.state.settings, app.state.db
-    if not settings.audit_head_export_dir:
-        app.state.audit_head_export = None
-        return
-    from .audit import export_head_to
+    app.state.governance_loops = []
+    if settings.smtp_host:
+        from .outbox import send_pending
 
-    def export() -> None:
-        with db.session() as session:
-            export_head_to(settings.audit_head_export_dir, session,
-                           settings.audit_head_key or settings.secret_key)
+        def send() -> None:
+            with db.session() as session:
+                send_pending(session, settings)
 
-    app.state.audit_head_export = run_as_leader(db, AUDIT_HEAD_LEADER, export,
-                                                settings.audit_head_export_interval_seconds,
-                                                poll=settings.leader_poll_seconds)
+        app.state.governance_loops.append(run_as_leader(db, OUTBOX_LEADER, send, settings.outbox_interval_seconds,
+                                                        poll=settings.leader_poll_seconds))
+    if settings.audit_head_export_dir:
+        from .audit import export_head_to
+
+        def export() -> None:
+            with db.session() as session:
+                export_head_to(settings.audit_head_export_dir, session,
+                               settings.audit_head_key or settings.secret_key)
+
+        app.state.governance_loops.append(run_as_leader(db, AUDIT_HEAD_LEADER, export,
+                                                        settings.audit_head_export_interval_seconds,
+                                                        poll=settings.leader_poll_seconds))
 
 
 def _stop(app: FastAPI) -> None:
-    loop = getattr(app.state, "audit_head_export", None)
-    if loop is not None:
+    for loop in getattr(app.state, "governance_loops", []):
         loop.stop()
 
 

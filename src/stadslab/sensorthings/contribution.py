@@ -4,6 +4,7 @@ LoRaWAN routes in the API, the group writer, and MQTT for the lifespan."""
 from fastapi import FastAPI
 
 from stadslab.core.assembly import Contribution, Routes, Stage
+from stadslab.core.errors import PROBLEM_SHAPES
 from stadslab.core.leader import run_as_leader
 
 from . import housekeeping
@@ -13,10 +14,12 @@ from .write.group_commit import GroupCommit
 from .lorawan.routes import lorawan_router
 from .mqtt.runtime import start_mqtt, stop_mqtt
 from .storage.partitions import maintain_at_startup
+from .api import errors
 from .api.routes import register_router, router
 
 
 def _setup(app: FastAPI) -> None:
+    PROBLEM_SHAPES[errors.PREFIX] = errors.frost_shape  # error bodies FROST-Server's clients read too
     settings, db = app.state.settings, app.state.db
     install_sqlite_functions(db.engine)  # geometry and Unicode functions for $filter on SQLite
     # Single Observation POSTs arriving together share one transaction (its thread starts on first use).

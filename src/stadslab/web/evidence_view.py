@@ -44,15 +44,21 @@ def interval_picture(estimate: float, low: float, high: float) -> dict[str, floa
     return {"zero": x(0.0), "low": x(low), "high": x(high), "estimate": x(estimate), "width": INTERVAL_WIDTH}
 
 
-def evaluation_view(session: Session, project_id: int, lang: str) -> dict[str, Any] | None:
-    """The latest stored evaluation of a project, or None when it was never evaluated."""
+def evaluation_view(session: Session, project_id: int, lang: str, project=None) -> dict[str, Any] | None:
+    """The latest stored evaluation of a project, or None when it was never evaluated.
+
+    With ``project``, also the disagreements between the project's own results table (or its
+    "scaled up" status) and the evaluation, so the page shows both with a flag.
+    """
     try:
+        from stadslab.evidence.consistency import project_flags
         from stadslab.evidence.service import latest_evaluation
     except ImportError:  # the evidence capability is optional
         return None
     ev = latest_evaluation(session, project_id)
     if ev is None:
         return None
+    flags = project_flags(project, ev) if project is not None else []
     results = ev.results or {}
     kpis = []
     for k in results.get("kpis", []):
@@ -62,12 +68,16 @@ def evaluation_view(session: Session, project_id: int, lang: str) -> dict[str, A
                 "method": k.get("method"), "status": k.get("status"), "verdict": k.get("verdict"),
                 "text": (k.get("verdict_text") or {}).get(lang),
                 "messages": [m.get(lang) for m in k.get("messages", []) if isinstance(m, dict) and m.get(lang)],
+                "project_kpi_id": k.get("project_kpi_id"),
                 "effect": effect, "picture": None}
         if effect and effect.get("low") is not None and effect.get("high") is not None:
             item["picture"] = interval_picture(float(effect["estimate"]), float(effect["low"]), float(effect["high"]))
         kpis.append(item)
     return {"id": ev.id, "evaluated_at": ev.evaluated_at, "confidence": results.get("confidence_level"),
-            "summary": results.get("summary") or {}, "kpis": kpis}
+            "summary": results.get("summary") or {}, "kpis": kpis,
+            "flags": [{"kind": f["kind"], "project_kpi_id": f.get("project_kpi_id"), "text": f["message"][lang]}
+                      for f in flags],
+            "flagged_kpis": {f["project_kpi_id"] for f in flags if f.get("project_kpi_id")}}
 
 
 @dataclass

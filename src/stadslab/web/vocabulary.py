@@ -35,6 +35,10 @@ TYPE_LABELS = {
     "solution": N_("Solution"),
     "coalition": N_("Coalition"),
     "lesson": N_("Lesson learned"),
+    # types of items harvested from other nodes (federation)
+    "adoption": N_("Adoption"),
+    "organisation": N_("Organisation"),
+    "dataset": N_("Dataset"),
 }
 
 #: NL Design System status badge modifier per status, so colour follows meaning.
@@ -65,9 +69,39 @@ def status_tone(code: str | None) -> str:
     return STATUS_TONE.get(code or "", "neutral")
 
 
+#: The infrastructure vocabulary of living labs (codes in ``labs.models.INFRASTRUCTURE``).
+INFRASTRUCTURE_LABELS = {
+    "fibre": N_("Fibre-optic network"),
+    "lorawan": N_("LoRaWAN network"),
+    "5g": N_("5G mobile network"),
+    "4g": N_("4G mobile network"),
+    "wifi": N_("Public Wi-Fi"),
+    "nb-iot": N_("NB-IoT network"),
+    "edge-computing": N_("Edge computing"),
+    "open-data-platform": N_("Open data platform"),
+    "smart-lighting": N_("Smart street lighting"),
+    "ev-charging": N_("EV charging points"),
+    "sensor-network": N_("Sensor network"),
+    "digital-twin": N_("Digital twin"),
+}
+
+CONTRIBUTION_KINDS = {
+    "project_to_lab": N_("Project in your living lab"),
+    "adoption": N_("Adoption of your solution"),
+    "lesson": N_("Lesson learned for your project"),
+    "test_application": N_("Application to test"),
+}
+
+CONTRIBUTION_STATUSES = {
+    "pending": N_("Awaiting decision"),
+    "accepted": N_("Accepted"),
+    "declined": N_("Declined"),
+}
+
 ROLE_LABELS = {
     "public": N_("Public"),
     "member": N_("Member"),
+    "desk": N_("Loket desk"),
     "editor": N_("Editor"),
     "admin": N_("Administrator"),
 }
@@ -102,10 +136,23 @@ LOKET_TOPICS = {
 LOKET_STATUSES = {
     "submitted": N_("Submitted"),
     "in_review": N_("In review"),
+    "needs_info": N_("Information requested"),
     "decided": N_("Decided"),
     "closed": N_("Closed"),
     "granted": N_("Granted"),
     "rejected": N_("Rejected"),
+}
+
+#: A line in a request's history.
+LOKET_STEPS = {
+    "comment": N_("Comment"),
+    "in_review": N_("Taken in review"),
+    "needs_info": N_("More information requested"),
+    "answered": N_("Information supplied"),
+    "forwarded": N_("Forwarded to another desk"),
+    "decided": N_("Decision"),
+    "closed": N_("Closed"),
+    "withdrawn": N_("Withdrawn by the submitter"),
 }
 
 LEGAL_GROUNDS = {
@@ -130,6 +177,7 @@ VERDICTS = {
     "improved": N_("Improved"),
     "no_detectable_effect": N_("No detectable effect"),
     "worse": N_("Worse"),
+    "inconclusive": N_("Inconclusive"),
 }
 
 EVALUATION_METHODS = {
@@ -145,9 +193,10 @@ CALL_STATUSES = {
 
 #: Badge modifier per word, for the new vocabularies.
 TONE_EXTRA = {
-    "submitted": "neutral", "in_review": "active", "decided": "success", "granted": "success",
+    "submitted": "neutral", "in_review": "active", "needs_info": "warning", "decided": "success", "granted": "success",
     "rejected": "inactive", "improved": "success", "no_detectable_effect": "neutral", "worse": "danger",
-    "forthcoming": "neutral", "open": "active",
+    "inconclusive": "warning", "forthcoming": "neutral", "open": "active", "pending": "active", "accepted": "success",
+    "declined": "inactive",
 }
 
 

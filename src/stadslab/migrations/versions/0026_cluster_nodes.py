@@ -1,7 +1,7 @@
 """The live nodes of a multi-node installation and what they run with
 
 Revision ID: 0026
-Revises: 0018
+Revises: 0024
 
 ``cluster_nodes``: one row per running server process (``core.node_check``), refreshed every
 few seconds, with the fingerprint of its secret key (an HMAC, never the key) and the schema
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0026"
-down_revision = "0018"
+down_revision = "0024"
 branch_labels = None
 depends_on = None
 
