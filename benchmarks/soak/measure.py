@@ -77,7 +77,8 @@ class Sampler:
     locust and mosquitto, system CPU, load average, the highest Observation id."""
 
     engine: object
-    server_pid: int
+    #: the server's pid, or the pids of several nodes (their trees are summed)
+    server_pid: int | list[int]
     database: str
     interval: float = 10.0
     counter: "NotificationCounter | None" = None
@@ -96,7 +97,8 @@ class Sampler:
                                  {"d": self.database}).scalars())
 
     def _take(self, conn, prime: bool = False) -> None:
-        procs = tree(self.server_pid)
+        pids = self.server_pid if isinstance(self.server_pid, list) else [self.server_pid]
+        procs = [p for pid in pids for p in tree(pid)]
         server_cpu = self._cpu["server"].sample([p.pid for p in procs])
         pg_cpu = self._cpu["pg"].sample(self._pg_pids(conn))
         locust_cpu = self._cpu["locust"].sample([p.pid for p in tree(self.locust_pid)] if self.locust_pid else [])

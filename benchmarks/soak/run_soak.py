@@ -19,6 +19,14 @@ our PostgreSQL backends, locust and mosquitto, and the load average. Ramp: ``--s
 >= 1 %, or a request type's p95 > ``--p95-limit`` ms), then one step halfway between.
 
     .venv/bin/python -m benchmarks.soak.run_soak --duration 600
+
+Several nodes (issue #19): ``--nodes 2`` starts two ``stadslab serve`` nodes (``--workers`` each,
+their own MQTT client ids and slot files) behind an nginx of the run's own; ``--standby`` makes a
+hot standby of ``--pg`` with ``pg_basebackup`` that serves the anonymous reads. CPU is summed
+over the nodes' process trees. The single-node and two-node figures side by side:
+
+    .venv/bin/python -m benchmarks.soak.run_soak --duration 600 --out /tmp/soak-1
+    .venv/bin/python -m benchmarks.soak.run_soak --duration 600 --nodes 2 --standby --out /tmp/soak-2
 """
 
 from __future__ import annotations
@@ -31,7 +39,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -47,7 +55,7 @@ from benchmarks.soak.report import ramp_held, report_baseline, report_ramp_step,
 from benchmarks.sta_common import STA, thing_body
 from stadslab.core.database import normalise_url
 from stadslab.sensorthings.write.bulk import encode
-from tests.support.processes import free_port, running, stadslab_command
+from tests.support.processes import free_port, postgres_standby, running, stadslab_command, stop, wait_for_http
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -86,6 +94,54 @@ def serve(env: dict, workers: int, log_path: Path):
                     timeout=120, ready=lambda r: r.status_code == 200, cwd=ROOT,
                     describe=lambda: f"see {log_path}") as proc:
         yield base, proc
+
+
+@contextmanager
+def cluster(env: dict, args, out: Path, db_name: str):
+    """``--nodes N`` nodes behind nginx (N > 1), with ``--standby`` a hot standby for anonymous reads:
+    yields (base URL, the nodes' pids). One node without a standby is ``serve`` as before."""
+    with ExitStack() as stack:
+        if args.standby:
+            standby = stack.enter_context(postgres_standby())
+            env = {**env, "STADSLAB_DATABASE_READ_URLS": standby.url(db_name)}
+            print(f"setup: hot standby on port {standby.port}", flush=True)
+        nodes = []
+        for n in range(args.nodes):
+            node_env = {**env, "STADSLAB_MQTT_CLIENT_ID_BASE": f"soak-node-{n}",
+                        "STADSLAB_MQTT_SLOT_DIR": str(out / f"slots-{n}")}
+            nodes.append(stack.enter_context(serve(node_env, args.workers, out / f"server-{n}.log")))
+        if args.nodes == 1:
+            yield nodes[0][0], [nodes[0][1].pid]
+            return
+        port = free_port()
+        upstream = "\n".join(f"server {base.split('://', 1)[1]} max_fails=3 fail_timeout=10s;" for base, _ in nodes)
+        conf = out / "nginx.conf"
+        conf.write_text(f"""
+{'user root;' if os.geteuid() == 0 else ''}
+worker_processes 1;
+pid {out}/nginx.pid;
+error_log {out}/nginx-error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    client_body_temp_path {out}/body; proxy_temp_path {out}/proxy;
+    fastcgi_temp_path {out}/fcgi; uwsgi_temp_path {out}/uwsgi; scgi_temp_path {out}/scgi;
+    upstream stadslab {{ least_conn; {upstream} keepalive 64; }}
+    server {{
+        listen 127.0.0.1:{port};
+        client_max_body_size 60m;
+        location / {{ proxy_pass http://stadslab; proxy_http_version 1.1; proxy_set_header Connection "";
+                     proxy_set_header Host $http_host; }}
+    }}
+}}
+""")
+        nginx = subprocess.Popen(["/usr/sbin/nginx", "-c", str(conf), "-p", str(out), "-g", "daemon off;"],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        stack.callback(stop, nginx)
+        base = f"http://127.0.0.1:{port}"
+        wait_for_http(f"{base}/api/v1/health/live", nginx)
+        print(f"setup: {args.nodes} nodes behind nginx at {base}", flush=True)
+        yield base, [proc.pid for _, proc in nodes]
 
 
 def make_things(http: httpx.Client, things: int, streams: int) -> list[int]:
@@ -196,7 +252,10 @@ def main() -> None:
     parser.add_argument("--things", type=int, default=500)
     parser.add_argument("--streams", type=int, default=2, help="Datastreams per Thing")
     parser.add_argument("--history", type=int, default=1000, help="seeded Observations per Datastream")
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=2, help="worker processes per node")
+    parser.add_argument("--nodes", type=int, default=1, help="stadslab serve nodes (behind nginx when > 1)")
+    parser.add_argument("--standby", action="store_true",
+                        help="a hot standby of --pg (pg_basebackup) serves the anonymous reads")
     parser.add_argument("--step", type=int, default=60, help="seconds per ramp step; 0 = no ramp")
     parser.add_argument("--max-multiplier", type=float, default=32)
     parser.add_argument("--p95-limit", type=float, default=1000.0, help="ms; a ramp step fails above it")
@@ -214,7 +273,8 @@ def main() -> None:
     # in SOAK_SOURCE_COMMIT; otherwise the work tree's HEAD (uncommitted edits there are measured too)
     commit = os.environ.get("SOAK_SOURCE_COMMIT") or subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-    result: dict = {"machine": machine(), "commit": commit, "source": str(src),
+    result: dict = {"machine": machine(), "commit": commit, "source": str(src), "nodes": args.nodes,
+        "workers_per_node": args.workers, "standby": args.standby,
         "started": datetime.now(timezone.utc).isoformat(timespec="seconds"), "load_before": os.getloadavg()}
     print(f"{result['machine']}; commit {result['commit']} (code in {src}); load average before "
           f"{' '.join(f'{x:.2f}' for x in result['load_before'])}; output in {out}", flush=True)
@@ -238,7 +298,7 @@ def main() -> None:
         with engine.connect() as conn:
             lab_ids = list(conn.execute(text("SELECT id FROM living_labs ORDER BY id LIMIT 50")).scalars())
         counter = NotificationCounter(args.mqtt)
-        with serve(env, args.workers, out / "server.log") as (base, proc), \
+        with cluster(env, args, out, args.db) as (base, pids), \
                 httpx.Client(base_url=base, timeout=120, headers={"Authorization": f"Bearer {token}"}) as http:
             t = time.perf_counter()
             datastreams = make_things(http, args.things, args.streams)
@@ -265,7 +325,7 @@ def main() -> None:
 
             cfg = {"token": token, "datastreams": datastreams, "lab_ids": lab_ids or [1], "ordered": not args.unordered}
             # --- soak
-            sampler = Sampler(engine, proc.pid, args.db, args.interval, counter)
+            sampler = Sampler(engine, pids, args.db, args.interval, counter)
             before, lsn0, notes0 = stored(engine), wal_lsn(engine), counter.count
             sampler.start()
             _start, _end, _ = run_locust(base, {**cfg, "rates": plan.rates(1)}, args.duration, out / "soak",
@@ -288,7 +348,7 @@ def main() -> None:
             if args.step > 0:
                 m, held, broke = 1.0, None, None
                 while 1 / 16 <= m <= args.max_multiplier:  # doubling from 1x; halving if 1x does not hold
-                    steps.append(ramp_step(base, cfg, engine, proc.pid, args, m, out))
+                    steps.append(ramp_step(base, cfg, engine, pids, args, m, out))
                     if ramp_held(steps[-1], args.p95_limit):
                         held = m
                         if broke:
@@ -301,7 +361,7 @@ def main() -> None:
                         m /= 2
                 if held and broke and broke / held > 1.3:
                     m = (held + broke) / 2
-                    steps.append(ramp_step(base, cfg, engine, proc.pid, args, m, out))
+                    steps.append(ramp_step(base, cfg, engine, pids, args, m, out))
                     if ramp_held(steps[-1], args.p95_limit):
                         held = m
                 result["ramp"] = {"steps": steps, "highest_held": held}
@@ -318,7 +378,7 @@ def main() -> None:
           f"{out / 'results.json'}", flush=True)
 
 
-def ramp_step(base: str, cfg: dict, engine, server_pid: int, args, m: float, out: Path) -> dict:
+def ramp_step(base: str, cfg: dict, engine, server_pid: int | list[int], args, m: float, out: Path) -> dict:
     sampler = Sampler(engine, server_pid, args.db, min(args.interval, 10.0))
     before = stored(engine)
     sampler.start()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import sys
 from pathlib import Path
 from typing import Optional
@@ -95,6 +97,9 @@ def _serve(host: str, port: int, workers: int) -> None:
         console.print(f"[red]This node refuses to start: {exc}[/red]")
         raise typer.Exit(1) from None
     _upgrade()
+    # the workers learn how many they are: MQTT sessions of slots beyond that are ended (mqtt_workers)
+    os.environ["STADSLAB_MQTT_WORKERS"] = str(workers)
+    get_settings.cache_clear()
     console.print(f"Stadslab {__version__} on http://{host}:{port}  (API docs: /api/docs)")
     # ops: slow clients, keep-alive and connection limits: docs/deployment.md "Slow clients"
     uvicorn.run("stadslab.app:create_app", factory=True, host=host, port=port, workers=workers,

@@ -142,3 +142,29 @@ def test_json_logs_carry_request_id_and_mask_personal_data():
     assert "jan@example.nl" not in out.getvalue() and "hunter2" not in out.getvalue()
     assert "piet@example.org" not in out.getvalue() and first["account"] == "<email>"
     assert second["request_id"] is None
+
+
+def test_observations_ingested_counts_observations_not_requests(db):
+    """A CreateObservations of many rows and a $batch of several creates count each stored Observation;
+    refused rows (``"error"``) and failed batch requests count nothing."""
+    from tests.governance.factories import auth_headers, make_token, make_user
+
+    with db.session() as s:
+        admin_headers = auth_headers(make_token(s, make_user(s, "admin")))
+    app = create_app(Settings(database_url=db.url), db=db)
+    with TestClient(app, headers=admin_headers) as c:
+        ids = new_thing(c)
+        before = _scrape(app)
+        rows = [[f"2024-07-01T00:{m:02d}:00Z", m] for m in range(25)] + [["not a time", 1]]
+        r = c.post(f"{STA}/CreateObservations", json=[{"Datastream": {"@iot.id": ids["datastream"]},
+                                                        "components": ["phenomenonTime", "result"],
+                                                        "dataArray": rows}])
+        assert r.status_code == 201 and r.json().count("error") == 1, r.text
+        r = c.post(f"{STA}/$batch", json={"requests": [
+            {"id": str(n), "method": "post", "url": f"Datastreams({ids['datastream']})/Observations",
+             "body": {"phenomenonTime": f"2024-07-02T0{n}:00:00Z", "result": n}} for n in range(4)] + [
+            {"id": "bad", "method": "post", "url": "Observations", "body": {"result": 1}}]})
+        assert r.status_code == 200 and [x["status"] for x in r.json()["responses"]] == [201] * 4 + [400], r.text
+        after = _scrape(app)
+    assert (_sample(after, "stadslab_observations_ingested_total", channel="http")
+            - _sample(before, "stadslab_observations_ingested_total", channel="http")) == 25 + 4

@@ -120,6 +120,10 @@ class Settings(BaseSettings):
     #: whose host name changes on every start).
     mqtt_client_id_base: str | None = None
     mqtt_slot_dir: str | None = None
+    #: Worker processes of this node (``stadslab serve --workers`` sets it). The sessions of slots
+    #: numbered this or higher belong to workers that no longer exist: the first worker takes
+    #: each over once, stores what the broker kept for it, and ends it (no orphaned sessions).
+    mqtt_workers: int | None = Field(default=None, ge=1)
     #: The server's broker account (also the dynamic-security admin when that is on).
     mqtt_username: str | None = None
     mqtt_password: str | None = None

@@ -102,7 +102,11 @@ class _FileLock:
     def try_acquire(self) -> bool:
         if self.path is None or self.handle is not None:
             return True
-        handle = open(self.path, "ab")  # noqa: SIM115 - held while leading
+        try:
+            handle = open(self.path, "ab")  # noqa: SIM115 - held while leading
+        except OSError as exc:  # the database's directory is missing or read-only: not leading
+            log.debug("leader lock file %s not opened: %s", self.path, exc)
+            return False
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -158,7 +162,11 @@ class LeaderLoop:
     def _run(self) -> None:
         next_run = 0.0
         while not self._stop.is_set():
-            leading = self._lock.try_acquire()
+            try:
+                leading = self._lock.try_acquire()
+            except Exception:  # noqa: BLE001 - a follower until the next attempt
+                log.exception("%s: leader lock not tried", self.name)
+                leading = False
             if leading != self.leading:
                 log.info("%s: %s", self.name, "this process now leads" if leading else "no longer leading")
                 self.leading = leading

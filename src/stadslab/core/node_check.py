@@ -7,9 +7,11 @@ Two mismatches break a multi-node installation in ways no request would reveal a
 * another schema version: the code expects columns the database does not have (or the
   other way round) and fails on some requests only.
 
-At start the process compares the database's Alembic revision with the revisions of its own
-code, and the fingerprint of its secret key (an HMAC of a fixed text, never the key) with
-those of the *live* nodes registered in ``cluster_nodes`` (seen within ``ALIVE_SECONDS``).
+At start the process compares the database's Alembic revision with the revisions its code
+knows (a database migrated by a newer release is refused; one behind is migrated by ``stadslab
+serve`` or reported by the readiness probe), and its schema version and the fingerprint of its
+secret key (an HMAC of a fixed text, never the key) with those of the *live* nodes registered
+in ``cluster_nodes`` (seen within ``ALIVE_SECONDS``).
 A mismatch raises ``NodeMismatch`` with what differs and what to do; the server does not
 start. While it runs the process refreshes its row every ``HEARTBEAT_SECONDS``, and removes it
 when it stops. Rows of processes on this host with this pid are its own (several apps in one
@@ -68,13 +70,10 @@ def code_revisions() -> frozenset[str]:
 def check_before_upgrade(database_url: str) -> None:
     """``stadslab serve`` migrates first; a database already at a revision this code does not know
     (a newer release on another node migrated it) is a mismatch, not a migration failure."""
-    from alembic.script import ScriptDirectory
     from sqlalchemy import create_engine
 
     from .database import normalise_url
-    from .migrate import alembic_config
 
-    known = {r.revision for r in ScriptDirectory.from_config(alembic_config("sqlite://")).walk_revisions()}
     engine = create_engine(normalise_url(database_url))
     try:
         with engine.connect() as conn:
@@ -83,12 +82,24 @@ def check_before_upgrade(database_url: str) -> None:
         return  # unreachable: the migration reports it
     finally:
         engine.dispose()
-    unknown = theirs - known
+    unknown = theirs - known_revisions()
     if unknown:
-        raise NodeMismatch(
-            f"the database is at schema version {', '.join(sorted(unknown))}, which this node's code "
+        raise NodeMismatch(_newer_database(unknown))
+
+
+def _newer_database(unknown: set[str]) -> str:
+    return (f"the database is at schema version {', '.join(sorted(unknown))}, which this node's code "
             f"({', '.join(sorted(code_revisions()))}) does not know: another node runs a newer release; "
             "run the same release on every node (docs/deployment.md \"Several nodes\")")
+
+
+@lru_cache(maxsize=1)
+def known_revisions() -> frozenset[str]:
+    from alembic.script import ScriptDirectory
+
+    from .migrate import alembic_config
+
+    return frozenset(r.revision for r in ScriptDirectory.from_config(alembic_config("sqlite://")).walk_revisions())
 
 
 def database_revisions(conn) -> set[str] | None:
@@ -170,11 +181,9 @@ def _check_node(db, settings) -> NodeRegistration | None:
         if theirs is None:
             log.warning("the database has no schema version (not migrated with `stadslab db upgrade`?)")
             return None
-        if theirs != ours:
-            raise NodeMismatch(
-                f"this node's code expects schema version {', '.join(sorted(ours))} but the database is at "
-                f"{', '.join(sorted(theirs)) or 'none'}: run `stadslab db upgrade` with the new release, and run "
-                "the same release on every node (docs/deployment.md \"Several nodes\")")
+        unknown = theirs - known_revisions()
+        if unknown:
+            raise NodeMismatch(_newer_database(unknown))
         if not inspect(conn).has_table("cluster_nodes"):
             return None
         ident = node_id()
@@ -182,13 +191,17 @@ def _check_node(db, settings) -> NodeRegistration | None:
         others = conn.execute(select(cluster_nodes.c.node_id, cluster_nodes.c.secret_fingerprint,
                                      cluster_nodes.c.schema_revision)
                               .where(cluster_nodes.c.seen_at >= alive, cluster_nodes.c.node_id != ident)).all()
+        revision = ",".join(sorted(ours))
         for other, their_fingerprint, their_revision in others:
+            if their_revision != revision:
+                raise NodeMismatch(
+                    f"this node's code has schema version {revision} but the running node {other} has "
+                    f"{their_revision}: run the same release on every node (docs/deployment.md \"Several nodes\")")
             if their_fingerprint != fingerprint:
                 raise NodeMismatch(
                     f"this node's STADSLAB_SECRET_KEY differs from that of the running node {other}: every node "
                     "must have the same secret key (sessions and encrypted secrets are shared); to rotate the key, "
                     "stop every node first (docs/deployment.md \"Several nodes\")")
-        revision = ",".join(sorted(ours))
         _insert(conn, ident, fingerprint, revision)
     key = (id(db), ident)
     if key in _REGISTERED:

@@ -245,7 +245,9 @@ class ReadRoutingMiddleware:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         if scope["method"] not in _SAFE:
-            return await self.app(scope, receive, self._sticky(send))
+            # token callers read from the primary anyway: only cookie clients need the reminder
+            token = any(name == b"authorization" for name, _ in scope.get("headers", ()))
+            return await self.app(scope, receive, send if token else self._sticky(send))
         if not self._anonymous(scope) or not replicas.available:
             return await self.app(scope, receive, send)
         route = _Route()

@@ -14,6 +14,9 @@ import hmac
 import ipaddress
 import os
 import time
+import zlib
+
+import orjson
 
 from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram,
                                generate_latest)
@@ -60,8 +63,35 @@ def record_mqtt_create(outcome: str, n: int = 1) -> None:
     MQTT_LAST_MESSAGE.set(time.time())
 
 
-#: POST routes whose 201 response means Observations were stored over HTTP.
-_OBSERVATION_ROUTES = ("/Observations", "/CreateObservations")
+#: POST routes whose 201 response means one Observation was stored over HTTP.
+_OBSERVATION_ROUTES = ("/Observations",)
+#: POST routes whose answer lists what was stored: the Observations are counted from the answer.
+_COUNTED_ROUTES = ("/CreateObservations", "/$batch")
+
+
+def stored_observations(path: str, body: bytes) -> int:
+    """Observations a CreateObservations or ``$batch`` answer reports as stored.
+
+    CreateObservations answers one selfLink per stored row and ``"error"`` for a refused one;
+    a ``$batch`` answers each request: a 201 whose Location names an Observation is one, a
+    CreateObservations inside the batch counts as above.
+    """
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return 0
+    if path.endswith("/CreateObservations"):
+        return sum(1 for x in data if isinstance(x, str) and x != "error") if isinstance(data, list) else 0
+    n = 0
+    for item in (data.get("responses") if isinstance(data, dict) else None) or []:
+        if not isinstance(item, dict) or item.get("status") not in (200, 201):
+            continue
+        body_ = item.get("body")
+        if isinstance(body_, list):  # a CreateObservations in the batch
+            n += sum(1 for x in body_ if isinstance(x, str) and x != "error")
+        elif item.get("status") == 201 and "/Observations(" in str((item.get("headers") or {}).get("location", "")):
+            n += 1
+    return n
 
 
 class MetricsMiddleware:
@@ -75,10 +105,17 @@ class MetricsMiddleware:
             return await self.app(scope, receive, send)
         started = time.perf_counter()
         status = {"code": 500}
+        path = scope["path"].rstrip("/")
+        counted = (scope["method"] == "POST" and path.startswith("/sta/") and path.endswith(_COUNTED_ROUTES))
+        answer: list[bytes] = []
+        encoding = {"gzip": False}
 
         async def send_status(message):
             if message["type"] == "http.response.start":
                 status["code"] = message["status"]
+                encoding["gzip"] = any(k == b"content-encoding" and b"gzip" in v for k, v in message.get("headers", ()))
+            elif counted and message["type"] == "http.response.body" and status["code"] in (200, 201):
+                answer.append(message.get("body", b""))
             await send(message)
 
         try:
@@ -89,9 +126,19 @@ class MetricsMiddleware:
             labels = (scope["method"], route, f"{code // 100}xx")
             REQUESTS.labels(*labels).inc()
             LATENCY.labels(*labels).observe(time.perf_counter() - started)
-            if (scope["method"] == "POST" and code == 201 and scope["path"].startswith("/sta/")
-                    and scope["path"].rstrip("/").endswith(_OBSERVATION_ROUTES)):
+            if scope["method"] == "POST" and code == 201 and path.startswith("/sta/") \
+                    and path.endswith(_OBSERVATION_ROUTES):
                 observations_ingested.labels("http").inc()
+            elif counted and answer:
+                body = b"".join(answer)
+                if encoding["gzip"]:
+                    try:
+                        body = zlib.decompress(body, 16 + zlib.MAX_WBITS)
+                    except zlib.error:
+                        body = b""
+                stored = stored_observations(path, body)
+                if stored:
+                    observations_ingested.labels("http").inc(stored)
 
 
 #: Prefixes under which app.py includes routers. FastAPI reports an included route's

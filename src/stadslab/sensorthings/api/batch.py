@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from stadslab.core.auth import Principal
 from stadslab.core.config import Settings
-from stadslab.core.errors import BadRequest, StadslabError, problem_body
+from stadslab.core.errors import BadRequest, StadslabError, database_problem, problem_body
 
 from .errors import frost_shape
 from ..mqtt.changes import _KEY as CHANGES_KEY
@@ -166,7 +166,10 @@ def handle(session: Session, settings: Settings, links: Links, body: Any, *, pri
                 error_at = rid
                 if group is not None:
                     break
-            except Exception:  # noqa: BLE001 - one broken request must not take the batch down
+            except Exception as exc:  # noqa: BLE001 - one broken request must not take the batch down
+                outage = database_problem(exc, statement_timeout_ms=settings.statement_timeout_ms)
+                if outage is not None:  # the database is away: this and every later request, 503
+                    return _unavailable(session, responses + out, reqs, outage)
                 ref = uuid.uuid4().hex[:12]
                 log.exception("batch request failed ref=%s", ref)
                 out.append({"id": rid, "status": 500, "body": _body(500, "Internal server error",
@@ -198,5 +201,29 @@ def handle(session: Session, settings: Settings, links: Links, body: Any, *, pri
             savepoint.commit()
         responses.extend(out)
         i = j
-    session.commit()
+    try:
+        session.commit()
+    except Exception as exc:  # noqa: BLE001
+        outage = database_problem(exc, statement_timeout_ms=settings.statement_timeout_ms)
+        if outage is None:
+            raise
+        return _unavailable(session, [], reqs, outage)  # nothing of the batch was kept
     return {"responses": responses}
+
+
+def _unavailable(session: Session, answered: list[dict], reqs: list[dict], problem: StadslabError) -> dict:
+    """The database went away during the batch: nothing is committed, so every request not already
+    refused answers 503 with Retry-After (a client retries those), never 500."""
+    try:
+        session.rollback()
+    except Exception:  # noqa: BLE001 - the connection may be gone; the pool replaces it
+        pass
+    refused = {e["id"]: e for e in answered if 400 <= e["status"] < 500 and e["status"] != 424}
+    headers = {k.lower(): v for k, v in (problem.headers or {}).items()}
+    out = []
+    for r in reqs:
+        if r["id"] in refused:
+            out.append(refused[r["id"]])
+        else:
+            out.append({"id": r["id"], "status": problem.status, "headers": dict(headers), "body": _problem(problem)})
+    return {"responses": out}

@@ -161,7 +161,9 @@ class PahoBus:
     def _send_subscribe(self, sub: _Subscription) -> None:
         props = Properties(PacketTypes.SUBSCRIBE)
         props.SubscriptionIdentifier = sub.ident
-        rc, mid = self._client.subscribe(sub.wire_topic, options=SubscribeOptions(qos=sub.qos),
+        # No Local: the broker never hands this client its own publishes (no notification loop-back).
+        # MQTT 5 forbids it on shared subscriptions, whose topics the server never publishes to.
+        rc, mid = self._client.subscribe(sub.wire_topic, options=SubscribeOptions(qos=sub.qos, noLocal=not sub.group),
                                          properties=props)
         if rc == mqtt.MQTT_ERR_SUCCESS and mid is not None:
             self._pending.add(mid)
@@ -208,6 +210,65 @@ class PahoBus:
                 log.exception("MQTT handler for %s failed on a message to %s", sub.topic, msg.topic[:200])
         if self.manual_ack and acknowledge:
             self._client.ack(msg.mid, msg.qos)
+
+
+def drain_session(url: str, client_id: str, handler: Handler, *, username: str | None = None,
+                  password: str | None = None, quiet: float = 2.0, limit: float = 60.0) -> int:
+    """Take over the persistent session ``client_id`` once, hand what the broker kept for it to
+    ``handler`` (acknowledging what it accepts), and end the session when nothing arrived for
+    ``quiet`` seconds (or after ``limit``): it is resumed with a session expiry of 0, so the broker
+    removes it when this connection closes. Returns the number of messages handled.
+
+    For the sessions of worker slots that no longer exist (``slots.orphaned_slots``).
+    """
+    parts = urlsplit(url)
+    transport, tls, default_port = _SCHEMES[parts.scheme]
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5,
+                         transport=transport, manual_ack=True)
+    if username is None and parts.username:
+        username, password = unquote(parts.username), unquote(parts.password) if parts.password else None
+    if username is not None:
+        client.username_pw_set(username, password)
+    if tls:
+        client.tls_set()
+    state = {"handled": 0, "last": 0.0, "connected": threading.Event(), "present": False, "failed": False}
+    import time
+
+    def on_connect(c, userdata, flags, reason_code, properties):
+        state["present"] = bool(getattr(flags, "session_present", False))
+        state["failed"] = reason_code.is_failure
+        state["connected"].set()
+
+    def on_message(c, userdata, msg):
+        props = getattr(msg, "properties", None)
+        message = BusMessage(msg.topic, msg.payload, msg.qos, dict(getattr(props, "UserProperty", None) or []),
+                             bool(msg.retain))
+        try:
+            ok = handler(message) is not False
+        except Exception:  # noqa: BLE001
+            log.exception("MQTT handler failed on a message of the orphaned session %s", client_id)
+            ok = True
+        if ok:
+            c.ack(msg.mid, msg.qos)
+        state["handled"] += 1
+        state["last"] = time.monotonic()
+
+    client.on_connect, client.on_message = on_connect, on_message
+    props = Properties(PacketTypes.CONNECT)
+    props.SessionExpiryInterval = 0  # resumed now, removed by the broker when this connection ends
+    client.connect(parts.hostname or "localhost", parts.port or default_port, clean_start=False, properties=props)
+    client.loop_start()
+    try:
+        if not state["connected"].wait(15) or state["failed"]:
+            log.warning("orphaned MQTT session %s not taken over (broker refused or away)", client_id)
+            return 0
+        started = state["last"] = time.monotonic()
+        while time.monotonic() - state["last"] < quiet and time.monotonic() - started < limit:
+            time.sleep(0.1)
+        return state["handled"]
+    finally:
+        client.disconnect()
+        client.loop_stop()
 
 
 def make_bus(url: str | None, *, client_id_prefix: str = "stadslab", **options) -> MessageBus:

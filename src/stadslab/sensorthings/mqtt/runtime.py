@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from collections import Counter
 
 from fastapi import FastAPI
@@ -26,8 +27,8 @@ from .bus import BusMessage, MessageBus, NullBus
 from .changes import ChangeFeed
 from .ingest import ObservationCreates
 from .notify import Notifier
-from .paho_bus import make_bus
-from .slots import Slot, claim_slot, client_id
+from .paho_bus import drain_session, make_bus
+from .slots import Slot, claim_slot, client_id, orphaned_slots
 from .topics import SelectTopics, strip_prefix
 
 log = logging.getLogger("stadslab.mqtt")
@@ -109,6 +110,25 @@ class MqttRuntime:
         self.running = True
         if self.control.enabled:
             self._start_control()
+        if self.slot is not None and self.slot.number == 0 and self.settings.mqtt_workers:
+            threading.Thread(target=self._adopt_orphans, name="mqtt-orphans", daemon=True).start()
+
+    def _adopt_orphans(self) -> None:
+        """After the worker count went down, the sessions of slots no worker holds any more keep
+        receiving their share of the creates and would drop it when they expire. The first worker
+        takes each over once, stores what it holds, and ends it."""
+        scope = f"{self.settings.mqtt_url}|{self.settings.mqtt_shared_group}"
+        for slot in orphaned_slots(scope, self.settings.mqtt_slot_dir, keep=self.settings.mqtt_workers):
+            cid = client_id(self.settings.mqtt_shared_group, slot.number, self.settings.mqtt_client_id_base)
+            try:
+                handled = drain_session(self.settings.mqtt_url, cid, self.creates.handle,
+                                        username=self.settings.mqtt_username, password=self.settings.mqtt_password)
+                log.info("MQTT session %s of a worker slot no longer used: %d message(s) stored, session ended",
+                         cid, handled)
+                slot.forget()
+            except Exception:  # noqa: BLE001 - the next start tries again
+                log.exception("taking over the MQTT session %s failed", cid)
+                slot.release()
 
     def _start_control(self) -> None:
         from stadslab.governance.service import token_listeners
