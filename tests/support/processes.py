@@ -244,9 +244,36 @@ class PostgresStandby:
 
 
 def _primary_setting(name: str, host: str, port: int) -> str:
-    out = subprocess.run(["psql", "-h", host, "-p", str(port), "-U", "postgres", "-Atc", f"SHOW {name}"],
+    return _primary_sql(f"SHOW {name}", host, port)
+
+
+def _primary_sql(sql: str, host: str, port: int) -> str:
+    out = subprocess.run(["psql", "-h", host, "-p", str(port), "-U", "postgres", "-Atc", sql],
                          capture_output=True, text=True, check=True, timeout=30)
     return out.stdout.strip()
+
+
+#: Replication slots of test standbys: the primary keeps the WAL a standby has not received yet
+#: (without one, a busy primary may recycle it first and the standby never catches up).
+SLOT_PREFIX = "stadslab_test_standby_"
+
+
+def _drop_idle_slots(host: str, port: int, only: str | None = None) -> None:
+    """Drop this standby's slot, or (``only`` None) inactive test slots of test processes that are
+    gone (a run that was killed): a forgotten slot would make the primary keep WAL forever."""
+    if only is None:
+        for name in _primary_sql(f"SELECT slot_name FROM pg_replication_slots WHERE slot_name LIKE "
+                                 f"'{SLOT_PREFIX}%' AND NOT active", host, port).split():
+            pid = name.rsplit("_", 1)[-1]
+            if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+                _primary_sql(f"SELECT pg_drop_replication_slot('{name}')", host, port)
+        return
+    for _ in range(50):
+        _primary_sql(f"SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
+                     f"WHERE slot_name = '{only}' AND NOT active", host, port)
+        if not _primary_sql(f"SELECT 1 FROM pg_replication_slots WHERE slot_name = '{only}'", host, port):
+            return
+        time.sleep(0.2)  # the walsender of a standby that just stopped lets go of its slot
 
 
 @contextmanager
@@ -260,10 +287,12 @@ def postgres_standby(primary_host: str = "127.0.0.1", primary_port: int = 5432):
     shutil.chown(directory, "postgres", "postgres")
     directory.chmod(0o700)
     standby = PostgresStandby(directory, free_port(), bin_dir)
+    slot = f"{SLOT_PREFIX}{standby.port}_{os.getpid()}"
+    _drop_idle_slots(primary_host, primary_port)
     try:
         subprocess.run(["runuser", "-u", "postgres", "--", str(bin_dir / "pg_basebackup"), "-h", primary_host,
                         "-p", str(primary_port), "-U", "postgres", "-D", str(standby.data), "-R", "-X", "stream",
-                        "-c", "fast"], capture_output=True, text=True, check=True, timeout=300)
+                        "-C", "-S", slot, "-c", "fast"], capture_output=True, text=True, check=True, timeout=300)
         # Debian keeps the primary's configuration outside its data directory: the standby gets its own.
         # Settings a hot standby must not have below the primary's are copied from the primary.
         same = {name: _primary_setting(name, primary_host, primary_port)
@@ -284,3 +313,4 @@ def postgres_standby(primary_host: str = "127.0.0.1", primary_port: int = 5432):
     finally:
         standby.stop("immediate")
         shutil.rmtree(directory, ignore_errors=True)
+        _drop_idle_slots(primary_host, primary_port, only=slot)
