@@ -37,7 +37,11 @@ def test_error_bodies_carry_frost_members(client):
     # a path segment naming nothing of the entity: 404 (not 400), naming what exists
     body = _frost_and_problem(client.get(f"{STA}/Things({ids['thing']})/nosuch"), 404)
     assert "nosuch" in body["detail"] and "Datastreams" in body["detail"]
-    _frost_and_problem(client.get(f"{STA}/Things({ids['thing']})/Datastreams/nosuch"), 400)
+    body = _frost_and_problem(client.get(f"{STA}/Things({ids['thing']})/Datastreams/nosuch"), 404)
+    assert "nosuch" in body["detail"] and "ObservedProperty" in body["detail"]
+    # a real name after a collection still needs an entity first: a 400 that says how
+    body = _frost_and_problem(client.get(f"{STA}/Things({ids['thing']})/Datastreams/Thing"), 400)
+    assert "Datastreams(1)/Thing" in body["detail"]
 
 
 def test_batch_sub_responses_have_the_same_shape(client):

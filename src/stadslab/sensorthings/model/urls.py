@@ -60,6 +60,15 @@ def parse_key(raw: str, where: str) -> int:
     return int(text)
 
 
+def _no_such(name: str, entity) -> NotFound:
+    """A segment that names nothing of the entity: no such resource (FROST-Server and OData: 404),
+    with the names that do exist."""
+    known = ", ".join([*entity.props, *entity.navs])
+    return NotFound(f"'{name[:60]}' is not a property or navigation property of {entity.name}. Known: {known}",
+                    errors=[{"loc": ["path"], "field": "path",
+                             "msg": f"no property or navigation property '{name[:60]}' of {entity.name}"}])
+
+
 def parse_path(path: str) -> ResourcePath:
     parts = [p for p in path.strip("/").split("/") if p != ""]
     if not parts:
@@ -86,6 +95,8 @@ def parse_path(path: str) -> ResourcePath:
         else:
             last = rp.segments[-1]
             if last.many and last.key is None:
+                if name not in current.navs and name not in current.props:
+                    raise _no_such(name, current)
                 raise _bad(f"'{name}' cannot follow the collection '{last.name}'; address one entity "
                            f"first, e.g. {last.name}(1)/{name}")
             nav = current.navs.get(name)
@@ -97,12 +108,7 @@ def parse_path(path: str) -> ResourcePath:
                             raise _bad(f"only $value may follow the property '{name}'")
                         rp.value = True
                     return rp
-                # no such resource (FROST-Server and OData: 404), with the names that do exist
-                known = ", ".join([*current.props, *current.navs])
-                raise NotFound(f"'{name[:60]}' is not a property or navigation property of {current.name}. "
-                               f"Known: {known}", errors=[{"loc": ["path"], "field": "path",
-                                                           "msg": f"no property or navigation property "
-                                                                  f"'{name[:60]}' of {current.name}"}])
+                raise _no_such(name, current)
             if raw_key is not None and not nav.many:
                 raise _bad(f"{current.name}/{name} is a single entity and takes no id")
             key = parse_key(raw_key, name) if raw_key is not None else None
