@@ -77,6 +77,8 @@ def environment(lang: str) -> Environment:
     env.filters["event_kind"] = lambda code: vocabulary.label(vocabulary.EVENT_KINDS, code, lang)
     env.filters["verdict"] = lambda code: vocabulary.label(vocabulary.VERDICTS, code, lang)
     env.filters["method"] = lambda code: vocabulary.label(vocabulary.EVALUATION_METHODS, code, lang)
+    env.filters["infrastructure"] = lambda code: vocabulary.label(vocabulary.INFRASTRUCTURE, code, lang)
+    env.filters["unit"] = lambda code: vocabulary.label(vocabulary.UNITS, code, lang)
     env.filters["call_status"] = lambda code: vocabulary.label(vocabulary.CALL_STATUSES, code, lang)
     env.filters["datetime"] = lambda value, fmt="medium", zone=None: i18n.format_datetime(value, lang, fmt, zone)
     env.filters["country"] = lambda code: i18n.country_name(code, lang)

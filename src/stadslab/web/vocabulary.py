@@ -138,6 +138,33 @@ EVALUATION_METHODS = {
     "before_after": N_("Before/after comparison (no control sites)"),
 }
 
+#: Living-lab infrastructure codes.
+INFRASTRUCTURE = {
+    "4g": N_("4G"), "5g": N_("5G"), "digital-twin": N_("digital twin"), "edge-computing": N_("edge computing"),
+    "ev-charging": N_("EV charging"), "fibre": N_("fibre"), "lorawan": N_("LoRaWAN"), "nb-iot": N_("NB-IoT"),
+    "open-data-platform": N_("open data platform"), "sensor-network": N_("sensor network"),
+    "smart-lighting": N_("smart lighting"), "wifi": N_("Wi-Fi"),
+}
+
+#: KPI units that are words, as projects write them (in English, like codes); symbols (µg/m³, kW, %)
+#: read the same in both languages and are shown as they are.
+UNITS = {
+    "algorithms": N_("algorithms"), "bikes/day": N_("bikes/day"), "bikes/year": N_("bikes/year"),
+    "buildings": N_("buildings"), "cars/100 households": N_("cars/100 households"),
+    "charge points": N_("charge points"), "companies": N_("companies"), "connections": N_("connections"),
+    "cyclists/day": N_("cyclists/day"), "cyclists/h": N_("cyclists/h"), "days": N_("days"), "devices": N_("devices"),
+    "hours": N_("hours"), "hours/year": N_("hours/year"), "households": N_("households"),
+    "incidents": N_("incidents"), "incidents/weekend": N_("incidents/weekend"),
+    "interventions/100 km": N_("interventions/100 km"), "kWh/year": N_("kWh/year"), "MWh/year": N_("MWh/year"),
+    "m³/household/year": N_("m³/household/year"), "minutes": N_("minutes"), "objections": N_("objections"),
+    "passengers/day": N_("passengers/day"), "persons": N_("persons"), "reports/month": N_("reports/month"),
+    "reports/weekend": N_("reports/weekend"), "reports/year": N_("reports/year"), "residents": N_("residents"),
+    "schools": N_("schools"), "sensors": N_("sensors"), "sessions/day": N_("sessions/day"),
+    "shelters": N_("shelters"), "small cells": N_("small cells"), "t CO2/year": N_("t CO2/year"),
+    "tonnes": N_("tonnes"), "trips/day": N_("trips/day"), "trips/week": N_("trips/week"),
+    "trucks/day": N_("trucks/day"), "vehicles/h": N_("vehicles/h"), "visits/month": N_("visits/month"),
+}
+
 CALL_STATUSES = {
     "forthcoming": N_("Forthcoming"),
     "open": N_("Open"),
