@@ -13,7 +13,7 @@ from stadslab.core.auth import may_write
 from stadslab.core.errors import NotFound
 from stadslab.core.listing import ListParams, RegistryFilters
 
-from . import evidence_view, queries
+from . import evidence_view, queries, vocabulary
 from .auth import page_principal
 from .i18n import language_of, translations
 from .pages import _map_payload, _session
@@ -129,9 +129,12 @@ def project_profile(request: Request, project_id: str):
         can_edit = may_write(page_principal(request), project.owner_organisation_id, "registry:write")
         notice = (translations(lang).gettext(SAVED) if request.query_params.get("melding") == "opgeslagen"
                   else None)
+        dutch_only = (vocabulary.falls_back(project, ("title", "summary"), lang)
+                      or any(vocabulary.falls_back(x, ("text",), lang) for x in project.lessons)
+                      or any(vocabulary.falls_back(k, ("name",), lang) for k in project.kpis))
         return render(request, "project.html", {"project": project, "solutions": solutions,
                                                  "evaluation": evaluation, "can_edit": can_edit, "notice": notice,
-                                                 "demo_notice": project.is_demo}, lang=lang)
+                                                 "dutch_only": dutch_only, "demo_notice": project.is_demo}, lang=lang)
 
 
 @router.get("/oplossingen/{solution_id}", response_class=HTMLResponse)
@@ -145,4 +148,6 @@ def solution_profile(request: Request, solution_id: str):
         advice = evidence_view.scale_advice(session, solution.id, lang)
         return render(request, "solution.html", {"solution": solution, "adoptions": list(solution.adoptions),
                                                   "graph": graph, "advice": advice,
+                                                  "dutch_only": vocabulary.falls_back(solution, ("name", "description"),
+                                                                                      lang),
                                                   "demo_notice": solution.is_demo}, lang=lang)

@@ -179,6 +179,20 @@ TONE_EXTRA = {
 }
 
 
+def localised(obj, field: str, lang: str):
+    """``obj.<field>_en`` on English pages when it is filled in, else the Dutch ``obj.<field>``."""
+    if lang == "en":
+        english = getattr(obj, f"{field}_en", None)
+        if english:
+            return english
+    return getattr(obj, field, None)
+
+
+def falls_back(obj, fields: tuple[str, ...], lang: str) -> bool:
+    """True on an English page when one of ``fields`` has Dutch text but no English version."""
+    return lang == "en" and any(getattr(obj, f, None) and not getattr(obj, f"{f}_en", None) for f in fields)
+
+
 def label(table: dict[str, str], code: str | None, lang: str) -> str:
     """The word for ``code`` from one of the tables above; unknown codes are shown as they are."""
     if not code:
