@@ -36,6 +36,12 @@ def _pages(client: httpx.Client) -> list[str]:
     pages += [f"/projecten/{projects[0]['id']}", f"/labs/{labs[0]['id']}", f"/oplossingen/{solutions[0]['id']}"]
     if things:
         pages.append(f"/sensoren/{things[0]['@iot.id']}")
+    # the national view (issue 16): dashboard with and without filters, solutions index, coalition,
+    # specialisations, and a city page with nothing registered (its opportunities and funding)
+    coalitions = client.get("/api/v1/coalitions", params={"limit": 1}).json()["items"]
+    pages += ["/netwerk", "/netwerk?theme=mobility&network=G40", "/netwerk?lang=en", "/oplossingen",
+              "/oplossingen?sort=-time_to_half_adoption&maturity=mature", f"/coalities/{coalitions[0]['id']}",
+              "/specialisaties", "/specialisaties/healthy-urban-living", "/steden/GM0917"]
     return pages
 
 

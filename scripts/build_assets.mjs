@@ -21,6 +21,11 @@ const FILES = [
   ["leaflet", "LICENSE", "leaflet/LICENSE"],
   ["chart.js", "dist/chart.umd.min.js", "chartjs/chart.umd.min.js"],
   ["chart.js", "LICENSE.md", "chartjs/LICENSE.md"],
+  // /api/docs serves Swagger UI from here: no third-party host
+  ["swagger-ui-dist", "swagger-ui-bundle.js", "swagger-ui/swagger-ui-bundle.js"],
+  ["swagger-ui-dist", "swagger-ui.css", "swagger-ui/swagger-ui.css"],
+  ["swagger-ui-dist", "LICENSE", "swagger-ui/LICENSE"],
+  ["swagger-ui-dist", "NOTICE", "swagger-ui/NOTICE"],
 ];
 
 function version(pkg) {

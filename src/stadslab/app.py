@@ -21,13 +21,17 @@ from stadslab.core.config import Settings, get_settings
 from stadslab.core.database import Database
 from stadslab.core.errors import install_error_handlers
 from stadslab.core.json_limits import configure as configure_json_limits
+from stadslab.core.node_check import check_node
+from stadslab.core.replicas import ReadRoutingMiddleware, attach_read_replicas
 from stadslab.core.limits import BodySizeLimitMiddleware, RequestReadTimeoutMiddleware
 from stadslab.core.security import install_security
 from stadslab.evidence import contribution as evidence
 from stadslab.federation import contribution as federation
 from stadslab.governance import contribution as governance
+from stadslab.infrastructure import contribution as infrastructure
 from stadslab.interop import contribution as interop
 from stadslab.labs import contribution as labs
+from stadslab.national import contribution as national
 from stadslab.network import contribution as network
 from stadslab.ops import contribution as ops
 from stadslab.ops.metrics import SLOW_CLIENTS, MetricsMiddleware
@@ -37,7 +41,8 @@ from stadslab.sensorthings import contribution as sensorthings
 from stadslab.web import contribution as web
 
 CAPABILITIES: tuple[assembly.Contribution, ...] = tuple(c.CONTRIBUTION for c in (
-    ops, core, network, labs, evidence, search, governance, sensorthings, interop, federation, web))
+    ops, core, network, labs, evidence, search, governance, sensorthings, interop, infrastructure, federation, national,
+    web))
 
 
 def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
@@ -45,12 +50,22 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     configure_json_limits(settings)  # the bounds on stored JSON of every write path (process-wide)
     own_db = db is None
     db = db or Database(settings.database_url, statement_timeout_ms=settings.statement_timeout_ms)
+    # hot standbys for anonymous reads (docs/deployment.md "Read replicas"); before anything listens on db
+    replicas = attach_read_replicas(db, settings.read_urls, max_lag_bytes=settings.database_read_max_lag_bytes,
+                                    check_seconds=settings.database_read_check_seconds)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        node = check_node(db, settings)  # a node with another secret key or schema than the others refuses to start
+        if replicas is not None:
+            replicas.start()
         await assembly.start(app, CAPABILITIES)
         yield
         await assembly.stop(app, CAPABILITIES)
+        if replicas is not None:
+            replicas.stop()
+        if node is not None:
+            node.stop()
         if own_db:
             db.dispose()
 
@@ -58,13 +73,15 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         title="Stadslab API",
         version=__version__,
         description="Registry, knowledge base and urban data hub of the Dutch Smart City network.",
-        docs_url="/api/docs",
+        # /api/docs is served by the web capability from local assets (web/api_docs.py)
+        docs_url=None,
         redoc_url=None,
         openapi_url="/api/openapi.json",
         lifespan=lifespan,
     )
     app.state.settings = settings
     app.state.db = db
+    app.state.docs_paths = ("/api/docs",)  # the Swagger UI page gets its own CSP (core.security)
     install_error_handlers(app)
 
     # Middlewares, innermost first (each add wraps the ones before it):
@@ -77,6 +94,10 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     # bounds the wait for a request body (408); outside the CSRF check, which buffers form bodies
     app.add_middleware(RequestReadTimeoutMiddleware, timeout_s=settings.request_read_timeout_s,
                        on_timeout=SLOW_CLIENTS.labels("body").inc)
+    if replicas is not None and replicas.standbys:
+        # anonymous reads to the standbys, retried on the primary when one fails (inside the metrics: counted once)
+        app.add_middleware(ReadRoutingMiddleware, replicas=replicas, secure=settings.cookie_secure,
+                           sticky_seconds=settings.database_read_sticky_seconds)
     app.add_middleware(MetricsMiddleware)  # outside security, so refused requests are counted too
     # outermost: refuses excess load before any other work is done for it
     app.add_middleware(SheddingMiddleware, max_in_flight=settings.max_in_flight,

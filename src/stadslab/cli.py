@@ -27,6 +27,7 @@ app.command("migrate-to-postgres")(_ops_cli.migrate_to_postgres_command)
 app.add_typer(_ops_cli.observations_app, name="observations")  # partitions, retention
 from stadslab.federation.cli import federation_app; app.add_typer(federation_app, name="federation")  # noqa: E402,E702
 from stadslab.sensorthings.mqtt.cli import mqtt_app; app.add_typer(mqtt_app, name="mqtt")  # noqa: E402,E702
+from stadslab.infrastructure.cli import infrastructure_app; app.add_typer(infrastructure_app, name="infrastructure")  # noqa: E402,E702,E501
 console = Console(stderr=True)
 
 
@@ -85,8 +86,14 @@ def seed() -> None:
 def _serve(host: str, port: int, workers: int) -> None:
     import uvicorn
 
+    from stadslab.core.node_check import NodeMismatch, check_before_upgrade
     from stadslab.ops.server import uvicorn_options
 
+    try:
+        check_before_upgrade(get_settings().database_url)
+    except NodeMismatch as exc:
+        console.print(f"[red]This node refuses to start: {exc}[/red]")
+        raise typer.Exit(1) from None
     _upgrade()
     console.print(f"Stadslab {__version__} on http://{host}:{port}  (API docs: /api/docs)")
     # ops: slow clients, keep-alive and connection limits: docs/deployment.md "Slow clients"
@@ -103,6 +110,16 @@ def serve(host: str = typer.Option("127.0.0.1", help="Interface to bind"),
     _serve(host, port, workers)
 
 
+def _print_demo_accounts(accounts, password: str) -> None:
+    """The demo accounts, one line each (never cut off), and their development password."""
+    console.print("[bold]Demo accounts (DEMO ONLY, never on a real installation):[/bold]")
+    width = max((len(a.email) for a in accounts), default=0)
+    for a in accounts:
+        console.print(f"  {a.email:<{width}}  {a.label:<12} {a.organisation or '(platform)'}", soft_wrap=True,
+                      highlight=False)
+    console.print(f"Development password of every demo account (demo only): [bold]{password}[/bold]")
+
+
 @app.command()
 def demo(host: str = typer.Option("127.0.0.1", help="Interface to bind"),
          port: int = typer.Option(8000, help="TCP port"),
@@ -111,8 +128,9 @@ def demo(host: str = typer.Option("127.0.0.1", help="Interface to bind"),
     """Load reference and demo data, then serve."""
     from stadslab.evidence.demo import demo_size as evidence_demo_size
     from stadslab.evidence.demo import load_evidence_demo
+    from stadslab.governance.demo import DEMO_PASSWORD, load_demo_accounts, load_demo_loket
     from stadslab.interop.demo import load_interop_demo
-    from stadslab.labs.demo_loader import demo_size, load_demo
+    from stadslab.labs.demo_loader import demo_size, load_demo, own_demo_content
 
     _upgrade()
     _seed()
@@ -123,8 +141,14 @@ def demo(host: str = typer.Option("127.0.0.1", help="Interface to bind"),
         counts.update(load_interop_demo(s) or {})
         evidence_task = progress.add_task("Sensor series and evaluations", total=evidence_demo_size())
         counts.update(load_evidence_demo(s, progress=lambda *_: progress.advance(evidence_task)) or {})
+        own_demo_content(s)
+        accounts = load_demo_accounts(s)
+        loket_requests = load_demo_loket(s)
+        if loket_requests:
+            counts["loket requests"] = loket_requests
     console.print("Demo content loaded: " + (", ".join(f"{v} {k}" for k, v in counts.items())
                                               or "already present"))
+    _print_demo_accounts(accounts, DEMO_PASSWORD)
     db.dispose()
     if not no_serve:
         _serve(host, port, workers)

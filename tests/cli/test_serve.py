@@ -52,6 +52,12 @@ def test_demo_command_loads_everything_once(tmp_path, monkeypatch):
         first = runner.invoke(cli_app, ["demo", "--no-serve"])
         assert first.exit_code == 0, first.output
         assert "67 projects" in first.output.replace("\n", " ")
+        # one account per role, with the development password, marked demo-only
+        for email in ("beheer@demo.stadslab.example", "redacteur@utrecht.demo.stadslab.example",
+                      "redacteur@voorbeeld-mobility.demo.stadslab.example", "loket@ienw.demo.stadslab.example",
+                      "lid@utrecht.demo.stadslab.example"):
+            assert email in first.output
+        assert "DEMO ONLY" in first.output and "stadslab-demo-wachtwoord" in first.output
         again = runner.invoke(cli_app, ["demo", "--no-serve"])
         assert again.exit_code == 0 and "already present" in again.output
         with TestClient(create_app(Settings(database_url=url))) as client:

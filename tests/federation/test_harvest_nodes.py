@@ -75,8 +75,8 @@ def test_harvest_keeps_nodes_apart_and_attributes_every_item(hub, alpha, beta, s
     assert ("Alpha", "Slimme verkeerslichten voor fietsers") in sources
     assert all(i["source"]["node"] != "Beta" for i in found["items"])
     warm = hub.get("/api/v1/federation/search", params={"q": "warmtenetten"}).json()  # stem match
-    # The project, and its DCAT dataset from Beta's catalogue.
-    assert sorted((i["type"], i["source"]["node"]) for i in warm["items"]) == [("dataset", "Beta"), ("project", "Beta")]
+    # The project once: a catalogue no longer describes a project as a dataset.
+    assert sorted((i["type"], i["source"]["node"]) for i in warm["items"]) == [("project", "Beta")]
     project = next(i for i in warm["items"] if i["type"] == "project")
     assert project["id"] == "1" and project["source"]["url"] == beta.base_url
 
@@ -123,8 +123,10 @@ def test_reharvest_fetches_only_what_changed(hub, alpha, harvest_settings, sessi
     assert second["created"] == 0
     registry_changes = [c for c in second["changed"] if not c.startswith("dataset:")]
     assert registry_changes == [f"project:{changed['id']}"]
-    # The peer's catalogue changed with it (the project's dataset and the projects list dataset).
-    assert all(c.startswith("dataset:") for c in second["changed"][1:])
+    # The peer's catalogue changed with it: the projects list dataset, nothing else.
+    assert [c for c in second["changed"] if c.startswith("dataset:")] == [
+        f"dataset:{alpha.base_url}/api/v1/catalog/datasets/registry-projects"]
+    assert second["updated"] == 2 and second["deleted"] == 0
     # Only the high-water items themselves (>= mark) come back per list, not the whole registry.
     assert registry_unchanged <= 6 and registry_unchanged < total
     assert len(items(session, "Alpha")) == total
@@ -220,3 +222,39 @@ def test_paging_misses_nothing_when_the_peer_changes_an_item_meanwhile(hub, alph
     harvested = {i.remote_id: i for i in items(session, "Alpha", "project")}
     assert set(harvested) == on_peer
     assert harvested[str(touched[0])].summary == new_summary
+
+
+def test_a_delete_on_the_peer_removes_the_harvested_copy(hub, alpha, session):
+    """On the harvesting node's own database (SQLite and PostgreSQL): the tombstone removes the
+    copy from the stored items, the merged listing and search, and only that copy."""
+    word = f"sluisdeur{uuid.uuid4().hex[:6]}"
+    doomed = alpha.create("projects", {"title": f"Slimme {word}", "city": "GM0344"})
+    kept = alpha.create("projects", {"title": f"Andere {word}", "city": "GM0344"})
+    register(hub, alpha)
+    assert harvest(hub)["Alpha"]["ok"]
+    assert {str(doomed["id"]), str(kept["id"])} <= {i.remote_id for i in items(session, "Alpha", "project")}
+    assert alpha.request("DELETE", f"/api/v1/projects/{doomed['id']}").status_code == 204
+    stones = alpha.request("GET", "/api/v1/federation/tombstones", params={"type": "project"}).json()
+    assert {"type": "project", "id": doomed["id"]} in [{k: t[k] for k in ("type", "id")} for t in stones["items"]]
+
+    report = harvest(hub)["Alpha"]
+    assert report["ok"] and f"project:{doomed['id']}" in report["removed"] and report["created"] == 0
+    remaining = {i.remote_id for i in items(session, "Alpha", "project")}
+    assert str(doomed["id"]) not in remaining and str(kept["id"]) in remaining
+    found = hub.get("/api/v1/federation/search", params={"q": word}).json()["items"]
+    assert [(i["source"]["node"], i["id"]) for i in found] == [("Alpha", str(kept["id"]))]
+    listed = hub.get("/api/v1/federation/items", params={"type": "project", "city": "GM0344"}).json()
+    assert ("Alpha", str(doomed["id"])) not in {(i["source"]["node"], i["id"]) for i in listed["items"]}
+    again = harvest(hub)["Alpha"]  # the tombstone is read again inside the margin: nothing happens
+    assert again["deleted"] == 0 and again["removed"] == []
+
+
+def test_tombstones_and_the_listing_say_what_is_wrong_with_a_query(hub):
+    bad = hub.get("/api/v1/federation/tombstones", params={"type": "thing"})
+    assert bad.status_code == 422 and "living_lab" in bad.text and "type" in bad.text
+    assert hub.get("/api/v1/federation/tombstones", params={"type": "project", "limit": 0}).status_code == 422
+    assert hub.get("/api/v1/federation/tombstones", params={"type": "project", "since": "gisteren"}).status_code == 422
+    assert hub.get("/api/v1/federation/items", params={"type": "project", "city": "GM9999"}).status_code == 422
+    assert hub.get("/api/v1/federation/items", params={"type": "project", "offset": -1}).status_code == 422
+    empty = hub.get("/api/v1/federation/items", params={"type": "coalition"}).json()
+    assert empty == {"type": "coalition", "total": 0, "local_total": 0, "federated_total": 0, "items": []}

@@ -17,6 +17,12 @@ Policies
                     beforehand): admin and editor, member 403, anonymous 401
     webhook_secret  the request carries a shared secret (LoRaWAN uplinks): with it every
                     caller succeeds, whatever else they send; without it 401
+    desk            the loket desk the item is routed to (``governance.rights`` "loket.handle"
+                    / "loket.queue") and admins; member and editor ``other_status``, anonymous 401
+
+The ``desk`` role is an account of a third (government) organisation that handles the loket
+team ``DESK_TEAM``; everywhere else it is treated as a member of neither organisation (so it
+gets ``other_status`` on owner policies and 403 on editor/admin ones), unless overridden.
 
 The admin policy refuses non-admins with ``other_status`` (403, or 404 where the item is
 invisible to them). ``overrides`` pins a role's status where a documented rule differs
@@ -36,9 +42,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-ROLES = ("anonymous", "member", "editor", "admin")
+ROLES = ("anonymous", "member", "desk", "editor", "admin")
 OWNER_POLICIES = ("owner_write", "owner_read")
-POLICIES = ("public", "authenticated", "admin", "editor", "webhook_secret", *OWNER_POLICIES)
+POLICIES = ("public", "authenticated", "admin", "editor", "webhook_secret", "desk", *OWNER_POLICIES)
+#: The loket team of the matrix's desk account (the matrix's requests, topic digital, go there).
+DESK_TEAM = "bzk"
 
 
 @dataclass
@@ -84,8 +92,12 @@ def expected(spec: EndpointSpec, role: str, owner: str) -> str | int:
         return 401
     if spec.policy == "authenticated" or role == "admin":
         return "ok"
+    if spec.policy == "desk":
+        return "ok" if role == "desk" else spec.other_status
     if spec.policy == "admin":
         return spec.other_status
+    if role == "desk":
+        return 403 if spec.policy == "editor" else spec.other_status
     if spec.policy == "editor":
         return "ok" if role == "editor" else 403
     if owner == "other":

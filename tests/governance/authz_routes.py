@@ -269,6 +269,51 @@ LORAWAN_SPECS = [
 ]
 
 
+# --- infrastructure ---------------------------------------------------------------------------------
+
+def _asset_body(**over) -> dict:
+    return {"name": f"5G-mast {next(_seq)}", "type": "5g-site", "openness": "private", "status": "live",
+            "geometry": {"type": "Point", "coordinates": [4.9, 52.37]}, **over}
+
+
+def _asset(ctx: MatrixContext, org: int, operator_only: bool = False) -> dict:
+    """An asset of ``org``; with ``operator_only`` owned by a third organisation and operated by ``org``."""
+    if operator_only:
+        third = _admin_post(ctx, "/api/v1/organisations", organisation_payload())["id"]
+        body = _asset_body(owner_organisation_id=third, operator_organisation_id=org)
+    else:
+        body = _asset_body(owner_organisation_id=org)
+    return {"path": {"id": _admin_post(ctx, "/api/v1/infrastructure", body)["id"]}}
+
+
+def _investment_body(org: int) -> dict:
+    return {"title": f"Glasvezel buitengebied {next(_seq)}", "technology": "fibre", "phase": "committed",
+            "cost_eur": 1000000, "owner_organisation_id": org, "municipalities": [AMSTERDAM],
+            "contributions": [{"party_type": "local", "amount_eur": 250000}]}
+
+
+def _investment(ctx: MatrixContext, org: int) -> dict:
+    return {"path": {"id": _admin_post(ctx, "/api/v1/investments", _investment_body(org))["id"]}}
+
+
+INFRASTRUCTURE_SPECS = [
+    EndpointSpec("infrastructure asset create", "POST", "/api/v1/infrastructure", "owner_write",
+                 setup=lambda ctx, org: {"json": _asset_body(owner_organisation_id=org)}),
+    EndpointSpec("infrastructure asset change", "PATCH", "/api/v1/infrastructure/{id}", "owner_write",
+                 setup=lambda ctx, org: {**_asset(ctx, org), "json": {"status": "retired"}}),
+    # editors of the operator organisation may change it as well
+    EndpointSpec("infrastructure asset change by operator", "PATCH", "/api/v1/infrastructure/{id}", "owner_write",
+                 setup=lambda ctx, org: {**_asset(ctx, org, operator_only=True), "json": {"status": "building"}}),
+    EndpointSpec("infrastructure asset delete", "DELETE", "/api/v1/infrastructure/{id}", "owner_write",
+                 setup=_asset),
+    EndpointSpec("investment create", "POST", "/api/v1/investments", "owner_write",
+                 setup=lambda ctx, org: {"json": _investment_body(org)}),
+    EndpointSpec("investment replace", "PUT", "/api/v1/investments/{id}", "owner_write",
+                 setup=lambda ctx, org: {**_investment(ctx, org), "json": _investment_body(org)}),
+    EndpointSpec("investment delete", "DELETE", "/api/v1/investments/{id}", "owner_write", setup=_investment),
+]
+
+
 # --- federation -----------------------------------------------------------------------------------
 
 def _peer_body() -> dict:
@@ -286,6 +331,11 @@ FEDERATION_SPECS = [
                  setup=lambda ctx, org: {**_peer(ctx, org), "json": {"active": False}}),
     EndpointSpec("federation peer delete", "DELETE", "/api/v1/federation/peers/{id}", "admin", setup=_peer),
     EndpointSpec("federation harvest", "POST", "/api/v1/federation/harvest", "admin"),
+    # Reads whose rule is written down (docs/interoperability.md): a peer's health can name
+    # internal hosts (admin); deletes and the merged listing show only public registry facts.
+    EndpointSpec("federation peer health", "GET", "/api/v1/federation/peers/{id}/health", "admin", setup=_peer),
+    EndpointSpec("federation tombstones", "GET", "/api/v1/federation/tombstones?type=project", "public"),
+    EndpointSpec("federation merged listing", "GET", "/api/v1/federation/items?type=project", "public"),
 ]
 
 
@@ -317,17 +367,26 @@ def _login_body(ctx: MatrixContext, org_id: int) -> dict:
 
 
 GOVERNANCE_SPECS = [
+    # Only editors of a municipality (and admins) submit; the matrix's organisations are municipalities.
     EndpointSpec("loket submit", "POST", "/api/v1/loket/requests", "owner_write",
                  setup=lambda ctx, org: {"json": {**REQUEST, "organisation_id": org}}),
+    # The desk the request is routed to sees it, and may comment; it may not withdraw it.
     EndpointSpec("loket read", "GET", "/api/v1/loket/requests/{id}", "owner_read", other_status=404,
-                 setup=lambda ctx, org: {"path": {"id": _loket_request(ctx, org)}}),
+                 overrides=(("desk", "ok"),), setup=lambda ctx, org: {"path": {"id": _loket_request(ctx, org)}}),
     EndpointSpec("loket comment", "POST", "/api/v1/loket/requests/{id}/comments", "owner_write", other_status=404,
+                 overrides=(("desk", "ok"),),
                  setup=lambda ctx, org: {"path": {"id": _loket_request(ctx, org)}, "json": {"body": "Graag"}}),
     EndpointSpec("loket withdraw", "POST", "/api/v1/loket/requests/{id}/transitions", "owner_write",
-                 other_status=404,
+                 other_status=404, overrides=(("desk", 403),),
                  setup=lambda ctx, org: {"path": {"id": _loket_request(ctx, org)}, "json": {"status": "closed"}}),
-    EndpointSpec("loket review", "POST", "/api/v1/loket/requests/{id}/transitions", "admin",
+    # Handling is the desk's: the submitting city sees the request but may not review it (403).
+    EndpointSpec("loket review", "POST", "/api/v1/loket/requests/{id}/transitions", "desk",
                  setup=lambda ctx, org: {"path": {"id": _loket_request(ctx, org)}, "json": {"status": "in_review"}}),
+    EndpointSpec("loket forward", "POST", "/api/v1/loket/requests/{id}/forward", "desk",
+                 setup=lambda ctx, org: {"path": {"id": _loket_request(ctx, org)}, "json": {"team": "ienw"}}),
+    EndpointSpec("loket queue", "GET", "/api/v1/loket/queue?team=bzk", "desk"),
+    # Another desk's queue is 403 for a desk (admins see every queue).
+    EndpointSpec("loket other queue", "GET", "/api/v1/loket/queue?team=ienw", "admin"),
     EndpointSpec("loket list", "GET", "/api/v1/loket/requests", "authenticated"),
     EndpointSpec("loket exemptions", "GET", "/api/v1/loket/exemptions", "public"),
     EndpointSpec("loket routing", "GET", "/api/v1/loket/routing", "public"),
@@ -379,13 +438,108 @@ WEB_SPECS = [
     EndpointSpec("web loket submit", "POST", "/loket/aanvragen", "editor", web=True, success=(303,),
                  overrides=(("admin", 422),),
                  setup=lambda ctx, org: {"data": {"type": "experiment", "topic": "digital", "title": "Via het web"}}),
+    EndpointSpec("web loket request", "GET", "/loket/verzoeken/{id}", "owner_read", web=True, success=(200,),
+                 other_status=404, overrides=(("desk", "ok"),),
+                 setup=lambda ctx, org: {"path": {"id": _loket_request(ctx, org)}}),
+    EndpointSpec("web loket step", "POST", "/loket/verzoeken/{id}/stap", "desk", web=True, success=(303,),
+                 setup=lambda ctx, org: {"path": {"id": _loket_request(ctx, org)}, "data": {"actie": "in_review"}}),
+    EndpointSpec("web loket withdraw", "POST", "/loket/verzoeken/{id}/stap", "owner_write", web=True,
+                 success=(303,), other_status=404, overrides=(("desk", 403),),
+                 setup=lambda ctx, org: {"path": {"id": _loket_request(ctx, org)}, "data": {"actie": "withdraw"}}),
+    EndpointSpec("web loket forward", "POST", "/loket/verzoeken/{id}/doorsturen", "desk", web=True, success=(303,),
+                 setup=lambda ctx, org: {"path": {"id": _loket_request(ctx, org)}, "data": {"team": "ienw"}}),
+    EndpointSpec("web loket comment", "POST", "/loket/verzoeken/{id}/reactie", "owner_write", web=True,
+                 success=(303,), other_status=404, overrides=(("desk", "ok"),),
+                 setup=lambda ctx, org: {"path": {"id": _loket_request(ctx, org)}, "data": {"body": "Graag"}}),
+    EndpointSpec("web loket queue", "GET", "/loket/bureau", "desk", web=True, success=(200,)),
+    # investments are entered for the caller's own organisation (a platform admin: for none)
+    EndpointSpec("web investment add", "POST", "/infrastructuur/investeringen", "editor", web=True, success=(303,),
+                 setup=lambda ctx, org: {"data": {"title": f"Wifi {next(_seq)}", "technology": "public-wifi",
+                                                  "phase": "idea", "cost_eur": "50000", "amount_local": "10000"}}),
+    EndpointSpec("web investment edit", "POST", "/infrastructuur/investeringen/{id}/bewerken", "owner_write", web=True,
+                 success=(303,), setup=lambda ctx, org: {**_investment(ctx, org), "data": {
+                     "title": "Glasvezel", "technology": "fibre", "phase": "committed", "cost_eur": "2000000",
+                     "amount_local": "250000"}}),
     EndpointSpec("web project edit", "POST", "/projecten/{id}/bewerken", "owner_write", web=True, success=(303,),
                  setup=lambda ctx, org: {"path": {"id": _project(ctx, org)},
                                          "data": {"title": "Nieuwe titel", "summary": "Kort", "status": "pilot"}}),
 ]
 
 
+# --- moderated contributions (labs.moderation) ------------------------------------------------------
+
+APPLICATION = {"contact_name": "Sam Sensor", "contact_email": "sam@sensor.example", "what": "Luchtsensoren testen",
+               "start_date": "2027-03-01", "end_date": "2027-06-30"}
+
+
+def _lab(ctx: MatrixContext, org: int) -> int:
+    return _admin_post(ctx, "/api/v1/living-labs", lab_payload(owner_organisation_id=org))["id"]
+
+
+def _contribution(ctx: MatrixContext, org: int) -> int:
+    """A pending application (sent by the platform admin) to a lab owned by ``org``: ``org`` decides."""
+    return _admin_post(ctx, f"/api/v1/living-labs/{_lab(ctx, org)}/applications", APPLICATION)["id"]
+
+
+#: Deciding is the owner's write rule; to anyone who is not a party the contribution does not exist (404).
+MODERATION_SPECS = [
+    EndpointSpec("contributions list", "GET", "/api/v1/contributions", "authenticated"),
+    EndpointSpec("contribution read", "GET", "/api/v1/contributions/{id}", "owner_read", other_status=404,
+                 setup=lambda ctx, org: {"path": {"id": _contribution(ctx, org)}}),
+    EndpointSpec("contribution accept", "POST", "/api/v1/contributions/{id}/accept", "owner_write", other_status=404,
+                 setup=lambda ctx, org: {"path": {"id": _contribution(ctx, org)}}),
+    EndpointSpec("contribution decline", "POST", "/api/v1/contributions/{id}/decline", "owner_write",
+                 other_status=404, setup=lambda ctx, org: {"path": {"id": _contribution(ctx, org)},
+                                                           "json": {"note": "Niet nu"}}),
+    # Any editor may apply to test in an open lab, or offer a lesson (another organisation's: pending, 202).
+    EndpointSpec("lab apply to test", "POST", "/api/v1/living-labs/{id}/applications", "editor",
+                 setup=lambda ctx, org: {"path": {"id": _lab(ctx, org)}, "json": APPLICATION}),
+    EndpointSpec("project lesson", "POST", "/api/v1/projects/{id}/lessons", "editor", success=(201, 202),
+                 setup=lambda ctx, org: {"path": {"id": _project(ctx, org)}, "json": {"text": "Begin klein."}}),
+    EndpointSpec("web inbox decide", "POST", "/inbox/{id}/besluit", "owner_write", web=True, success=(303,),
+                 other_status=404, setup=lambda ctx, org: {"path": {"id": _contribution(ctx, org)},
+                                                           "data": {"action": "accept"}}),
+    EndpointSpec("web apply to test", "POST", "/labs/{id}/testen", "editor", web=True, success=(303,),
+                 setup=lambda ctx, org: {"path": {"id": _lab(ctx, org)}, "data": APPLICATION}),
+    EndpointSpec("web lab edit", "POST", "/labs/{id}/bewerken", "owner_write", web=True, success=(303,),
+                 setup=lambda ctx, org: {"path": {"id": _lab(ctx, org)},
+                                         "data": {"name": f"Proeftuin {next(_seq)}", "city": AMSTERDAM,
+                                                  "status": "active", "open_to_external": "true",
+                                                  "infrastructure": ["5g"], "offer_costs": "Gratis"}}),
+    EndpointSpec("web sensor register entry", "POST", "/sensoren/{thing}/register", "owner_write", web=True,
+                 success=(303,), setup=lambda ctx, org: {"path": _sta_thing(ctx, org, "open"), "data": {
+                     "purpose": "Drukte meten", "processes_personal_data": "true", "legal_ground": "publieke taak",
+                     "retention": "24 uur"}}),
+    EndpointSpec("web solution create", "POST", "/oplossingen/nieuw", "editor", web=True, success=(303,),
+                 setup=lambda ctx, org: {"data": {"name": f"Oplossing {next(_seq)}", "maturity": "pilot"}}),
+    EndpointSpec("web solution edit", "POST", "/oplossingen/{id}/bewerken", "owner_write", web=True,
+                 success=(303,), setup=lambda ctx, org: {"path": {"id": _admin_post(
+                     ctx, "/api/v1/solutions", solution_payload(owner_organisation_id=org))["id"]},
+                     "data": {"name": f"Oplossing {next(_seq)}", "maturity": "proven"}}),
+    # Adopting another organisation's solution is allowed to any editor: it waits in the owner's inbox.
+    EndpointSpec("web adopt", "POST", "/oplossingen/{id}/overnemen", "editor", web=True, success=(303,),
+                 setup=lambda ctx, org: {"path": {"id": _adoption_payload(ctx, org)["solution_id"]},
+                                         "data": {"city": AMSTERDAM, "status": "adopted"}}),
+    EndpointSpec("web adoption edit", "POST", "/overnames/{id}/bewerken", "owner_write", web=True, success=(303,),
+                 setup=lambda ctx, org: {"path": {"id": _admin_post(ctx, "/api/v1/adoptions", {
+                     **_adoption_payload(ctx, org), "owner_organisation_id": org})["id"]},
+                     "data": {"status": "piloting", "outcome": "Loopt"}}),
+    EndpointSpec("web lesson", "POST", "/projecten/{id}/lessen", "editor", web=True, success=(303,),
+                 setup=lambda ctx, org: {"path": {"id": _project(ctx, org)}, "data": {"text": "Begin klein."}}),
+    EndpointSpec("web coalition create", "POST", "/coalities/nieuw", "editor", web=True, success=(303,),
+                 setup=lambda ctx, org: {"data": {"title": f"Coalitie {next(_seq)}", "lead_city": AMSTERDAM,
+                                                  "status": "active"}}),
+    EndpointSpec("web coalition edit", "POST", "/coalities/{id}/bewerken", "owner_write", web=True, success=(303,),
+                 setup=lambda ctx, org: {"path": {"id": _admin_post(ctx, "/api/v1/coalitions", {
+                     "title": f"Coalitie {next(_seq)}", "lead_city": AMSTERDAM, "owner_organisation_id": org})["id"]},
+                     "data": {"title": f"Coalitie {next(_seq)}", "lead_city": AMSTERDAM, "status": "closed"}}),
+    EndpointSpec("web lab create", "POST", "/labs/nieuw", "editor", web=True, success=(303,),
+                 setup=lambda ctx, org: {"data": {"name": f"Proeftuin {next(_seq)}", "city": AMSTERDAM,
+                                                  "status": "active", "open_to_external": "true"}}),
+]
+
+
 def all_specs() -> list[EndpointSpec]:
     """Every spec, REST, SensorThings, LoRaWAN, federation and web forms (imported by other suites)."""
     return [*GOVERNANCE_SPECS, *_registry_specs(), *EVIDENCE_SPECS, *INTEROP_SPECS, *STA_SPECS, *LORAWAN_SPECS,
-            *FEDERATION_SPECS, *WEB_SPECS]
+            *INFRASTRUCTURE_SPECS, *FEDERATION_SPECS, *WEB_SPECS, *MODERATION_SPECS]

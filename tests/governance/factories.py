@@ -42,7 +42,7 @@ def _default_password_hash() -> str:
 
 def make_user(session: Session, role: str = "editor", org: Organisation | int | None = None, *,
               email: str | None = None, password: str | None = DEFAULT_PASSWORD,
-              display_name: str = "Test Gebruiker") -> User:
+              display_name: str = "Test Gebruiker", desk_team: str | None = None) -> User:
     """A stored account (member/editor/admin) of ``org`` (an Organisation, its id, or None).
 
     The default password's argon2id hash is computed once per test process (hashing
@@ -51,7 +51,7 @@ def make_user(session: Session, role: str = "editor", org: Organisation | int | 
     default = password == DEFAULT_PASSWORD
     user = service.create_user(session, SYSTEM, email=email or f"user{next(_seq)}@example.org",
                                display_name=display_name, password=None if default else password,
-                               organisation_id=_org_id(org), role=role)
+                               organisation_id=_org_id(org), role=role, desk_team=desk_team)
     if default:
         user.password_hash = _default_password_hash()
         session.commit()

@@ -26,11 +26,15 @@ def ctx(client, app, session, orgs) -> MatrixContext:
     """Tokens for the API and browser sessions for the web forms, per role (member and editor of `own`)."""
     from stadslab.governance import service
 
+    from .authz_matrix import DESK_TEAM
+    from .factories import make_organisation
+
     own, other = orgs
     c = MatrixContext(client=client, session=session, own_org_id=own.id, other_org_id=other.id)
     secret = app.state.settings.secret_key
-    for role, org in (("member", own.id), ("editor", own.id), ("admin", None)):
-        user = make_user(session, role, org, password=None)
+    ministry = make_organisation(session, "Ministerie van Matrixzaken", kind="government")
+    for role, org in (("member", own.id), ("desk", ministry.id), ("editor", own.id), ("admin", None)):
+        user = make_user(session, role, org, password=None, desk_team=DESK_TEAM if role == "desk" else None)
         c.headers[role] = auth_headers(make_token(session, user))
         sid = service.open_session(session, user, ttl=timedelta(hours=1), method="password")
         c.web[role] = _browser(app, {"stadslab_session": sign_session_id(secret, sid),

@@ -66,7 +66,15 @@ def test_full_workflow_with_invalid_transitions_refused(client, session, people,
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body.decision"
     r = client.post(url, json={"status": "decided", "decision": "granted", "note": "Ontheffing tot 2027"},
                     headers=people["admin"])
+    assert r.status_code == 422 and {e["field"] for e in r.json()["errors"]} == {"body.valid_from", "body.valid_until"}
+    r = client.post(url, json={"status": "decided", "decision": "granted", "note": "Ontheffing tot 2027",
+                               "valid_from": "2026-01-01", "valid_until": "2025-12-31"}, headers=people["admin"])
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body.valid_until"
+    assert client.get(f"/api/v1/loket/requests/{rid}", headers=people["admin"]).json()["status"] == "in_review"
+    r = client.post(url, json={"status": "decided", "decision": "granted", "note": "Ontheffing tot 2027",
+                               "valid_from": "2026-01-01", "valid_until": "2099-12-31"}, headers=people["admin"])
     assert r.status_code == 200 and r.json()["decision"] == "granted" and r.json()["decided_at"]
+    assert r.json()["valid_until"] == "2099-12-31" and r.json()["exemption_lab_ids"] == [lab.id]
     assert client.post(url, json={"status": "in_review"}, headers=people["admin"]).status_code == 409
     assert client.post(url, json={"status": "closed"}, headers=people["admin"]).json()["status"] == "closed"
     r = client.post(url, json={"status": "submitted"}, headers=people["admin"])

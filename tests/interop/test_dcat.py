@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pyshacl import validate
 from rdflib import Graph, Namespace, URIRef
-from rdflib.namespace import DCAT, DCTERMS, RDF
+from rdflib.namespace import DCAT, DCTERMS, FOAF, RDF
 
 from tests.factories import create, lab_payload, project_payload
 from tests.interop.conftest import make_thing
@@ -54,7 +54,7 @@ def test_catalogue_is_valid_dcat_ap_nl(client, content, shapes):
     g = _graph(client, "/api/v1/catalog.ttl", "turtle")
     _conforms(g, shapes)
     datasets = set(g.subjects(RDF.type, DCAT.Dataset))
-    assert len(datasets) == 8 + 2 + 1  # registry lists + projects + the open Thing
+    assert len(datasets) == 9 + 1  # registry lists (infrastructure included) + the open Thing; a project is not a dataset
     for ds in datasets:  # mandatory and recommended properties are all there
         for prop in (DCTERMS.title, DCTERMS.description, DCTERMS.identifier, DCTERMS.language,
                      DCTERMS.modified, DCTERMS.publisher, DCAT.theme, DCAT.contactPoint, DCAT.distribution):
@@ -88,11 +88,40 @@ def test_only_open_sensor_data(client, content):
 
 def test_theme_mapping(client, content):
     g = _graph(client, "/api/v1/catalog.ttl", "turtle")
-    project_ds = [d for d in g.subjects(RDF.type, DCAT.Dataset) if "/project-" in str(d)]
-    themes = {str(t) for d in project_ds for t in g.objects(d, DCAT.theme)}
+    thing_ds = [d for d in g.subjects(RDF.type, DCAT.Dataset) if "/sensors-thing-" in str(d)]
+    themes = {str(t) for d in thing_ds for t in g.objects(d, DCAT.theme)}
     assert "http://publications.europa.eu/resource/authority/data-theme/TRAN" in themes
-    subjects = {str(t) for d in project_ds for t in g.objects(d, DCTERMS.subject)}
+    subjects = {str(t) for d in thing_ds for t in g.objects(d, DCTERMS.subject)}
     assert "http://standaarden.overheid.nl/owms/terms/Verkeer_(thema)" in subjects
+
+
+def test_projects_are_projects_not_datasets(client, content, shapes):
+    """A project is a record of the projects dataset and a foaf:Project that sensor data of its lab
+    relates to; never a dcat:Dataset. Its old dataset URI redirects to the record."""
+    g = _graph(client, "/api/v1/catalog.ttl", "turtle")
+    assert not [d for d in g.subjects(RDF.type, DCAT.Dataset) if "/project-" in str(d)]
+    projects = set(g.subjects(RDF.type, FOAF.Project))
+    thing_ds = URIRef(f"http://testserver/api/v1/catalog/datasets/sensors-thing-{content['open']}")
+    assert set(g.objects(thing_ds, DCTERMS.relation)) == projects and len(projects) == 1
+    project = next(iter(projects))
+    assert str(project).startswith("http://testserver/api/v1/projects/")
+    assert g.value(project, DCTERMS.title) is not None
+    assert str(g.value(project, FOAF.homepage)).startswith("http://testserver/projecten/")
+    assert (project, RDF.type, DCAT.Dataset) not in g
+    moved = client.get(f"/api/v1/catalog/datasets/project-{str(project).rsplit('/', 1)[1]}", follow_redirects=False)
+    assert moved.status_code == 301 and moved.headers["location"] == str(project)
+    assert client.get("/api/v1/catalog/datasets/project-999999").status_code == 404
+
+
+def test_an_unchanged_catalogue_is_not_modified(client, content):
+    """dct:modified is when the data changed, not when it was asked for: two reads agree."""
+    def stamps():
+        g = _graph(client, "/api/v1/catalog.ttl", "turtle")
+        return {str(d): str(g.value(d, DCTERMS.modified)) for d in g.subjects(RDF.type, DCAT.Dataset)}
+    first = stamps()
+    import time
+    time.sleep(1.1)  # a second boundary: the stamps have second precision
+    assert stamps() == first
 
 
 def test_content_negotiation(client, content, shapes):
@@ -117,19 +146,19 @@ def test_hydra_paging_can_be_harvested(client, content, app, shapes):
         _conforms(g, shapes)
         seen += [str(d) for d in g.subjects(RDF.type, DCAT.Dataset)]
         view = next(iter(g.subjects(RDF.type, HYDRA.PagedCollection)))
-        assert int(g.value(view, HYDRA.totalItems)) == 11
+        assert int(g.value(view, HYDRA.totalItems)) == 10
         nxt = g.value(view, HYDRA.next)
         assert nxt == g.value(view, HYDRA.nextPage)
         url = str(nxt).replace("http://testserver", "") if nxt else None
         pages += 1
-    assert pages == 3 and len(seen) == len(set(seen)) == 11
+    assert pages == 3 and len(seen) == len(set(seen)) == 10
     assert client.get("/api/v1/catalog.ttl?page=9").status_code == 404
     assert client.get("/api/v1/catalog.ttl?page=0").status_code == 422
 
 
 def test_dataset_uris_dereference(client, content, shapes):
     g = _graph(client, "/api/v1/catalog.ttl", "turtle")
-    ds = next(d for d in g.subjects(RDF.type, DCAT.Dataset) if "/project-" in str(d))
+    ds = next(d for d in g.subjects(RDF.type, DCAT.Dataset) if "/sensors-thing-" in str(d))
     one = _graph(client, str(ds).replace("http://testserver", ""), "turtle", accept="text/turtle")
     assert set(one.subjects(RDF.type, DCAT.Dataset)) == {ds}
     _conforms(one, shapes)

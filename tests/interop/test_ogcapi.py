@@ -33,7 +33,7 @@ def test_owslib_reads_the_api(live_server, features):
     api = Features(f"{live_server}/ogcapi")
     assert "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core" in api.conformance()["conformsTo"]
     ids = [c["id"] for c in api.collections()["collections"]]
-    assert ids == ["living-labs", "projects", "sensors"]
+    assert ids == ["living-labs", "projects", "sensors", "infrastructure", "coverage-lorawan"]
     labs = api.collection_items("living-labs")
     assert labs["numberMatched"] == 2
     names = {f["properties"]["name"] for f in labs["features"]}

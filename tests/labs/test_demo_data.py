@@ -38,7 +38,7 @@ FIELDS = {
                     "regulatory_exemptions", "contact_name", "contact_email", "status", "website"},
     "projects": {"key", "title", "summary", "city", "living_lab", "themes", "status", "start_date", "end_date",
                  "budget_eur", "funding_sources", "partners", "kpis", "lessons", "links"},
-    "solutions": {"name", "description", "themes", "origin_project", "provider", "maturity"},
+    "solutions": {"name", "description", "themes", "origin_project", "provider", "maturity", "preconditions"},
     "adoptions": {"solution", "city", "project", "adopted_on", "status", "outcome"},
     "coalitions": {"title", "question", "description", "lead_city", "cities", "organisations", "themes",
                    "status"},
@@ -432,3 +432,34 @@ def test_replication_graph_has_multipliers_and_failures():
     assert len(abandoned) >= 2
     statuses = Counter(p["status"] for p in data["projects"])
     assert set(statuses) == PROJECT_STATUSES, statuses
+
+
+# ------------------------------------------------------------------ preconditions and city facts
+
+def test_city_facts_name_real_municipalities_and_known_facts():
+    from stadslab.network.models import CITY_FACTS
+
+    facts = json.loads(_package_text("stadslab.network", "reference/city_facts.json"))["facts"]
+    names = {row["name"] for row in csv.DictReader(
+        _package_text("stadslab.network", "reference/municipalities.csv").splitlines())}
+    assert set(facts) == set(CITY_FACTS)
+    for fact, cities in facts.items():
+        assert set(cities) <= names, (fact, set(cities) - names)
+        assert len(cities) == len(set(cities)), fact
+
+
+def test_demo_solutions_are_only_where_their_preconditions_hold():
+    """Origin and every adopting city of a solution have what it needs (the shore-power kiosk: an inland port)."""
+    from stadslab.network.models import CITY_FACTS
+
+    facts = json.loads(_package_text("stadslab.network", "reference/city_facts.json"))["facts"]
+    has = {fact: set(cities) for fact, cities in facts.items()}
+    data = demo()
+    city_of = {p["key"]: p["city"] for p in data["projects"]}
+    solutions = {s["name"]: s for s in data["solutions"]}
+    assert solutions["Walstroomkast voor binnenvaart"]["preconditions"] == ["inland_port"]
+    for s in data["solutions"]:
+        assert set(s["preconditions"]) <= set(CITY_FACTS), s["name"]
+        cities = {city_of[s["origin_project"]]} | {a["city"] for a in data["adoptions"] if a["solution"] == s["name"]}
+        for need in s["preconditions"]:
+            assert cities <= has[need], (s["name"], need, cities - has[need])

@@ -74,3 +74,26 @@ def test_migrate_refuses_a_filled_target_and_leaves_it_untouched(sqlite_installa
 def test_migrate_rejects_wrong_urls(sqlite_installation, tmp_path):
     with pytest.raises(BadRequest, match="--to"):
         migrate_to_postgres(sqlite_installation.url, f"sqlite:///{tmp_path / 'x.db'}")
+
+
+def test_ids_deleted_before_the_move_are_not_given_again_after_it(tmp_path, fresh_pg):
+    """SQLite remembers the highest id it ever handed out (AUTOINCREMENT); the PostgreSQL
+    sequences continue after that, not after the highest id that is left."""
+    url = f"sqlite:///{tmp_path / 'deleted.db'}"
+    upgrade(url)
+    db = Database(url)
+    with db.session() as s:
+        load_reference(s)
+    fill(db)
+    with db.engine.begin() as conn:
+        top = conn.execute(text("SELECT max(id) FROM projects")).scalar()
+        conn.execute(text("DELETE FROM projects WHERE id = :id"), {"id": top})
+    db.dispose()
+    assert migrate_to_postgres(url, fresh_pg).ok
+    target = Database(fresh_pg)
+    try:
+        with target.engine.connect() as conn:
+            nxt = conn.execute(text("SELECT nextval(pg_get_serial_sequence('projects', 'id'))")).scalar()
+        assert nxt == top + 1
+    finally:
+        target.dispose()

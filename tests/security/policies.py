@@ -80,6 +80,6 @@ def policy_for(method: str, path_template: str) -> str | None:
     withdrawal and ``admin`` for a review, depending on the body): the most permissive one
     wins, so the fuzzer only flags what no reading of the matrix allows.
     """
-    order = ("public", "webhook_secret", "authenticated", "editor", "owner_read", "owner_write", "admin")
+    order = ("public", "webhook_secret", "authenticated", "editor", "owner_read", "owner_write", "desk", "admin")
     found = [s.policy for s in specs() if s.method == method.upper() and _shape(s.path) == _shape(path_template)]
     return min(found, key=order.index) if found else None

@@ -164,3 +164,43 @@ def test_concurrent_requests_naming_streams_in_opposite_orders_do_not_deadlock(p
     assert not errors, errors
     for ds in streams:
         assert get(client, f"Datastreams({ds})/Observations", **{"$count": "true", "$top": "0"})["@iot.count"] == 320
+
+
+def test_gateway_body_costs_per_row_not_per_item(client, db):
+    """Issue #18: a gateway's body (many Datastreams, a few rows each) is one insert of all its
+    rows, and the per-item look-ups (stream, Thing) are one statement per request, not per item."""
+
+    from .helpers import datastream, location
+    from .test_performance_plans import captured
+
+    t = post(client, "Things", thing(Locations=[location()]))["@iot.id"]
+    streams = [post(client, f"Things({t})/Datastreams", datastream())["@iot.id"] for _ in range(20)]
+    other = post(client, "Things", thing(Locations=[location(5.0, 52.0)]))["@iot.id"]
+    streams.append(post(client, f"Things({other})/Datastreams", datastream())["@iot.id"])
+
+    def body(hour: int) -> list[dict]:
+        return [{"Datastream": {"@iot.id": ds}, "components": ["phenomenonTime", "result"],
+                 "dataArray": [[f"2024-06-01T{hour:02d}:{m:02d}:00Z", ds * 100 + m] for m in range(3)]}
+                for ds in streams]
+
+    assert client.post(f"{STA}/CreateObservations", json=body(0)).status_code == 201  # FoIs made
+    with captured(db) as statements:
+        r = client.post(f"{STA}/CreateObservations", json=body(1))
+    assert r.status_code == 201
+    links = r.json()
+    assert len(links) == 63 and all(link.startswith("http") for link in links)
+    # SQLite: the INSERT executemany; PostgreSQL: the ids drawn for the COPY (which the driver sends)
+    inserts = [s for s, _ in statements if "INSERT INTO sta_observations" in s
+               or "nextval(pg_get_serial_sequence('sta_observations'" in s]
+    assert len(inserts) == 1, inserts
+    per_item = [s for s, _ in statements if s.lstrip().startswith("SELECT sta_datastreams.thing_id")
+                or (s.lstrip().startswith("SELECT sta_datastreams.id") and "IN (" not in s)]
+    assert per_item == [], per_item[:3]
+    # every row got its own id, in body order, and reads back with its stream
+    ids = [int(link.rsplit("(", 1)[1].rstrip(")")) for link in links]
+    assert ids == sorted(ids) and len(set(ids)) == 63
+    for n, ds in enumerate(streams):
+        got = get(client, f"Datastreams({ds})/Observations", **{"$filter": "phenomenonTime ge 2024-06-01T01:00:00Z",
+                                                                 "$orderby": "phenomenonTime"})["value"]
+        assert [o["result"] for o in got] == [ds * 100 + m for m in range(3)]
+        assert [o["@iot.id"] for o in got] == ids[3 * n:3 * n + 3]

@@ -276,3 +276,71 @@ def test_multidatastream_pages_use_the_partial_index(client, db):
             definitions = conn.exec_driver_sql("SELECT sql FROM sqlite_master WHERE name = "
                                                "'ix_sta_observations_multi_datastream_time'").scalars().all()
     assert definitions and all("multi_datastream_id IS NOT NULL" in d for d in definitions), definitions
+
+
+def _explain_analyze(db, statement: str, parameters) -> list[dict]:
+    with db.engine.connect() as conn:
+        raw = conn.exec_driver_sql("EXPLAIN (ANALYZE, FORMAT JSON) " + statement, parameters).scalar()
+        conn.rollback()
+    return plan_nodes(raw if isinstance(raw, list) else json.loads(raw))
+
+
+def _observations_read(nodes: list[dict]) -> int:
+    """Rows that scan nodes of sta_observations (or its partitions) handed up, over all loops."""
+    return sum(n["Actual Rows"] * n["Actual Loops"] for n in nodes
+               if n.get("Relation Name", "").startswith("sta_observations"))
+
+
+@pytest.mark.parametrize("top,skip", [(5, 0), (3, 4)])
+def test_nested_expand_seeks_the_first_rows_per_parent(client, db, top, skip):
+    """Issue #18: ``$expand=Observations($top;$skip;$orderby)`` at any depth reads at most
+    parents × (top + skip + 1) Observations (the +1 tells whether a nextLink is due), through
+    the (datastream_id, phenomenon_time_start, id) index: no window over every Observation."""
+    things, streams = [], []
+    for t in range(3):
+        tid = post(client, "Things", thing(name=f"plan{t}", Locations=[location()]))["@iot.id"]
+        things.append(tid)
+        for _ in range(2):
+            ds = post(client, f"Things({tid})/Datastreams", datastream())["@iot.id"]
+            streams.append(ds)
+            rows = [[f"2024-02-{1 + n // 1440:02d}T{n % 1440 // 60:02d}:{n % 60:02d}:00Z", ds * 10000 + n]
+                    for n in range(1500)]
+            r = client.post(f"{STA}/CreateObservations", json=[{
+                "Datastream": {"@iot.id": ds}, "components": ["phenomenonTime", "result"], "dataArray": rows}])
+            assert r.status_code == 201 and "error" not in r.json(), r.text
+    analyze(db)
+    inner = f"$top={top};$orderby=phenomenonTime desc" + (f";$skip={skip}" if skip else "")
+    with captured(db) as statements:
+        page = get(client, "Things", **{"$filter": "startswith(name, 'plan')", "$orderby": "name",
+                                        "$expand": f"Datastreams($expand=Observations({inner}))"})
+    # correctness: each Datastream its newest rows after the skip, newest first, and a nextLink
+    assert [t["@iot.id"] for t in page["value"]] == things
+    for t in page["value"]:
+        assert len(t["Datastreams"]) == 2
+        for d in t["Datastreams"]:
+            newest = d["@iot.id"] * 10000 + 1499 - skip
+            assert [o["result"] for o in d["Observations"]] == list(range(newest, newest - top, -1))
+            assert d["Observations@iot.nextLink"].endswith(f"$skip={skip + top}") or \
+                f"%24skip={skip + top}" in d["Observations@iot.nextLink"]
+    found = [(s, p) for s, p in statements if "FROM sta_observations" in s]
+    assert len(found) == 1, found  # one round trip for the level
+    statement, parameters = found[0]
+    assert "row_number" not in statement.lower()
+    parents = len(streams)
+    if db.dialect == "postgresql":
+        nodes = _explain_analyze(db, statement, parameters)
+        assert any(n["Node Type"] == "Nested Loop" for n in nodes), nodes
+        family = index_family(db, "ix_sta_observations_datastream_time")
+        assert any(n.get("Index Name") in family for n in nodes), nodes
+        read = _observations_read(nodes)
+        # partitions (migration 0012): a Merge Append may pull one row ahead from each partition
+        partitions = max(1, len(family) - 1)
+        assert read <= parents * (top + skip + 1 + partitions - 1), (read, nodes)
+        assert read < 2 * parents * (top + skip + 1) < 1500
+    else:
+        plan = explain(db, statement, parameters)
+        seeks = [line for line in plan if "USING INDEX ix_sta_observations_datastream_time (datastream_id=?)"
+                 in line or "USING COVERING INDEX ix_sta_observations_datastream_time (datastream_id=?)" in line]
+        assert len(seeks) == parents, plan
+        assert not any(line.startswith("SCAN sta_observations") for line in plan), plan
+        assert not any("TEMP B-TREE" in line for line in plan), plan

@@ -154,8 +154,40 @@ def test_default_page_size_and_maximum(client, settings):
     assert len(body["value"]) == settings.sta_page_size_default == 100
     assert "@iot.nextLink" in body
     r = client.get(f"{STA}/Observations", params={"$top": settings.sta_page_size_max + 1})
-    assert r.status_code == 400
-    assert "$top" in r.json()["detail"]
+    assert r.status_code == 200  # clamped to the maximum (paged: see test_top_above_the_maximum_pages)
+
+
+def test_top_above_the_maximum_pages(db, admin_headers):
+    """Issue #18: ``$top`` above the server's maximum is the maximum with an ``@iot.nextLink``
+    (FROST-Server), also for ``$resultFormat=dataArray`` and inside ``$expand``."""
+    from fastapi.testclient import TestClient
+
+    from stadslab.app import create_app
+    from stadslab.core.config import Settings
+
+    with TestClient(create_app(Settings(database_url=db.url, sta_page_size_max=50), db=db),
+                    headers=admin_headers) as c:
+        ids = new_thing(c, n_obs=0)
+        rows = [[f"2024-01-01T00:{i // 60:02d}:{i % 60:02d}Z", i] for i in range(120)]
+        r = c.post(f"{STA}/CreateObservations", json=[
+            {"Datastream": {"@iot.id": ids["datastream"]}, "components": ["phenomenonTime", "result"],
+             "dataArray": rows}])
+        assert r.status_code == 201
+        seen, url, params = [], f"{STA}/Observations", {"$top": "100000", "$orderby": "id"}
+        while url:
+            page = c.get(url, params=params)
+            assert page.status_code == 200, page.text
+            body, params = page.json(), None
+            assert len(body["value"]) <= 50
+            seen += [o["result"] for o in body["value"]]
+            url = body.get("@iot.nextLink")
+        assert seen == list(range(120))
+        arrays = c.get(f"{STA}/Datastreams({ids['datastream']})/Observations",
+                       params={"$resultFormat": "dataArray", "$top": "100000"}).json()
+        assert len(arrays["value"][0]["dataArray"]) == 50 and "$top=50" in arrays["@iot.nextLink"]
+        expanded = c.get(f"{STA}/Datastreams({ids['datastream']})",
+                         params={"$expand": "Observations($top=100000)"}).json()
+        assert len(expanded["Observations"]) == 50 and "Observations@iot.nextLink" in expanded
 
 
 def test_expand_depth_is_limited(client):

@@ -202,3 +202,85 @@ class Mosquitto:
             self.proc.terminate()
             self.proc.wait(10)
         self.proc = None
+
+
+# --- a PostgreSQL hot standby -------------------------------------------------------------------
+
+class PostgresStandby:
+    """A hot standby of the local PostgreSQL in streaming replication, in a temporary directory.
+
+    Made with ``pg_basebackup -R`` from the primary (which must allow replication connections
+    from 127.0.0.1: ``.ci/run`` arranges it) and run as the ``postgres`` user on a free port.
+    ``url(database)`` names a database on it; ``stop()``/``start()`` take it away and back.
+    """
+
+    def __init__(self, directory: Path, port: int, bin_dir: Path):
+        self.directory = directory
+        self.data = directory / "data"
+        self.port = port
+        self.bin = bin_dir
+
+    def url(self, database: str) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+    def _pg_ctl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        return subprocess.run(["runuser", "-u", "postgres", "--", str(self.bin / "pg_ctl"), "-D", str(self.data),
+                               *args], capture_output=True, text=True, check=check, timeout=120)
+
+    def start(self) -> None:
+        self._pg_ctl("-l", str(self.directory / "postgres.log"), "-w", "-t", "60", "start")
+
+    def stop(self, mode: str = "fast") -> None:
+        self._pg_ctl("-m", mode, "-w", "stop", check=False)
+
+    def log(self) -> str:
+        path = self.directory / "postgres.log"
+        return path.read_text(errors="replace")[-3000:] if path.exists() else ""
+
+    def replay_lsn(self) -> str | None:
+        out = subprocess.run(["psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-Atc",
+                              "SELECT pg_last_wal_replay_lsn()"], capture_output=True, text=True, timeout=30)
+        return out.stdout.strip() or None
+
+
+def _primary_setting(name: str, host: str, port: int) -> str:
+    out = subprocess.run(["psql", "-h", host, "-p", str(port), "-U", "postgres", "-Atc", f"SHOW {name}"],
+                         capture_output=True, text=True, check=True, timeout=30)
+    return out.stdout.strip()
+
+
+@contextmanager
+def postgres_standby(primary_host: str = "127.0.0.1", primary_port: int = 5432):
+    """Yields a running ``PostgresStandby`` of the primary; stopped and removed afterwards."""
+    import tempfile
+
+    version = _primary_setting("server_version_num", primary_host, primary_port)[:2]
+    bin_dir = Path(f"/usr/lib/postgresql/{version}/bin")
+    directory = Path(tempfile.mkdtemp(prefix="stadslab-standby-"))
+    shutil.chown(directory, "postgres", "postgres")
+    directory.chmod(0o700)
+    standby = PostgresStandby(directory, free_port(), bin_dir)
+    try:
+        subprocess.run(["runuser", "-u", "postgres", "--", str(bin_dir / "pg_basebackup"), "-h", primary_host,
+                        "-p", str(primary_port), "-U", "postgres", "-D", str(standby.data), "-R", "-X", "stream",
+                        "-c", "fast"], capture_output=True, text=True, check=True, timeout=300)
+        # Debian keeps the primary's configuration outside its data directory: the standby gets its own.
+        # Settings a hot standby must not have below the primary's are copied from the primary.
+        same = {name: _primary_setting(name, primary_host, primary_port)
+                for name in ("max_connections", "max_worker_processes", "max_wal_senders",
+                             "max_prepared_transactions", "max_locks_per_transaction")}
+        conf = [f"port = {standby.port}", "listen_addresses = '127.0.0.1'",
+                f"unix_socket_directories = '{directory}'", "hot_standby = on", "hot_standby_feedback = on",
+                "shared_buffers = 32MB", "fsync = off", "wal_receiver_status_interval = 1s",
+                *(f"{k} = {v}" for k, v in same.items())]
+        (standby.data / "postgresql.conf").write_text("\n".join(conf) + "\n")
+        (standby.data / "pg_hba.conf").write_text("local all all trust\nhost all all 127.0.0.1/32 trust\n")
+        for path in (standby.data / "postgresql.conf", standby.data / "pg_hba.conf"):
+            shutil.chown(path, "postgres", "postgres")
+        standby.start()
+        yield standby
+    except subprocess.CalledProcessError as exc:
+        raise AssertionError(f"the standby did not start: {exc.cmd[4:6]} {exc.stderr}\n{standby.log()}") from exc
+    finally:
+        standby.stop("immediate")
+        shutil.rmtree(directory, ignore_errors=True)

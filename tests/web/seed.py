@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, timedelta
 
 from sqlalchemy.orm import Session
 
@@ -179,5 +180,19 @@ def seed_exemption(session: Session, organisation_id: int, lab_id: int) -> int:
                                        "description": "Proef op de campus", "regulation": "RVV 1990, artikel 5",
                                        "living_lab_id": lab_id, "organisation_id": organisation_id})
     loket.transition(session, SYSTEM, r.id, "in_review")
-    loket.transition(session, SYSTEM, r.id, "decided", "granted", "Toegestaan tot eind 2026")
+    today = date.today()
+    loket.transition(session, SYSTEM, r.id, "decided", "granted", "Toegestaan voor een jaar",
+                     valid_from=today - timedelta(days=30), valid_until=today + timedelta(days=335))
     return r.id
+
+
+DESK_EMAIL = "bureau@ienw.example.org"
+
+
+def seed_desk(session: Session, team: str = "ienw", email: str = DESK_EMAIL) -> int:
+    """A loket desk account of the ministry that handles ``team`` (the IenW desk by default)."""
+    from stadslab.governance.loket import team_name
+    from tests.governance.factories import make_organisation, make_user
+
+    ministry = make_organisation(session, team_name(team), kind="government")
+    return make_user(session, "desk", ministry, email=email, display_name="Dirk Bureau", desk_team=team).id

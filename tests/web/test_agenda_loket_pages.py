@@ -89,7 +89,7 @@ def test_loket_shows_granted_exemptions_to_everybody(client, loket_world):
     table = r.text[r.text.index('id="exemptions-table"'):]
     assert "Zelfrijdende pendelbus" in table and "RVV 1990, artikel 5" in table and "Gemeente Eindhoven" in table
     assert f'href="/labs/{reg.lab_ids[0]}">Strijp-S Living Lab</a>' in table
-    assert "Toegestaan tot eind 2026" in table
+    assert "Toegestaan voor een jaar" in table
     assert 'href="/inloggen?volgende=%2Floket"' in r.text and "<form" not in r.text.split('id="new-title"')[1].split("</section>")[0]
 
 
@@ -109,9 +109,10 @@ def test_editor_submits_a_request_with_an_error_first_and_sees_it_listed(web_cli
                                                   "title": "Drukte meten met camera's",
                                                   "description": "Camera's tellen drukte",
                                                   "living_lab_id": str(reg.lab_ids[0])}, follow_redirects=False)
-    assert r.status_code == 303 and r.headers["location"] == "/loket?melding=ingediend#mijn-aanvragen"
-    page = web_client.get("/loket?melding=ingediend").text
-    assert "Uw verzoek is ingediend." in page
+    assert r.status_code == 303 and re.fullmatch(r"/loket/verzoeken/\d+\?melding=ingediend", r.headers["location"])
+    detail = web_client.get(r.headers["location"]).text
+    assert "Uw verzoek is ingediend." in detail and "Ministerie van Justitie en Veiligheid" in detail
+    page = web_client.get("/loket").text
     mine = page[page.index('id="requests-table"'):]
     assert "Drukte meten met camera&#39;s" in mine and "Ministerie van Justitie en Veiligheid" in mine
     assert "Ingediend" in mine

@@ -11,7 +11,9 @@ Authentication comes before validation: an invalid request from a caller who may
 use the route at all gets 401/403, not a 422 that describes the route's schema (see
 :func:`refusal_before_validation`, called by the one validation-error handler).
 
-Roles, from least to most: ``public`` (anonymous), ``member``, ``editor``, ``admin``.
+Roles, from least to most: ``public`` (anonymous), ``member``, ``desk``, ``editor``, ``admin``.
+A ``desk`` account handles the loket requests routed to its team (``Principal.desk_team``);
+which action needs which role and organisation type is the table in ``governance.rights``.
 A role implies scopes (``ROLE_SCOPES``); an API token carries a subset of its owner's
 scopes, so a leaked token can do no more than it was minted for.
 
@@ -32,15 +34,16 @@ from .errors import Forbidden, StadslabError, Unauthorized
 
 log = logging.getLogger("stadslab.auth")
 
-ROLES = ("public", "member", "editor", "admin")
+ROLES = ("public", "member", "desk", "editor", "admin")
 ROLE_RANK = {role: rank for rank, role in enumerate(ROLES)}
 #: Roles a stored account can have ("public" is the anonymous role).
-ACCOUNT_ROLES = ("member", "editor", "admin")
+ACCOUNT_ROLES = ("member", "desk", "editor", "admin")
 
 SCOPES = ("registry:write", "sta:write", "sta:read", "loket:write", "admin")
 ROLE_SCOPES: dict[str, frozenset[str]] = {
     "public": frozenset(),
     "member": frozenset({"sta:read"}),
+    "desk": frozenset({"sta:read", "loket:write"}),
     "editor": frozenset({"registry:write", "sta:write", "sta:read", "loket:write"}),
     "admin": frozenset(SCOPES),
 }
@@ -73,6 +76,8 @@ class Principal:
     #: The user's audit-trail pseudonym when the credential lookup found it already (saves the
     #: audit trail a query per write); None means "look it up".
     audit_pseudonym: str | None = field(default=None, compare=False, repr=False)
+    #: For the ``desk`` role: the loket routing team this account handles requests of.
+    desk_team: str | None = None
 
     @property
     def is_anonymous(self) -> bool:

@@ -175,6 +175,38 @@ class Settings(BaseSettings):
     #: loop on a loaded host: a worker being spawned cannot answer yet).
     worker_healthcheck_timeout_s: int = Field(default=30, ge=1)
 
+    # --- e-mail (loket notifications through the outbox; see docs/governance.md) ---------
+    #: SMTP server the outbox worker sends through; None: messages wait in the outbox.
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_from: str = "stadslab@localhost"
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0)
+    #: Seconds between rounds of the outbox worker.
+    outbox_interval_seconds: float = Field(default=15.0, gt=0)
+
+    # --- several nodes, one system (see docs/deployment.md "Several nodes") -------------
+    #: Seconds between two runs of the hub's periodic work (partitions, retention, receipt
+    #: pruning); one process of all nodes runs it (``core.leader``); 0 switches it off.
+    maintenance_interval_seconds: int = Field(default=3600, ge=0)
+    #: Seconds between two attempts of a process to take over periodic work from a dead leader.
+    leader_poll_seconds: float = Field(default=5.0, gt=0)
+    #: Directory the leader writes the (signed) audit chain head to every
+    #: ``audit_head_export_interval_seconds``, as ``stadslab audit head --sign`` would; unset = off.
+    audit_head_export_dir: str | None = None
+    audit_head_export_interval_seconds: int = Field(default=3600, ge=1)
+    #: Hot standbys for anonymous reads (comma-separated PostgreSQL URLs, docs/deployment.md
+    #: "Read replicas"). Writes, and reads of a caller who wrote recently, go to the primary.
+    database_read_urls: str = ""
+    #: A standby further behind the primary than this many bytes of WAL serves no reads.
+    database_read_max_lag_bytes: int = Field(default=16 * 1024 * 1024, ge=0)
+    #: Seconds between two measurements of each standby's replay position.
+    database_read_check_seconds: float = Field(default=1.0, gt=0)
+    #: After a write, the caller's reads stay on the primary this long (read-your-writes).
+    database_read_sticky_seconds: int = Field(default=10, ge=0)
+
     # --- federation between regional nodes (see docs/interoperability.md "Federation") ---
     #: This node's name, attributed to local items in network-wide views.
     node_name: str = "stadslab"
@@ -193,6 +225,14 @@ class Settings(BaseSettings):
     #: Incremental harvests ask for changes since the high-water mark minus this margin
     #: (peer clocks and commit order are not perfectly monotonic).
     federation_skew_margin_seconds: int = Field(default=300, ge=0)
+    #: Items of a peer whose last successful harvest is older than this are shown as stale.
+    federation_stale_after_seconds: int = Field(default=2 * 86400, ge=60)
+
+
+    @property
+    def read_urls(self) -> list[str]:
+        """``database_read_urls`` split at commas and whitespace."""
+        return [u for u in self.database_read_urls.replace(",", " ").split() if u]
 
 
 @lru_cache(maxsize=1)

@@ -15,6 +15,8 @@ from functools import lru_cache
 from typing import Any
 
 from fastapi import APIRouter, Depends, Response
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from sqlalchemy.orm import Session
 
@@ -93,6 +95,9 @@ def register_item_routes(router: APIRouter, spec: ItemRoutes) -> None:
         else:
             authorize_write(principal, None, SCOPE)
         obj = spec.create(session, data, actor=principal)
+        pending = getattr(obj, "pending_location", None)
+        if pending:  # waits for another organisation's consent: 202, and where to follow it
+            return JSONResponse(jsonable_encoder(spec.shape(obj)), status_code=202, headers={"Location": pending})
         response.headers["Location"] = f"/api/v1/{spec.path}/{obj.id}"
         return spec.shape(obj)
 

@@ -43,6 +43,13 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
+#: ``__table_args__`` of every table whose ids are published (registry items, SensorThings
+#: entities): SQLite reuses the rowid of a deleted last row unless the table is AUTOINCREMENT,
+#: and a reused id makes an old link, a harvested copy or a tombstone point at another item.
+#: PostgreSQL sequences never hand out an id twice.
+NO_ID_REUSE = {"sqlite_autoincrement": True}
+
+
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -152,6 +159,16 @@ def lift_statement_timeout(session_or_connection) -> None:
         clock = conn.connection.info.get(_CLOCK)
         if clock is not None:
             clock.lifted = True
+
+
+def begin_write(session: Session) -> None:
+    """Start the session's transaction as a writer. SQLite: ``BEGIN IMMEDIATE`` takes the write lock
+    now, so a concurrent writer waits (``busy_timeout``) here instead of failing with "database is
+    locked" when its read snapshot went stale before its first write (SQLite cannot upgrade a
+    reader whose snapshot is out of date). No-op on PostgreSQL, or when a transaction is open."""
+    conn = session.connection()
+    if conn.dialect.name == "sqlite" and not conn.connection.driver_connection.in_transaction:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_engine(url: str, *, statement_timeout_ms: int = 0, **kwargs) -> Engine:

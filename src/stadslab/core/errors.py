@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -154,13 +155,28 @@ def field_error(loc: list[str | int] | tuple, msg: str) -> dict[str, Any]:
     return {"loc": [str(p) for p in loc], "field": ".".join(str(p) for p in loc), "msg": msg}
 
 
-def problem(status: int, title: str, detail: str, *, errors: list | None = None,
-            headers: dict[str, str] | None = None, instance: str | None = None) -> JSONResponse:
+#: Path prefix -> a function adding members to the problem bodies answered under it: an API whose
+#: clients expect more than RFC 9457 (the SensorThings hub: FROST-Server's ``code``/``message``)
+#: registers its shape at set-up; the problem+json members always stay.
+PROBLEM_SHAPES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+
+
+def problem_body(status: int, title: str, detail: str, *, errors: list | None = None,
+                 instance: str | None = None) -> dict[str, Any]:
     body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status, "detail": detail}
     if instance:
         body["instance"] = instance
     if errors:
         body["errors"] = errors
+    for prefix, shape in PROBLEM_SHAPES.items():
+        if instance and (instance == prefix or instance.startswith(prefix + "/")):
+            body = shape(body)
+    return body
+
+
+def problem(status: int, title: str, detail: str, *, errors: list | None = None,
+            headers: dict[str, str] | None = None, instance: str | None = None) -> JSONResponse:
+    body = problem_body(status, title, detail, errors=errors, instance=instance)
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
@@ -257,4 +273,4 @@ def install_error_handlers(app: FastAPI) -> None:
         ref = uuid.uuid4().hex[:12]
         log.exception("unhandled error ref=%s path=%s", ref, request.url.path)
         return problem(500, "Internal server error",
-                       f"Something went wrong on our side. Reference: {ref}")
+                       f"Something went wrong on our side. Reference: {ref}", instance=request.url.path)

@@ -253,12 +253,10 @@ def content_security_policy(img_sources: list[str], script_hashes: list[str] = (
 class SecurityHeadersMiddleware:
     """Security headers on every response.
 
-    The API docs page (Swagger UI) loads its assets from a CDN and starts with an
-    inline script; it gets a CSP that allows that CDN and exactly the hash of that
-    inline script, never ``'unsafe-inline'``.
+    The API docs page (Swagger UI, served from our own static files) starts with an
+    inline script; it gets a CSP that allows exactly the hash of that inline script,
+    never ``'unsafe-inline'``, and no other host.
     """
-
-    DOCS_CDN = "https://cdn.jsdelivr.net"
 
     def __init__(self, app, csp: str, docs_paths: tuple[str, ...] = (), img_sources: list[str] = ()):
         self.app = app
@@ -310,8 +308,7 @@ class SecurityHeadersMiddleware:
         body = b"".join(chunks)
         inline = re.findall(rb"<script>(.*?)</script>", body, flags=re.S)
         hashes = [base64.b64encode(hashlib.sha256(s).digest()).decode() for s in inline]
-        csp = content_security_policy([*self.img_sources, "https://fastapi.tiangolo.com"], hashes,
-                                      extra_script=self.DOCS_CDN, extra_style=self.DOCS_CDN)
+        csp = content_security_policy(self.img_sources, hashes)
         self._merge(start, self._headers(scope, csp))
         await send(start)
         await send({"type": "http.response.body", "body": body})
@@ -406,4 +403,5 @@ def install_security(app, settings) -> None:
                        external_base_url=settings.external_base_url, max_form_bytes=settings.max_body_bytes)
     app.add_middleware(RequestIdMiddleware)
     app.add_middleware(SecurityHeadersMiddleware, csp=content_security_policy(img_sources),
-                       docs_paths=(app.docs_url, app.redoc_url), img_sources=img_sources)
+                       docs_paths=(app.docs_url, app.redoc_url, *getattr(app.state, "docs_paths", ())),
+                       img_sources=img_sources)

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from stadslab.labs.models import LivingLab, Project, Solution, project_themes
 from stadslab.network.models import Municipality, Theme
-from stadslab.network.service import get_municipality
+from stadslab.network.service import get_municipality, missing_preconditions
 from stadslab.labs.service import get_solution
 
 from .service import latest_evaluation
@@ -285,8 +285,13 @@ def advise(session: Session, solution_id: int, *, limit: int = 10, lang: str = "
     if s.origin_project is not None:
         involved.add(s.origin_project.municipality_code)
     ranked = []
+    cities = {m.code: m for m in session.scalars(select(Municipality))}
+    unsuited = {code for code, m in cities.items() if missing_preconditions(s.preconditions, m)}
+    if unsuited:
+        out["preconditions"] = list(s.preconditions)
+        out["excluded_for_preconditions"] = len(unsuited - involved)
     for code, c in profs.items():
-        if code in involved:
+        if code in involved or code in unsuited:
             continue
         sc = _score(c, exps, profs)
         ranked.append((sc["score"], code, sc))
@@ -309,11 +314,16 @@ def opportunities(session: Session, code: str, *, limit: int = 10, lang: str = "
     themes = _theme_names(session, lang)
     c = profs[city.code]
     items = []
+    not_plausible = []
     for s in session.scalars(select(Solution).order_by(Solution.name)):
         involved = {a.municipality_code for a in s.adoptions}
         if s.origin_project is not None:
             involved.add(s.origin_project.municipality_code)
         if city.code in involved:
+            continue
+        missing = missing_preconditions(s.preconditions, city)
+        if missing:  # e.g. shore power for inland ships where there is no inland port
+            not_plausible.append({"solution": {"id": s.id, "name": s.name}, "missing": missing})
             continue
         exps = experiences(session, s)
         worked = [e for e in exps if e.worked]
@@ -328,5 +338,5 @@ def opportunities(session: Session, code: str, *, limit: int = 10, lang: str = "
                       "most_similar_failure": _match(sc["failure"], profs),
                       "explanation": _explain(c, sc, profs, themes, lang)})
     items.sort(key=lambda x: (-x["score"], x["solution"]["name"]))
-    return {"municipality": {"code": city.code, "name": city.name}, "count": len(items),
-            "opportunities": items[:limit]}
+    return {"municipality": {"code": city.code, "name": city.name, "facts": list(city.facts or [])},
+            "count": len(items), "opportunities": items[:limit], "not_plausible": not_plausible}

@@ -13,11 +13,20 @@ Rules that make this safe against peers we do not control:
   stored; the peer's health records the error.
 * A bad record (not an object, no id, no parseable updated_at) is reported and skipped;
   the rest of the page goes on.
+* Deletes travel as tombstones (``/api/v1/federation/tombstones``, read incrementally like
+  the lists): the harvested copy of a deleted item is removed. A dataset that a complete
+  read of the peer's catalogue no longer lists is removed too. Ids are never reused on a
+  node, so a tombstone never hides a later item (a copy newer than the tombstone is kept all
+  the same, for peers of older versions).
+* A catalogue entry that only describes a registry record harvested from the same peer
+  (older nodes published every project as a dcat:Dataset) is not stored: an item is
+  counted once.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -46,6 +55,9 @@ MAX_PAGES = 1000
 MAX_CATALOG_PAGES = 200
 MAX_SKIPPED_REPORTED = 50
 MAX_CHANGED_REPORTED = 500
+
+#: Prefix of a list's high-water key for its tombstones (``high_water["deleted:project"]``).
+TOMBSTONE_MARK = "deleted:"
 
 DCAT = "http://www.w3.org/ns/dcat#"
 DCT = "http://purl.org/dc/terms/"
@@ -80,11 +92,15 @@ class HarvestReport:
     skipped_backoff: bool = False
     #: "type:remote id" of every item created or updated (the first MAX_CHANGED_REPORTED).
     changed: list[str] = field(default_factory=list)
+    deleted: int = 0
+    #: "type:remote id" of every harvested copy removed (tombstone, or gone from the catalogue).
+    removed: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {"peer": self.peer, "ok": self.ok, "created": self.created, "updated": self.updated,
-                "unchanged": self.unchanged, "errors": self.errors, "skipped": self.skipped,
-                "skipped_backoff": self.skipped_backoff, "changed": self.changed}
+                "unchanged": self.unchanged, "deleted": self.deleted, "errors": self.errors,
+                "skipped": self.skipped, "skipped_backoff": self.skipped_backoff, "changed": self.changed,
+                "removed": self.removed}
 
 
 def _text(value: Any, limit: int) -> str:
@@ -152,6 +168,10 @@ class Harvester:
                                               now)
                     if mark:
                         high_water[item_type] = mark
+                    key = TOMBSTONE_MARK + item_type
+                    mark = self._harvest_tombstones(client, peer, item_type, high_water.get(key), report, now)
+                    if mark:
+                        high_water[key] = mark
                 except PeerError as exc:
                     report.errors.append(str(exc))
                     if exc.retryable:  # the peer is unreachable: the other lists will fail the same way
@@ -160,7 +180,8 @@ class Harvester:
                     latencies.append(client.last_latency_ms)
             if not report.errors or not any("Connect" in e or "timed out" in e for e in report.errors):
                 try:
-                    self._harvest_catalog(client, peer, report)
+                    if self._harvest_catalog(client, peer, report):
+                        self._sweep_catalog(peer, now, report)
                 except PeerError as exc:
                     report.errors.append(str(exc))
         report.ok = not report.errors
@@ -261,15 +282,81 @@ class Harvester:
             existing.stems, existing.source_url, existing.last_seen_at = stems, source_url[:1000], now
             report.updated += 1
 
+    # --- deletes ---------------------------------------------------------------------------------
+    def _harvest_tombstones(self, client: PeerClient, peer, item_type: str, mark: str | None,
+                            report: HarvestReport, started: datetime) -> str | None:
+        """Reads the peer's tombstones of one type since the mark (minus the margin) and removes
+        the copies they name; returns the new mark. Tombstones are append-only, so offset paging
+        can only read one twice, never miss one; a late commit is caught by the margin."""
+        since = parse_time(mark)
+        query: dict[str, Any] = {"type": item_type, "limit": PAGE_SIZE}
+        if since is not None:
+            query["since"] = (since - timedelta(seconds=self.settings.federation_skew_margin_seconds)).isoformat()
+        newest, offset = since, 0
+        for _ in range(MAX_PAGES):
+            try:
+                page = client.get_json("/api/v1/federation/tombstones", {**query, "offset": offset})
+            except PeerError as exc:
+                if str(exc).endswith("HTTP 404"):  # a node of an older version: publishes no deletes
+                    note = "/api/v1/federation/tombstones: not published by this peer (deletes are not seen)"
+                    if note not in report.skipped:
+                        report.skipped.append(note)
+                    return None
+                raise
+            if not isinstance(page, dict) or not isinstance(page.get("items"), list):
+                raise PeerError("/api/v1/federation/tombstones: not a tombstone list (expected an object with items)")
+            for stone in page["items"]:
+                offset += 1
+                deleted_at = parse_time(stone.get("deleted_at")) if isinstance(stone, dict) else None
+                rid = stone.get("id") if isinstance(stone, dict) else None
+                if deleted_at is None or isinstance(rid, bool) or not isinstance(rid, (int, str)) \
+                        or stone.get("type") != item_type:
+                    report.skipped.append(f"tombstones[{offset - 1}]: not a tombstone of {item_type}")
+                    continue
+                self._remove(peer, item_type, str(rid)[:500], deleted_at, report)
+                if newest is None or deleted_at > newest:
+                    newest = deleted_at
+            self.session.commit()
+            if len(page["items"]) < PAGE_SIZE:
+                return min(newest, started).isoformat() if newest else None
+        raise PeerError(f"/api/v1/federation/tombstones: more than {MAX_PAGES} pages")
+
+    def _remove(self, peer, item_type: str, remote_id: str, deleted_at: datetime | None,
+                report: HarvestReport) -> None:
+        existing = self.session.scalar(select(FederatedItem).where(
+            FederatedItem.peer_id == peer.id, FederatedItem.item_type == item_type,
+            FederatedItem.remote_id == remote_id))
+        if existing is None:
+            return
+        if deleted_at is not None and existing.remote_updated_at is not None \
+                and as_utc(existing.remote_updated_at) > deleted_at:
+            return  # a later item under a reused id (a peer of an older version)
+        self.session.delete(existing)
+        report.deleted += 1
+        if len(report.removed) < MAX_CHANGED_REPORTED:
+            report.removed.append(f"{item_type}:{remote_id}")
+
+    def _sweep_catalog(self, peer, started: datetime, report: HarvestReport) -> None:
+        """After a complete read of the catalogue: a dataset it no longer lists is gone."""
+        gone = self.session.scalars(select(FederatedItem).where(
+            FederatedItem.peer_id == peer.id, FederatedItem.item_type == "dataset",
+            FederatedItem.last_seen_at < started))
+        for item in list(gone):
+            self._remove(peer, "dataset", item.remote_id, None, report)
+        self.session.commit()
+
     # --- DCAT catalogue -------------------------------------------------------------------------
-    def _harvest_catalog(self, client: PeerClient, peer, report: HarvestReport) -> None:
+    def _harvest_catalog(self, client: PeerClient, peer, report: HarvestReport) -> bool:
+        """Reads every page of the catalogue; True when it was read to its end."""
         from rdflib import Graph, URIRef
 
         url: str | None = "/api/v1/catalog.jsonld"
         seen: set[str] = set()
         for _ in range(MAX_CATALOG_PAGES):
-            if url is None or url in seen:
-                return
+            if url is None:
+                return True
+            if url in seen:
+                return False  # a loop of pages: what we did not reach is not known to be gone
             seen.add(url)
             body = client.get_bytes(url, accept="application/ld+json")
             graph = Graph()
@@ -287,7 +374,8 @@ class Harvester:
             nxt = next(iter(graph.objects(None, URIRef(HYDRA + "next"))), None)
             url = str(nxt) if nxt is not None else None
             if url and not url.startswith(client.base_url):
-                return  # never follow a peer's catalogue onto another host
+                return False  # never follow a peer's catalogue onto another host
+        return url is None
 
     def _store_dataset(self, graph, ds, peer, report: HarvestReport) -> None:
         from rdflib import Literal, URIRef
@@ -297,6 +385,8 @@ class Harvester:
             chosen = [v for v in values if v.language == lang] or values
             return str(chosen[0]) if chosen else ""
 
+        if self._describes_record(graph, ds, peer):
+            return
         modified = parse_time(first("modified")) if first("modified") else None
         if modified is None:
             report.skipped.append(f"catalog dataset {ds}: no valid dct:modified")
@@ -307,3 +397,14 @@ class Harvester:
                "city_code": None, "themes": themes, "status": None, "remote_updated_at": modified,
                "payload": {"@id": str(ds), "title": title, "modified": modified.isoformat()}}
         self._store(peer, "dataset", row, str(ds), report)
+
+    @staticmethod
+    def _describes_record(graph, ds, peer) -> bool:
+        """True for an entry whose only distribution is a registry record's JSON on the peer
+        (older nodes published every project as a dataset); the record itself is harvested."""
+        from rdflib import URIRef
+
+        record = re.compile(re.escape(peer.base_url.rstrip("/")) + r"/api/v1/(%s)/\d+$" % "|".join(REGISTRY_LISTS))
+        urls = [str(u) for dist in graph.objects(ds, URIRef(DCAT + "distribution"))
+                for u in graph.objects(dist, URIRef(DCAT + "accessURL"))]
+        return any(record.match(u) for u in urls)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy.orm import Session
 
@@ -9,7 +11,8 @@ from stadslab.core.auth import Principal, get_principal, known_up_front, require
 from stadslab.core.database import get_session
 
 from . import service
-from .schemas import HarvestOut, NetworkSearchOut, PeerHealth, PeerIn, PeerOut, PeerPatch, ReplicationGraph
+from .schemas import (HarvestOut, NetworkItemsOut, NetworkSearchOut, PeerHealth, PeerIn, PeerOut, PeerPatch,
+                      ReplicationGraph, TombstonesOut)
 
 router = APIRouter(prefix="/federation", tags=["federation"])
 
@@ -54,9 +57,10 @@ def delete_peer(peer_id: int, p: Principal = Depends(get_principal), session: Se
 
 
 @router.get("/peers/{peer_id}/health", response_model=PeerHealth, summary="Harvest health of a peer (admin)")
-def peer_health(peer_id: int, p: Principal = Depends(get_principal), session: Session = Depends(get_session)):
+def peer_health(peer_id: int, request: Request, p: Principal = Depends(get_principal),
+                session: Session = Depends(get_session)):
     require_role(p, "admin")  # last_error can name peer hosts and internal addresses
-    return service.peer_health(session, peer_id)
+    return service.peer_health(session, peer_id, request.app.state.settings)
 
 
 @router.post("/harvest", response_model=HarvestOut, summary="Harvest the peers now (admin)")
@@ -78,3 +82,22 @@ def network_search(request: Request, q: str = Query(..., max_length=500), limit:
             summary="Solutions and adoptions of every node, attributed to their node")
 def replication_graph(request: Request, session: Session = Depends(get_session)):
     return service.replication_graph(session, request.app.state.settings, _base(request))
+
+
+@router.get("/items", response_model=NetworkItemsOut,
+            summary="This node's items of one type, then every peer's, each marked with its node")
+def network_items(request: Request, type: str = Query(..., description="project, living_lab, solution, "
+                                                                         "adoption, organisation or coalition"),
+                  city: str | None = Query(None, max_length=6, description="CBS code, e.g. GM0344"),
+                  limit: int = Query(50), offset: int = Query(0), session: Session = Depends(get_session)):
+    return service.network_items(session, request.app.state.settings, type, _base(request), municipality=city,
+                                 limit=limit, offset=offset)
+
+
+@router.get("/tombstones", response_model=TombstonesOut,
+            summary="Deleted registry items of one type (the change feed's deletes), oldest first")
+def tombstones(type: str = Query(..., description="project, living_lab, solution, adoption, organisation or "
+                                                     "coalition"),
+               since: datetime | None = Query(None, description="Only deletes at or after this time"),
+               limit: int = Query(100), offset: int = Query(0), session: Session = Depends(get_session)):
+    return service.tombstones(session, type, since, limit=limit, offset=offset)

@@ -1,15 +1,19 @@
 """The background harvest loop, started by the app only when ``federation_interval_seconds > 0``.
 
-Every worker process runs the loop; the lease in ``service.harvest`` lets one of them
-harvest at a time, and peers that failed are left alone until their backoff expires.
+One process of all nodes runs the loop (``core.leader.run_as_leader``); the lease in
+``service.harvest`` lets one harvest run at a time, and peers that failed are left alone until
+their backoff expires.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
+from stadslab.core.leader import run_as_leader
+
 log = logging.getLogger("stadslab.federation")
+
+LEADER_NAME = "federation-harvest"
 
 
 def _one_pass(app) -> None:
@@ -24,26 +28,19 @@ def _one_pass(app) -> None:
             log.warning("federation: harvest of %s failed: %s", r.peer, "; ".join(r.errors))
 
 
-async def _loop(app) -> None:
-    interval = app.state.settings.federation_interval_seconds
-    while True:
-        try:
-            await asyncio.to_thread(_one_pass, app)
-        except Exception:  # noqa: BLE001 - the loop must outlive one bad pass
-            log.exception("federation: harvest pass failed")
-        await asyncio.sleep(interval)
-
-
 def start_federation(app) -> None:
-    if app.state.settings.federation_interval_seconds > 0:
-        app.state.federation_task = asyncio.get_running_loop().create_task(_loop(app))
+    """The harvest pass runs on the leader of ``federation-harvest`` only (``core.leader``: one
+    process of all nodes; it moves when that process dies). The lease row inside ``service.harvest``
+    still guards a harvest started by hand (``stadslab federation harvest``) at the same time."""
+    settings = app.state.settings
+    if settings.federation_interval_seconds > 0:
+        app.state.federation_task = run_as_leader(app.state.db, LEADER_NAME, lambda: _one_pass(app),
+                                                  settings.federation_interval_seconds,
+                                                  poll=settings.leader_poll_seconds)
 
 
-async def stop_federation(app) -> None:
+def stop_federation(app) -> None:
     task = getattr(app.state, "federation_task", None)
     if task is not None:
-        task.cancel()
-        try:
-            await task
-        except (asyncio.CancelledError, Exception):  # noqa: BLE001
-            pass
+        task.stop()
+        app.state.federation_task = None

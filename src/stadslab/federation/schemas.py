@@ -39,6 +39,7 @@ class PeerHealth(BaseModel):
     peer_id: int
     name: str
     healthy: bool | None = Field(description="None until the first harvest")
+    stale: bool = Field(description="No successful harvest for STADSLAB_FEDERATION_STALE_AFTER_SECONDS")
     last_attempt_at: datetime | None
     last_success_at: datetime | None
     consecutive_failures: int
@@ -65,6 +66,31 @@ class NetworkItem(BaseModel):
     themes: list[str] = []
     url: str
     source: Source
+    harvested: bool = Field(default=False, description="True: harvested from the peer named in source")
+    stale: bool = Field(default=False, description="Its peer has not been harvested successfully for "
+                                                   "STADSLAB_FEDERATION_STALE_AFTER_SECONDS")
+    last_harvested_at: datetime | None = None
+    updated_at: datetime | None = None
+    page_url: str | None = Field(default=None, description="The item's page on its own node (harvested items)")
+
+
+class NetworkItemsOut(BaseModel):
+    type: str
+    total: int
+    local_total: int
+    federated_total: int
+    items: list[NetworkItem]
+
+
+class Tombstone(BaseModel):
+    type: str
+    id: int
+    deleted_at: datetime
+
+
+class TombstonesOut(BaseModel):
+    total: int
+    items: list[Tombstone]
 
 
 class NetworkSearchOut(BaseModel):

@@ -35,10 +35,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, Iterator
 
 from sqlalchemy import Select, bindparam, func, insert, select, update
@@ -49,6 +51,8 @@ from stadslab.core.database import utcnow
 from stadslab.core.errors import BadRequest
 
 from .models import AuditActor, AuditChainHead, AuditEvent
+
+log = logging.getLogger("stadslab.audit")
 
 GENESIS = "0" * 64
 HEAD_ID = 1
@@ -518,3 +522,23 @@ def iterate(session: Session, f: AuditFilter, batch: int = 1000) -> Iterator[dic
     stmt = filtered(session, f).order_by(*ORDER).execution_options(yield_per=batch)
     for row in session.execute(stmt).mappings():
         yield dict(row)
+
+
+def export_head_to(directory: str, session: Session, key: str | None) -> Path | None:
+    """Verify the chains and write the (signed) head to ``directory`` as ``audit-head-<UTC time>.json``,
+    as ``stadslab audit head --sign -o`` does; ``None`` (and nothing written) when a chain is broken.
+
+    Run periodically by one process of all nodes (``governance.contribution``, ``core.leader``).
+    """
+    ok, bad = verify_chain(session)
+    if not ok:
+        log.error("audit chain BROKEN at event %s: no head exported", bad)
+        return None
+    document = json.dumps(export_head(session, key), indent=2, sort_keys=True) + "\n"
+    target = Path(directory)
+    target.mkdir(parents=True, exist_ok=True)
+    path = target / f"audit-head-{utcnow():%Y%m%dT%H%M%S%fZ}.json"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(document)
+    tmp.replace(path)
+    return path

@@ -46,7 +46,7 @@ def _scopes(role: str, token_scopes=None) -> frozenset[str]:
 def principal_for_user(user: User, via: str, token: ApiToken | None = None) -> Principal:
     scopes = _scopes(user.role, None if token is None else token.scopes)
     return Principal(user_id=user.id, organisation_id=user.organisation_id, role=user.role, scopes=scopes,
-                     via=via, token_id=token.id if token else None)
+                     via=via, token_id=token.id if token else None, desk_team=user.desk_team)
 
 
 _TOKENS = ApiToken.__table__
@@ -55,7 +55,7 @@ _ACTORS = AuditActor.__table__
 #: One statement per authenticated request: the token and its user together.
 _TOKEN_LOOKUP = (select(_TOKENS.c.id, _TOKENS.c.user_id, _TOKENS.c.organisation_id, _TOKENS.c.scopes,
                         _TOKENS.c.expires_at, _TOKENS.c.revoked_at, _TOKENS.c.last_used_at,
-                        _USERS.c.organisation_id.label("user_organisation_id"), _USERS.c.role,
+                        _USERS.c.organisation_id.label("user_organisation_id"), _USERS.c.role, _USERS.c.desk_team,
                         _USERS.c.active, _ACTORS.c.pseudonym)
                  .select_from(_TOKENS.outerjoin(_USERS, _USERS.c.id == _TOKENS.c.user_id)
                               .outerjoin(_ACTORS, _ACTORS.c.user_id == _TOKENS.c.user_id)))
@@ -143,6 +143,7 @@ def token_still_grants(principal: Principal) -> ColumnElement[bool]:
         u = _USERS
         held.append(exists().where(u.c.id == t.c.user_id, u.c.id == principal.user_id, u.c.active.is_(True),
                                    u.c.role == principal.role,
+                                   u.c.desk_team.is_not_distinct_from(principal.desk_team),
                                    u.c.organisation_id.is_not_distinct_from(principal.organisation_id)))
     return exists().where(*held)
 
@@ -158,7 +159,7 @@ def principal_for_token_row(row, now: datetime) -> Principal | None:
             return None
         return Principal(user_id=row.user_id, organisation_id=row.user_organisation_id, role=row.role,
                          scopes=_scopes(row.role, row.scopes), via="token", token_id=row.id,
-                         audit_pseudonym=row.pseudonym)
+                         audit_pseudonym=row.pseudonym, desk_team=row.desk_team)
     return Principal(user_id=None, organisation_id=row.organisation_id, role="editor",
                      scopes=_scopes("editor", row.scopes), via="token", token_id=row.id)
 

@@ -75,8 +75,9 @@ def _role(role: str) -> str:
 
 @user_app.command("add")
 def user_add(email: str, name: str = typer.Option("", "--name", help="Display name"),
-             role: str = typer.Option("member", help="member, editor or admin"),
+             role: str = typer.Option("member", help="member, desk, editor or admin"),
              organisation: Optional[int] = typer.Option(None, "--organisation", help="Organisation id"),
+             desk: Optional[str] = typer.Option(None, "--desk", help="For role desk: the loket team (e.g. ienw)"),
              password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from stdin"),
              no_password: bool = typer.Option(False, "--no-password", help="OpenID Connect login only")) -> None:
     """Create an account."""
@@ -85,26 +86,30 @@ def user_add(email: str, name: str = typer.Option("", "--name", help="Display na
     password = None if no_password else _password(password_stdin)
     with _session() as s:
         user = create_user(s, SYSTEM, email=email, display_name=name, password=password,
-                           organisation_id=organisation, role=_role(role))
+                           organisation_id=organisation, role=_role(role), desk_team=desk)
         console.print(f"Account {user.id} created: {user.email} ({user.role})")
 
 
 @user_app.command("list")
 def user_list(organisation: Optional[int] = typer.Option(None, "--organisation"),
               role: Optional[str] = typer.Option(None)) -> None:
-    """List accounts."""
+    """List accounts with their role (a desk account: its loket team) and organisation."""
     from stadslab.core.listing import ListParams
+    from stadslab.network.models import Organisation
 
     from .service import list_users
 
     with _session() as s:
         rows, total = list_users(s, ListParams(limit=10_000, offset=0, sort=None), organisation_id=organisation,
                                  role=role)
+        names = {o.id: f"{o.name} ({o.kind})" for o in s.query(Organisation).filter(
+            Organisation.id.in_({u.organisation_id for u in rows if u.organisation_id}))}
         table = Table(title=f"{total} account(s)")
         for col in ("id", "email", "name", "role", "organisation", "active"):
             table.add_column(col)
         for u in rows:
-            table.add_row(str(u.id), u.email, u.display_name, u.role, str(u.organisation_id or ""),
+            shown_role = f"{u.role} ({u.desk_team})" if u.desk_team else u.role
+            table.add_row(str(u.id), u.email, u.display_name, shown_role, names.get(u.organisation_id, ""),
                           "yes" if u.active else "no")
         out.print(table)
 
@@ -130,9 +135,10 @@ def user_enable(email: str) -> None:
 
 
 @user_app.command("set-role")
-def user_set_role(email: str, role: str) -> None:
+def user_set_role(email: str, role: str,
+                  desk: Optional[str] = typer.Option(None, "--desk", help="For role desk: the loket team")) -> None:
     """Change an account's role."""
-    _update(email, role=_role(role))
+    _update(email, role=_role(role), **({"desk_team": desk} if desk else {}))
 
 
 @user_app.command("set-password")
@@ -206,17 +212,35 @@ def token_revoke(token_id: int) -> None:
 
 @loket_app.command("remind")
 def loket_remind(dry_run: bool = typer.Option(False, "--dry-run", help="List only, do not mark as reminded")) -> None:
-    """List open requests past their decision date and mark them reminded (weekly at most)."""
-    from .loket import due_reminders, team_name
+    """List open requests past their decision date and mark them reminded (weekly at most); tell lab
+    editors about exemptions that end within 60 days (once)."""
+    from .loket import due_reminders, notify_expiring, team_name
 
     with _session() as s:
         due = due_reminders(s, mark=not dry_run)
+        if not dry_run:
+            told = notify_expiring(s)
+            console.print(f"{len(told)} exemption(s) ending within 60 days reported to their labs' editors")
         table = Table(title=f"{len(due)} overdue request(s)")
         for col in ("id", "type", "title", "routed to", "status", "due"):
             table.add_column(col)
         for r in due:
             table.add_row(str(r.id), r.type, r.title, team_name(r.routed_to), r.status, r.decision_due.isoformat())
         out.print(table)
+
+
+@loket_app.command("send-mail")
+def loket_send_mail() -> None:
+    """Send the e-mail outbox once (the app does this in the background when STADSLAB_SMTP_HOST is set)."""
+    from .outbox import send_pending
+
+    settings = get_settings()
+    if not settings.smtp_host:
+        console.print("[red]STADSLAB_SMTP_HOST is not set[/red]")
+        raise typer.Exit(2)
+    with _session() as s:
+        sent, failed = send_pending(s, settings)
+        console.print(f"{sent} sent, {failed} failed (retried later)")
 
 
 @privacy_app.command("enforce-retention")

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import (JSON, BigInteger, Boolean, Date, DateTime, ForeignKey, Integer, String, Text,
-                        UniqueConstraint)
+from sqlalchemy import (JSON, BigInteger, Boolean, Column, Date, DateTime, ForeignKey, Index, Integer, String,
+                        Table, Text, UniqueConstraint)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from stadslab.core.database import Base, Timestamped, utcnow
@@ -34,6 +34,8 @@ class User(Timestamped, Base):
     organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id", ondelete="SET NULL"),
                                                         index=True)
     role: Mapped[str] = mapped_column(String(10), default="member", index=True)
+    #: For the ``desk`` role: the loket routing team whose requests this account handles (migration 0019).
+    desk_team: Mapped[str | None] = mapped_column(String(40), index=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -124,8 +126,18 @@ class AuditEvent(Base):
 
 LOKET_TYPES = ("experiment", "funding", "cooperation", "knowledge")
 LOKET_TOPICS = ("mobility", "privacy", "digital", "energy", "climate", "housing", "health", "safety", "other")
-LOKET_STATUSES = ("submitted", "in_review", "decided", "closed")
+#: ``needs_info``: the desk asked the submitter for more information (migration 0019).
+LOKET_STATUSES = ("submitted", "in_review", "needs_info", "decided", "closed")
 LOKET_DECISIONS = ("granted", "rejected")
+#: What a line in a request's history is: a plain comment or a step of the workflow.
+LOKET_STEP_KINDS = ("comment", "submitted", "in_review", "needs_info", "answered", "forwarded", "decided",
+                    "closed", "withdrawn")
+
+loket_exemption_labs = Table(
+    "loket_exemption_labs", Base.metadata,
+    Column("request_id", ForeignKey("loket_requests.id", ondelete="CASCADE"), primary_key=True),
+    Column("living_lab_id", ForeignKey("living_labs.id", ondelete="CASCADE"), primary_key=True, index=True),
+)
 
 
 class LoketRequest(Timestamped, Base):
@@ -156,6 +168,11 @@ class LoketRequest(Timestamped, Base):
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     reminded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: A granted exemption holds from ``valid_from`` up to and including ``valid_until``.
+    valid_from: Mapped[date | None] = mapped_column(Date)
+    valid_until: Mapped[date | None] = mapped_column(Date, index=True)
+    #: When the editors of its labs were told that the exemption ends soon.
+    expiry_notified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     comments: Mapped[list[LoketComment]] = relationship(back_populates="request", cascade="all, delete-orphan",
                                                         order_by="LoketComment.id", lazy="selectin")
@@ -169,5 +186,27 @@ class LoketComment(Base):
     author_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    #: ``comment`` or the workflow step this line records (LOKET_STEP_KINDS).
+    kind: Mapped[str] = mapped_column(String(20), default="comment", server_default="comment")
+    #: Step details, e.g. ``{"from": "bzk", "to": "ienw"}`` for a forward.
+    detail: Mapped[dict | None] = mapped_column(JSON)
 
     request: Mapped[LoketRequest] = relationship(back_populates="comments")
+
+
+class OutboxMessage(Base):
+    """An e-mail to send: written in the transaction of the change it reports, sent after
+    commit by :mod:`stadslab.governance.outbox`, retried with backoff until it goes out."""
+
+    __tablename__ = "outbox_messages"
+    __table_args__ = (Index("ix_outbox_messages_pending", "sent_at", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    recipient: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)

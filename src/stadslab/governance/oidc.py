@@ -152,8 +152,10 @@ def unpack_flow(settings, value: str | None, state: str | None) -> Flow:
 # --- claims to account -----------------------------------------------------------------------
 
 def map_role(value: Any, default: str) -> str:
+    """The highest known role in the claim. ``desk`` is not taken from claims: a desk account also
+    needs its loket team, which an administrator sets (``stadslab user set-role --desk``)."""
     values = value if isinstance(value, list) else [value]
-    roles = [v for v in values if isinstance(v, str) and v in ACCOUNT_ROLES]
+    roles = [v for v in values if isinstance(v, str) and v in ACCOUNT_ROLES and v != "desk"]
     return max(roles, key=ROLE_RANK.__getitem__) if roles else default
 
 

@@ -10,7 +10,7 @@ from pydantic import Field, field_validator
 from stadslab.core.json_limits import readable
 from stadslab.core.schemas import InputModel, OutputModel
 
-AccountRole = Literal["member", "editor", "admin"]
+AccountRole = Literal["member", "desk", "editor", "admin"]
 Scope = Literal["registry:write", "sta:write", "sta:read", "loket:write", "admin"]
 
 
@@ -37,6 +37,8 @@ class UserIn(InputModel):
     password: str | None = Field(default=None, max_length=1024)
     organisation_id: int | None = None
     role: AccountRole = "member"
+    #: For role ``desk``: the loket routing team (GET /api/v1/loket/routing lists them).
+    desk_team: str | None = Field(default=None, max_length=40)
 
 
 class UserPatch(InputModel):
@@ -47,6 +49,7 @@ class UserPatch(InputModel):
     display_name: str = Field(default=None, max_length=200)  # type: ignore[assignment]
     role: AccountRole = None  # type: ignore[assignment]
     organisation_id: int | None = None
+    desk_team: str | None = Field(default=None, max_length=40)
     active: bool = None  # type: ignore[assignment]
 
 
@@ -60,6 +63,7 @@ class UserOut(OutputModel):
     display_name: str
     role: str
     organisation_id: int | None
+    desk_team: str | None = None
     active: bool
     locked_until: datetime | None
     last_login_at: datetime | None
@@ -134,7 +138,7 @@ class VerifyOut(OutputModel):
 
 LoketType = Literal["experiment", "funding", "cooperation", "knowledge"]
 LoketTopic = Literal["mobility", "privacy", "digital", "energy", "climate", "housing", "health", "safety", "other"]
-LoketStatus = Literal["submitted", "in_review", "decided", "closed"]
+LoketStatus = Literal["submitted", "in_review", "needs_info", "decided", "closed"]
 
 
 class LoketRequestIn(InputModel):
@@ -154,6 +158,17 @@ class LoketRequestIn(InputModel):
 class TransitionIn(InputModel):
     status: LoketStatus
     decision: Literal["granted", "rejected"] | None = None
+    #: With needs_info: the question to the submitter (required). With decided: the reasons.
+    note: str | None = Field(default=None, max_length=20_000)
+    #: Granting an experiment (an exemption): the validity period, required, and the labs it
+    #: applies to (default: the request's lab).
+    valid_from: date | None = None
+    valid_until: date | None = None
+    living_lab_ids: list[int] | None = Field(default=None, max_length=100)
+
+
+class ForwardIn(InputModel):
+    team: str = Field(min_length=1, max_length=40, description="A team of GET /api/v1/loket/routing")
     note: str | None = Field(default=None, max_length=20_000)
 
 
@@ -166,6 +181,9 @@ class CommentOut(OutputModel):
     author_user_id: int | None
     body: str
     created_at: datetime
+    #: ``comment`` or the step it records: in_review, needs_info, answered, forwarded, decided, closed, withdrawn.
+    kind: str = "comment"
+    detail: dict | None = None
 
 
 class LoketRequestOut(OutputModel):
@@ -191,6 +209,10 @@ class LoketRequestOut(OutputModel):
     decided_at: datetime | None
     closed_at: datetime | None
     overdue: bool
+    valid_from: date | None = None
+    valid_until: date | None = None
+    #: The labs a granted exemption applies to.
+    exemption_lab_ids: list[int] = []
     comments: list[CommentOut] = []
 
 
@@ -209,3 +231,8 @@ class ExemptionOut(OutputModel):
     living_lab_name: str | None
     routed_to: str
     routed_to_name: str
+    valid_from: date | None = None
+    valid_until: date | None = None
+    expired: bool = False
+    #: Every lab the exemption applies to ({"id", "name"}); living_lab_id/name: the first.
+    living_labs: list[dict] = []

@@ -7,8 +7,9 @@ import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from stadslab.core.auth import (ACCOUNT_ROLES, AUTH_FAILED, ROLE_SCOPES, SCOPES, WWW_AUTHENTICATE, Principal,
                                 require_role)
@@ -54,7 +55,7 @@ def normalise_email(email: str) -> str:
 def user_snapshot(user: User) -> dict:
     """The audited state of an account (personal fields are withheld by the audit module)."""
     return {"id": user.id, "email": user.email, "display_name": user.display_name, "role": user.role,
-            "organisation_id": user.organisation_id, "active": user.active,
+            "organisation_id": user.organisation_id, "desk_team": user.desk_team, "active": user.active,
             "locked_until": user.locked_until, "oidc": user.oidc_subject is not None}
 
 
@@ -70,6 +71,19 @@ def _check_role(role: str) -> None:
                                errors=[field_error(["body", "role"], f"must be one of {', '.join(ACCOUNT_ROLES)}")])
 
 
+def _check_desk(role: str, desk_team: str | None) -> None:
+    """A desk account names a loket routing team; other roles have none."""
+    from .loket import routing_table
+
+    teams = routing_table()["teams"]
+    if role == "desk" and desk_team not in teams:
+        raise ValidationFailed(f"a desk account needs desk_team, one of {', '.join(teams)}",
+                               errors=[field_error(["body", "desk_team"], f"must be one of {', '.join(teams)}")])
+    if role != "desk" and desk_team is not None:
+        raise ValidationFailed("only a desk account has a desk_team",
+                               errors=[field_error(["body", "desk_team"], "only with role desk")])
+
+
 def _check_password(password: str, email: str | None) -> None:
     problem = password_problem(password, email)
     if problem:
@@ -80,17 +94,19 @@ def _check_password(password: str, email: str | None) -> None:
 
 def create_user(session: Session, actor: Principal, *, email: str, display_name: str = "",
                 password: str | None = None, organisation_id: int | None = None, role: str = "member",
-                oidc_issuer: str | None = None, oidc_subject: str | None = None) -> User:
+                oidc_issuer: str | None = None, oidc_subject: str | None = None,
+                desk_team: str | None = None) -> User:
     email = normalise_email(email)
     if not EMAIL_RE.match(email):
         raise ValidationFailed("email is not a valid address", errors=[field_error(["body", "email"], "not an email address")])
     _check_role(role)
+    _check_desk(role, desk_team)
     _check_organisation(session, organisation_id)
     if password is not None:
         _check_password(password, email)
     if find_user_by_email(session, email) is not None:
         raise Conflict(f"User {email!r} cannot be created: an account with this email already exists")
-    user = User(email=email, display_name=display_name, organisation_id=organisation_id, role=role,
+    user = User(email=email, display_name=display_name, organisation_id=organisation_id, role=role, desk_team=desk_team,
                 password_hash=hash_password(password) if password else None, active=True, failed_logins=0,
                 oidc_issuer=oidc_issuer, oidc_subject=oidc_subject)
     session.add(user)
@@ -136,9 +152,13 @@ def update_user(session: Session, actor: Principal, user_id: int, changes: dict)
         _check_role(changes["role"])
     if "organisation_id" in changes:
         _check_organisation(session, changes["organisation_id"])
+    if "role" in changes or "desk_team" in changes:
+        role = changes.get("role", user.role)
+        changes["desk_team"] = changes.get("desk_team", user.desk_team if role == "desk" else None)
+        _check_desk(role, changes["desk_team"])
     if actor.user_id == user.id and (changes.get("role", user.role) != "admin" or changes.get("active") is False):
         raise Forbidden("Administrators cannot demote or disable their own account")
-    for key in ("display_name", "role", "organisation_id", "active"):
+    for key in ("display_name", "role", "desk_team", "organisation_id", "active"):
         if key in changes:
             setattr(user, key, changes[key])
     if changes.get("active") is True:
@@ -188,8 +208,14 @@ def login(session: Session, email: str, password: str, *, max_failures: int, loc
         verify_password(None, password)
         raise _failed()
     if not verify_password(user.password_hash, password):
-        user.failed_logins = (user.failed_logins or 0) + 1
-        if user.failed_logins >= max_failures:
+        # One atomic increment in the database: several nodes (and workers) counting the failures
+        # of one account at the same time lose none of them, so the lockout holds across nodes.
+        failures = session.execute(
+            update(User).where(User.id == user.id)
+            .values(failed_logins=func.coalesce(User.failed_logins, 0) + 1)
+            .returning(User.failed_logins).execution_options(synchronize_session=False)).scalar_one()
+        set_committed_value(user, "failed_logins", failures)
+        if failures >= max_failures:
             user.locked_until, user.failed_logins = now + lockout, 0
             audit.record(session, _self(user), "auth.lockout", "user", user.id, None,
                          {"locked_until": user.locked_until})

@@ -4,9 +4,18 @@ What is in it, in a fixed order (so that pages are stable):
 
 1. one dataset per registry list (living labs, projects, ...) with CSV, Excel and JSON
    distributions (and GeoJSON / OGC API for the spatial ones);
-2. one dataset per project (its record, KPIs and lessons);
-3. one dataset per SensorThings Thing whose data is *open*: its open Datastreams are the
+2. one dataset per SensorThings Thing whose data is *open*: its open Datastreams are the
    distributions, served by the SensorThings API (a ``dcat:DataService``) and as CSV.
+
+A project is not a dataset: its record is one row of the projects dataset (1). Where a
+sensor dataset comes from a living lab, the lab's projects are described as what they are,
+``foaf:Project`` (title, description, homepage, place), and the dataset points at them with
+``dct:relation``. ``/api/v1/catalog/datasets/project-{id}`` (a URI of older versions)
+redirects to the project's record.
+
+``dct:modified`` is the time the data last changed (the newest ``updated_at`` or deletion of
+a list; the newest observation of a Thing), never the time of the request: a harvester
+that reads the catalogue twice without a change in between sees nothing modified.
 
 Only what an anonymous caller may read in /sta is listed, by the same rule
 (``sensorthings.visibility`` for the anonymous principal): Things of access class
@@ -24,7 +33,8 @@ from __future__ import annotations
 import hashlib
 import math
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
+from collections.abc import Callable
 from typing import Any
 
 from rdflib import BNode, Graph, Literal, Namespace, URIRef
@@ -51,7 +61,7 @@ HYDRA = Namespace("http://www.w3.org/ns/hydra/core#")
 
 JSONLD = "application/ld+json"
 TURTLE = "text/turtle"
-REGISTRY_LISTS = (
+REGISTRY_LISTS = [
     ("living-labs", "Living labs", "Proeftuinen (living labs) van het Smart City netwerk: ligging, thema's, "
      "infrastructuur en status.", True),
     ("projects", "Projecten", "Smart city projecten van Nederlandse gemeenten: status, thema's, budget, "
@@ -63,7 +73,24 @@ REGISTRY_LISTS = (
     ("events", "Internationale agenda", "Handelsmissies, congressen en EU-infodagen met de Nederlandse "
      "vertegenwoordiging.", False),
     ("funding-calls", "Subsidieoproepen", "Open Europese en nationale subsidieoproepen met deadlines.", False),
-)
+]
+
+
+#: ``dct:modified`` of another capability's list: a function of the session giving its newest change.
+LIST_MODIFIED: dict[str, Callable[[Session], datetime | None]] = {}
+
+
+def register_list(name: str, title: str, description: str, spatial: bool,
+                  modified: Callable[[Session], datetime | None] | None = None) -> None:
+    """Another capability's registry list in the catalogue (``/api/v1/{name}`` with .csv, .xlsx and,
+    when spatial, .geojson and the OGC API collection of the same name); ``modified`` gives the
+    list's newest change (its ``dct:modified``)."""
+    if all(n != name for n, *_ in REGISTRY_LISTS):
+        REGISTRY_LISTS.append((name, title, description, spatial))
+    if modified is not None:
+        LIST_MODIFIED[name] = modified
+
+
 FORMATS = {  # suffix: (media type, EU file type, title)
     "csv": ("text/csv", "CSV", "CSV"),
     "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "XLSX", "Excel"),
@@ -254,16 +281,44 @@ def _open_things(session: Session):
 
 def dataset_keys(session: Session) -> list[str]:
     keys = [f"registry-{name}" for name, *_ in REGISTRY_LISTS]
-    keys += [f"project-{i}" for i in session.scalars(select(Project.id).order_by(Project.id))]
     keys += [f"sensors-thing-{i}" for i in session.scalars(_open_things(session))]
     return keys
 
 
+def moved_project(session: Session, key: str) -> int | None:
+    """The project id of an older ``project-{id}`` dataset key, when that project exists."""
+    head, _, tail = key.partition("-")
+    if head != "project" or not tail.isdigit() or len(tail) > 9:
+        return None
+    return session.scalar(select(Project.id).where(Project.id == int(tail)))
+
+
+#: ``dct:modified`` of a dataset with nothing in it yet (a fixed time: the catalogue's own start).
+NEVER_MODIFIED = datetime(2024, 1, 1, tzinfo=timezone.utc)
+
+
+def _list_modified(session: Session, name: str) -> datetime:
+    """The newest change of a registry list: its newest ``updated_at`` or deletion."""
+    from stadslab.interop.models import Event, FundingCall
+    from stadslab.labs.models import Adoption, Solution
+    from stadslab.network.models import Coalition, RegistryTombstone
+
+    if name in LIST_MODIFIED:
+        stamp = LIST_MODIFIED[name](session)
+        return timeutil.aware_utc(stamp) if stamp is not None else NEVER_MODIFIED
+    model, kind = {"living-labs": (LivingLab, "living_lab"), "projects": (Project, "project"),
+                   "solutions": (Solution, "solution"), "adoptions": (Adoption, "adoption"),
+                   "organisations": (Organisation, "organisation"), "coalitions": (Coalition, "coalition"),
+                   "events": (Event, None), "funding-calls": (FundingCall, None)}[name]
+    stamps = [session.scalar(select(func.max(model.updated_at)))]
+    if kind:
+        stamps.append(session.scalar(select(func.max(RegistryTombstone.deleted_at))
+                                     .where(RegistryTombstone.entity_type == kind)))
+    return max((timeutil.aware_utc(t) for t in stamps if t is not None), default=NEVER_MODIFIED)
+
+
 def _registry_dataset(b: CatalogBuilder, name: str, title: str, description: str, spatial: bool) -> URIRef:
-    last = utcnow()
-    model = {"living-labs": LivingLab, "projects": Project}.get(name)
-    if model is not None:
-        last = b.s.scalar(select(func.max(model.updated_at))) or last
+    last = _list_modified(b.s, name)
     ds = b.dataset(f"registry-{name}", title=f"Stadslab: {title}", description=description, modified=last,
                    themes=[], keywords=["smart city", "gemeenten", title.lower()], publisher=b.publisher,
                    landing=f"{b.base}/api/docs", spatial=[URIRef(vocab.COUNTRY_NL)], frequency="CONT")
@@ -282,17 +337,21 @@ def _registry_dataset(b: CatalogBuilder, name: str, title: str, description: str
     return ds
 
 
-def _project_dataset(b: CatalogBuilder, p: Project) -> None:
-    owner = b.s.get(Organisation, p.owner_organisation_id) if p.owner_organisation_id else None
-    agent = b.agent(owner)
-    ds = b.dataset(f"project-{p.id}", title=f"Projectgegevens: {p.title}", description=p.summary or p.title,
-                   modified=p.updated_at, themes=[t.code for t in p.themes],
-                   keywords=[t.name_nl for t in p.themes] + [p.municipality.name, p.status], publisher=agent,
-                   landing=f"{b.base}/projecten/{p.id}", spatial=[b.spatial_city(p.municipality)],
-                   temporal=(p.start_date, p.end_date))
-    b.distribution(ds, "json", f"{b.base}/api/v1/projects/{p.id}", "json", title=p.title, download=False)
-    b.distribution(ds, "geojson", f"{b.base}/ogcapi/collections/projects/items/{p.id}?f=json", "geojson",
-                   title=p.title)
+def _project(b: CatalogBuilder, p: Project) -> URIRef:
+    """A project as what it is (``foaf:Project``), for datasets that come from it to point at."""
+    node = URIRef(f"{b.base}/api/v1/projects/{p.id}")
+    if node not in b._typed:
+        b._once(node, FOAF.Project)
+        b.add(node, DCT.title, Literal(p.title, lang="nl"))
+        if p.summary:
+            b.add(node, DCT.description, Literal(p.summary, lang="nl"))
+        b.add(node, FOAF.homepage, b.document(f"{b.base}/projecten/{p.id}"))
+        city = b.spatial_city(p.municipality)
+        if city is not None:
+            b.add(node, DCT.spatial, city)
+        b.add(node, DCT.modified, Literal(timeutil.aware_utc(p.updated_at).replace(microsecond=0),
+                                          datatype=XSD.dateTime))
+    return node
 
 
 def _thing_dataset(b: CatalogBuilder, t: Thing) -> URIRef | None:
@@ -306,7 +365,7 @@ def _thing_dataset(b: CatalogBuilder, t: Thing) -> URIRef | None:
     agent = b.agent(owner, t.owner_name)
     starts = [ds.phenomenon_time_start for ds, _ in streams if ds.phenomenon_time_start]
     ends = [ds.phenomenon_time_end or ds.phenomenon_time_start for ds, _ in streams if ds.phenomenon_time_start]
-    modified = max((timeutil.aware_utc(e) for e in ends), default=None) or utcnow()
+    modified = max((timeutil.aware_utc(e) for e in ends), default=None) or NEVER_MODIFIED
     themes = [th.code for th in lab.themes] if lab else []
     description = " ".join(x for x in (t.description, f"Doel: {t.purpose}" if t.purpose else "") if x)
     ds = b.dataset(f"sensors-thing-{t.id}", title=f"Sensordata: {t.name}", description=description or t.name,
@@ -320,6 +379,9 @@ def _thing_dataset(b: CatalogBuilder, t: Thing) -> URIRef | None:
                        "json", title=f"{stream.name} ({prop})", download=False, service=b.sta_service)
         b.distribution(ds, f"datastream-{stream.id}-csv", f"{b.base}/api/v1/datastreams/{stream.id}/observations.csv",
                        "csv", title=f"{stream.name} ({prop})")
+    if lab is not None:
+        for p in b.s.scalars(select(Project).where(Project.living_lab_id == lab.id).order_by(Project.id)):
+            b.add(ds, DCT.relation, _project(b, p))
     b.data_service(b.sta_service, title="Stadslab SensorThings API",
                    description="OGC SensorThings API 1.1 van de stedelijke sensordatahub.",
                    endpoint=f"{b.base}/sta/v1.1", endpoint_description=f"{b.base}/api/openapi.json",
@@ -356,13 +418,10 @@ def build_catalog(session: Session, settings: Settings, base_url: str, *, page: 
 
     selected = keys[(page - 1) * size: page * size]
     registry = {name: (title, desc, spatial) for name, title, desc, spatial in REGISTRY_LISTS}
-    project_ids = [int(k.split("-")[1]) for k in selected if k.startswith("project-")]
     thing_ids = [int(k.rsplit("-", 1)[1]) for k in selected if k.startswith("sensors-thing-")]
     for k in selected:
         if k.startswith("registry-"):
             _registry_dataset(b, k[len("registry-"):], *registry[k[len("registry-"):]])
-    for p in session.scalars(select(Project).where(Project.id.in_(project_ids)).order_by(Project.id)):
-        _project_dataset(b, p)
     for t in session.scalars(select(Thing).where(Thing.id.in_(thing_ids),
                                                  *visibility.where(ANONYMOUS, "Thing", Thing.__table__))
                              .order_by(Thing.id)):

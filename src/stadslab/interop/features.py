@@ -191,6 +191,18 @@ class CollectionDef:
     light: Callable[[Session, list[Any]], dict[int, tuple[dict | None, Any, Any]]]
     feature: Callable[[Session, Any, str], dict[str, Any]]
     temporal_note: str
+    #: brings derived data up to date before the collection is read (e.g. coverage cells)
+    prepare: Callable[[Session], Any] | None = None
+
+
+def register_collection(coll: CollectionDef) -> None:
+    """Another capability adds a collection (infrastructure: its register and coverage)."""
+    COLLECTIONS[coll.id] = coll
+
+
+def prepare(session: Session, coll: CollectionDef) -> None:
+    if coll.prepare is not None:
+        coll.prepare(session)
 
 
 def _labs_light(session, objs):
@@ -229,6 +241,7 @@ COLLECTIONS: dict[str, CollectionDef] = {
 
 def select_ids(session: Session, coll: CollectionDef, bbox, window) -> list[int]:
     """Ids of the collection's objects matching bbox and datetime, in id order."""
+    prepare(session, coll)
     objs = list(session.scalars(coll.statement()))
     light = coll.light(session, objs)
     out = []
@@ -249,6 +262,7 @@ def select_ids(session: Session, coll: CollectionDef, bbox, window) -> list[int]
 
 
 def extent(session: Session, coll: CollectionDef) -> dict[str, Any]:
+    prepare(session, coll)
     objs = list(session.scalars(coll.statement()))
     light = coll.light(session, objs)
     bounds = [shape(g).bounds for g, _, _ in light.values() if g]

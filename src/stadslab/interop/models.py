@@ -16,7 +16,7 @@ from sqlalchemy import (JSON, Boolean, Column, Date, DateTime, Float, ForeignKey
                         UniqueConstraint)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from stadslab.core.database import Base, Timestamped
+from stadslab.core.database import NO_ID_REUSE, Base, Timestamped
 from stadslab.network.models import Municipality, Organisation, Theme
 
 EVENT_KINDS = ("trade_mission", "conference", "eu_info_day", "network_meeting", "webinar", "other")
@@ -37,7 +37,7 @@ funding_call_themes = Table(
 
 class Event(Timestamped, Base):
     __tablename__ = "events"
-    __table_args__ = (UniqueConstraint("uid"),)
+    __table_args__ = (UniqueConstraint("uid"), NO_ID_REUSE)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     uid: Mapped[str] = mapped_column(String(255))
@@ -92,7 +92,7 @@ class FundingProgramme(Timestamped, Base):
     """A funding scheme such as Horizon Europe, CEF Digital, Interreg or the Regio Deal."""
 
     __tablename__ = "funding_programmes"
-    __table_args__ = (UniqueConstraint("code"),)
+    __table_args__ = (UniqueConstraint("code"), NO_ID_REUSE)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     code: Mapped[str] = mapped_column(String(60))
@@ -105,7 +105,7 @@ class FundingProgramme(Timestamped, Base):
 
 class FundingCall(Timestamped, Base):
     __tablename__ = "funding_calls"
-    __table_args__ = (UniqueConstraint("uid"),)
+    __table_args__ = (UniqueConstraint("uid"), NO_ID_REUSE)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     uid: Mapped[str] = mapped_column(String(255))

@@ -21,7 +21,7 @@ from stadslab.core.database import get_session, utcnow
 from stadslab.core.errors import BadRequest, NotFound
 from stadslab.sensorthings.read.serialize import links_for
 
-from .features import COLLECTIONS, extent, parse_bbox, parse_datetime, select_ids
+from .features import COLLECTIONS, extent, parse_bbox, parse_datetime, prepare, select_ids
 
 router = APIRouter(tags=["OGC API Features"])
 GEOJSON = "application/geo+json"
@@ -215,6 +215,7 @@ def item(collection_id: str, feature_id: str, request: Request, session: Session
     coll = _get_collection(collection_id)
     if not feature_id.isdigit() or len(feature_id) > 12:
         raise NotFound(f"No feature {feature_id[:40]!r} in {collection_id}")
+    prepare(session, coll)
     obj = session.scalar(coll.statement().where(coll.model.id == int(feature_id)))
     if obj is None:
         raise NotFound(f"No feature {feature_id} in {collection_id}")

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Literal
 
 from fastapi import APIRouter, Body, Depends, Query, Request
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 from sqlalchemy.orm import Session
 
 from stadslab.core.auth import Principal, authorize_write, get_principal, known_up_front
@@ -127,6 +127,12 @@ def project_matches(project_id: int, limit: int = Query(10, ge=1, le=100),
     return {"project_id": project_id, "matches": service.project_matches(session, project_id, limit=limit)}
 
 
+@router.get("/municipalities/{code}/funding-matches", tags=["funding"],
+            summary="Open calls that fit this city's projects, best call first")
+def city_funding_matches(code: str, limit: int = Query(5, ge=1, le=50), session: Session = Depends(get_session)) -> dict:
+    return {"municipality": code.upper(), "matches": service.city_matches(session, code, limit=limit)}
+
+
 register_item_routes(router, ItemRoutes(
     path="funding-calls", tag="funding", name="funding_call", schema_in=FundingCallIn,
     schema_patch=FundingCallPatch, schema_out=FundingCallOut, get=funding.get_call, create=funding.create_call,
@@ -166,6 +172,9 @@ def catalog_ttl(request: Request, page: int = Query(1, ge=1, le=100_000), sessio
 @router.get("/catalog/datasets/{key}", tags=["catalogue"], summary="One dataset of the catalogue (dereferenceable URI)",
             response_class=Response)
 def catalog_dataset(key: str, request: Request, session: Session = Depends(get_session)):
+    moved = dcat.moved_project(session, key)
+    if moved is not None:  # a project was a "dataset" in older versions; it is a project record
+        return RedirectResponse(f"{base_url(request)}/api/v1/projects/{moved}", status_code=301)
     if key not in dcat.dataset_keys(session):
         raise NotFound(f"No dataset {key[:80]!r} in the catalogue")
     graph = dcat.build_catalog(session, request.app.state.settings, base_url(request), only=key)

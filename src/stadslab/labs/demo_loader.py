@@ -80,3 +80,31 @@ def demo_size() -> int:
     d = demo_data()
     return sum(len(d[k]) for k in ("organisations", "living_labs", "projects", "solutions", "adoptions",
                                    "coalitions"))
+
+
+def own_demo_content(session: Session) -> int:
+    """Give demo labs, projects, solutions and coalitions without an owner one, so each editor can edit
+    their own organisation's items: the municipality of the item's city (a coalition: of its lead
+    city); a solution: its provider, else the owner of the project it came from. Idempotent."""
+    from stadslab.network.models import Coalition, Organisation
+
+    from .models import LivingLab, Solution
+
+    city_org = dict(session.execute(select(Organisation.municipality_code, Organisation.id).where(
+        Organisation.kind == "municipality", Organisation.municipality_code.is_not(None))).all())
+    changed = 0
+    for model, code_of in ((LivingLab, lambda x: x.municipality_code), (Project, lambda x: x.municipality_code),
+                           (Coalition, lambda x: x.lead_municipality_code)):
+        for item in session.scalars(select(model).where(model.is_demo.is_(True),
+                                                        model.owner_organisation_id.is_(None))):
+            owner = city_org.get(code_of(item))
+            if owner is not None:
+                item.owner_organisation_id, changed = owner, changed + 1
+    session.flush()
+    for s in session.scalars(select(Solution).where(Solution.is_demo.is_(True),
+                                                    Solution.owner_organisation_id.is_(None))):
+        owner = s.provider_organisation_id or (s.origin_project.owner_organisation_id if s.origin_project else None)
+        if owner is not None:
+            s.owner_organisation_id, changed = owner, changed + 1
+    session.commit()
+    return changed

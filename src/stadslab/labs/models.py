@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
-from sqlalchemy import JSON, Boolean, Column, Date, Float, ForeignKey, Integer, String, Table, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Column, Date, DateTime, Float, ForeignKey, Integer, String, Table, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from stadslab.core.database import Base, Timestamped
+from stadslab.core.database import NO_ID_REUSE, Base, Timestamped
 from stadslab.network.models import Municipality, Organisation, Theme
 
 LAB_STATUSES = ("planned", "active", "closed")
@@ -44,7 +44,7 @@ solution_themes = Table(
 
 class LivingLab(Timestamped, Base):
     __tablename__ = "living_labs"
-    __table_args__ = (UniqueConstraint("name"),)
+    __table_args__ = (UniqueConstraint("name"), NO_ID_REUSE)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
@@ -59,6 +59,10 @@ class LivingLab(Timestamped, Base):
     contact_email: Mapped[str | None] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(20), default="active", index=True)
     website: Mapped[str | None] = mapped_column(String(300))
+    #: The test offer for outside parties (facilities are ``infrastructure``; contact is ``contact_*``).
+    offer_conditions: Mapped[str] = mapped_column(Text, default="")
+    offer_costs: Mapped[str] = mapped_column(Text, default="")
+    offer_how_to_apply: Mapped[str] = mapped_column(Text, default="")
     #: The organisation whose editors may change this item (governance).
     owner_organisation_id: Mapped[int | None] = mapped_column(
         ForeignKey("organisations.id", ondelete="SET NULL"), index=True)
@@ -80,6 +84,7 @@ class ProjectPartner(Base):
 
 class Project(Timestamped, Base):
     __tablename__ = "projects"
+    __table_args__ = (NO_ID_REUSE,)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     title: Mapped[str] = mapped_column(String(300), index=True)
@@ -120,6 +125,7 @@ class Kpi(Base):
     """A key performance indicator of a project: baseline, target and measured result."""
 
     __tablename__ = "project_kpis"
+    __table_args__ = (NO_ID_REUSE,)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
@@ -138,6 +144,7 @@ class Lesson(Base):
     """A lesson learned in a project, searchable on its own."""
 
     __tablename__ = "project_lessons"
+    __table_args__ = (NO_ID_REUSE,)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
@@ -150,7 +157,7 @@ class Solution(Timestamped, Base):
     """A reusable approach or product that came out of one or more projects."""
 
     __tablename__ = "solutions"
-    __table_args__ = (UniqueConstraint("name"),)
+    __table_args__ = (UniqueConstraint("name"), NO_ID_REUSE)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
@@ -162,6 +169,8 @@ class Solution(Timestamped, Base):
     provider_organisation_id: Mapped[int | None] = mapped_column(
         ForeignKey("organisations.id", ondelete="SET NULL"))
     maturity: Mapped[str] = mapped_column(String(20), default="pilot")
+    #: What a city must have for this solution to make sense (codes of ``network.models.CITY_FACTS``).
+    preconditions: Mapped[list] = mapped_column(JSON, default=list)
     #: The organisation whose editors may change this item (governance).
     owner_organisation_id: Mapped[int | None] = mapped_column(
         ForeignKey("organisations.id", ondelete="SET NULL"), index=True)
@@ -177,7 +186,7 @@ class Adoption(Timestamped, Base):
     """City X adopted solution Y from project Z: one edge of the replication graph."""
 
     __tablename__ = "adoptions"
-    __table_args__ = (UniqueConstraint("solution_id", "municipality_code"),)
+    __table_args__ = (UniqueConstraint("solution_id", "municipality_code"), NO_ID_REUSE)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     solution_id: Mapped[int] = mapped_column(ForeignKey("solutions.id", ondelete="RESTRICT"), index=True)
@@ -194,3 +203,48 @@ class Adoption(Timestamped, Base):
     solution: Mapped[Solution] = relationship(back_populates="adoptions", lazy="joined")
     municipality: Mapped[Municipality] = relationship(lazy="joined")
     project: Mapped[Project | None] = relationship(lazy="joined")
+
+
+#: What one organisation can attach to another's content, and the test application to a lab.
+CONTRIBUTION_KINDS = ("project_to_lab", "adoption", "lesson", "test_application")
+CONTRIBUTION_STATUSES = ("pending", "accepted", "declined")
+
+
+class ModeratedContribution(Timestamped, Base):
+    """Something an organisation attaches to another organisation's content, pending the owner's consent.
+
+    Nothing of it is public while it is pending or declined: the project keeps no link to the
+    lab, the adoption and the lesson do not exist yet. Accepting makes the change (see
+    ``labs.moderation``); only the two parties and administrators can see the contribution itself.
+    """
+
+    __tablename__ = "moderated_contributions"
+    __table_args__ = (NO_ID_REUSE,)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(30), index=True)
+    status: Mapped[str] = mapped_column(String(20), default="pending", index=True)
+    #: Who attaches (their editors follow it) and who decides (the owner of the target).
+    contributor_organisation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisations.id", ondelete="SET NULL"), index=True)
+    owner_organisation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisations.id", ondelete="SET NULL"), index=True)
+    living_lab_id: Mapped[int | None] = mapped_column(ForeignKey("living_labs.id", ondelete="CASCADE"), index=True)
+    project_id: Mapped[int | None] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    solution_id: Mapped[int | None] = mapped_column(ForeignKey("solutions.id", ondelete="CASCADE"), index=True)
+    #: What is attached (the adoption's fields, the lesson's text, the application's who/what/when).
+    payload: Mapped[dict] = mapped_column(JSON, default=dict)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    decision_note: Mapped[str] = mapped_column(Text, default="")
+
+    contributor: Mapped[Organisation | None] = relationship(foreign_keys=[contributor_organisation_id],
+                                                            lazy="joined")
+    owner: Mapped[Organisation | None] = relationship(foreign_keys=[owner_organisation_id], lazy="joined")
+    living_lab: Mapped[LivingLab | None] = relationship(lazy="joined")
+    project: Mapped[Project | None] = relationship(lazy="joined")
+    solution: Mapped[Solution | None] = relationship(lazy="joined")
+
+    @property
+    def pending_location(self) -> str | None:
+        """Where the API follows a contribution that is still waiting for the owner."""
+        return f"/api/v1/contributions/{self.id}" if self.status == "pending" else None

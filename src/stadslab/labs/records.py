@@ -17,6 +17,8 @@ def living_lab_record(obj: LivingLab) -> dict[str, Any]:
             "infrastructure": obj.infrastructure or [], "open_to_external": obj.open_to_external,
             "regulatory_exemptions": obj.regulatory_exemptions or [], "contact_name": obj.contact_name,
             "contact_email": obj.contact_email, "status": obj.status, "website": obj.website,
+            "offer_conditions": obj.offer_conditions or "", "offer_costs": obj.offer_costs or "",
+            "offer_how_to_apply": obj.offer_how_to_apply or "",
             "owner_organisation_id": obj.owner_organisation_id}
 
 
@@ -35,7 +37,8 @@ def project_record(obj: Project) -> dict[str, Any]:
 def solution_record(obj: Solution) -> dict[str, Any]:
     return {"name": obj.name, "description": obj.description, "themes": [t.code for t in obj.themes],
             "origin_project_id": obj.origin_project_id, "provider_organisation_id": obj.provider_organisation_id,
-            "maturity": obj.maturity, "owner_organisation_id": obj.owner_organisation_id}
+            "maturity": obj.maturity, "preconditions": list(obj.preconditions or []),
+            "owner_organisation_id": obj.owner_organisation_id}
 
 
 def adoption_record(obj: Adoption) -> dict[str, Any]:

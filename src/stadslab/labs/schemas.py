@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from stadslab.core.schemas import CbsCode, InputModel, Link, OutputModel, ThemeCode, Unique, Url, validate_geojson
+from stadslab.network.models import CITY_FACTS
 from stadslab.network.schemas import CityRef, OrganisationRef, ThemeRef
 
 from .models import INFRASTRUCTURE
@@ -16,6 +17,7 @@ LabStatus = Literal["planned", "active", "closed"]
 ProjectStatus = Literal["idea", "pilot", "evaluated", "scaled", "stopped"]
 AdoptionStatus = Literal["planned", "piloting", "adopted", "abandoned"]
 Maturity = Literal["pilot", "proven", "mature"]
+Precondition = Literal[CITY_FACTS]  # type: ignore[valid-type]
 Infrastructure = Literal[INFRASTRUCTURE]  # type: ignore[valid-type]
 Email = str
 
@@ -36,6 +38,10 @@ class LivingLabFields(InputModel):
     contact_email: Email | None = Field(default=None, max_length=200, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
     status: LabStatus = "active"
     website: Url | None = None
+    #: The test offer (facilities are ``infrastructure``, the contact ``contact_name``/``contact_email``).
+    offer_conditions: str = Field(default="", max_length=5000)
+    offer_costs: str = Field(default="", max_length=2000)
+    offer_how_to_apply: str = Field(default="", max_length=5000)
 
     @field_validator("geometry")
     @classmethod
@@ -69,6 +75,9 @@ class LivingLabOut(OutputModel):
     contact_email: str | None
     status: str
     website: str | None
+    offer_conditions: str
+    offer_costs: str
+    offer_how_to_apply: str
     owner_organisation_id: int | None
     is_demo: bool
     created_at: datetime
@@ -197,8 +206,12 @@ class SolutionFields(InputModel):
     origin_project_id: int | None = None
     provider_organisation_id: int | None = None
     maturity: Maturity = "pilot"
+    preconditions: list[Precondition] = Field(
+        default_factory=list, max_length=len(CITY_FACTS),
+        description="What a city must have for the solution to make sense (e.g. inland_port); "
+                    "advice only suggests it where the city's facts include every one")
 
-    _unique = field_validator("themes")(_unique_or_none)
+    _unique = field_validator("themes", "preconditions")(_unique_or_none)
 
 
 class SolutionIn(SolutionFields):
@@ -225,6 +238,7 @@ class SolutionOut(OutputModel):
     origin_project: ProjectRef | None
     provider_organisation_id: int | None
     maturity: str
+    preconditions: list[str] = []
     adoption_count: int = 0
     owner_organisation_id: int | None
     is_demo: bool
@@ -265,5 +279,58 @@ class AdoptionOut(OutputModel):
     outcome: str
     owner_organisation_id: int | None
     is_demo: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+# --- moderated contributions ------------------------------------------------------------------
+
+ContributionKind = Literal["project_to_lab", "adoption", "lesson", "test_application"]
+ContributionStatus = Literal["pending", "accepted", "declined"]
+
+
+class TestApplicationIn(InputModel):
+    """An application to test in a living lab: who, what, when."""
+
+    __test__ = False  # not a pytest class
+
+    contact_name: str = Field(min_length=2, max_length=200)
+    contact_email: Email = Field(max_length=200, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    what: str = Field(min_length=10, max_length=5000)
+    start_date: date
+    end_date: date
+
+    @model_validator(mode="after")
+    def _dates(self):
+        if self.end_date < self.start_date:
+            raise ValueError("end_date must not be before start_date")
+        return self
+
+
+class LessonIn(InputModel):
+    text: str = Field(min_length=3, max_length=5000)
+
+
+class DecisionIn(InputModel):
+    note: str = Field(default="", max_length=2000)
+
+
+class OrgRef(OutputModel):
+    id: int
+    name: str
+
+
+class ContributionOut(OutputModel):
+    id: int
+    kind: str
+    status: str
+    contributor_organisation: OrgRef | None = Field(validation_alias="contributor")
+    owner_organisation: OrgRef | None = Field(validation_alias="owner")
+    living_lab: LabRef | None
+    project: ProjectRef | None
+    solution: SolutionRef | None
+    payload: dict[str, Any]
+    decided_at: datetime | None
+    decision_note: str
     created_at: datetime
     updated_at: datetime

@@ -11,11 +11,11 @@ from typing import Any
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
-from stadslab.core.errors import Conflict, NotFound, ValidationFailed, field_error
+from stadslab.core.errors import BadRequest, Conflict, NotFound, ValidationFailed, field_error
 from stadslab.core.listing import ListParams, RegistryFilters, apply_sort, like_pattern, paginate
 from stadslab.core.auth import SYSTEM, Principal
 from stadslab.core.unit_of_work import unit_of_work
-from stadslab.network.models import Organisation
+from stadslab.network.models import Municipality, Organisation, Theme
 from stadslab.network.service import (
     check_status_filter,
     check_theme_filter,
@@ -29,6 +29,7 @@ from stadslab.search import indexer
 
 from .models import (
     ADOPTION_STATUSES,
+    INFRASTRUCTURE,
     LAB_STATUSES,
     PROJECT_STATUSES,
     PROJECT_TRANSITIONS,
@@ -36,6 +37,7 @@ from .models import (
     Kpi,
     Lesson,
     LivingLab,
+    ModeratedContribution,
     Project,
     ProjectPartner,
     Solution,
@@ -43,6 +45,7 @@ from .models import (
     project_themes,
     solution_themes,
 )
+from . import moderation
 from .records import adoption_record, living_lab_record, project_record, solution_record
 from .schemas import (
     AdoptionIn,
@@ -100,14 +103,67 @@ def _ref(session: Session, model, obj_id: int | None, field: str, label: str):
 # --- living labs ----------------------------------------------------------------------------
 
 
+#: The lab directory's filters (``/labs`` and ``GET /api/v1/living-labs``) and the words for yes/no.
+LAB_FILTERS = ("theme", "infrastructure", "city", "province", "open_to_external", "status")
+YES, NO = ("true", "1", "yes", "ja"), ("false", "0", "no", "nee")
+
+
+def check_lab_filters(session: Session, *, theme: list[str] = (), infrastructure: list[str] = (),
+                      city: list[str] = (), province: list[str] = (), status: list[str] = (),
+                      open_to_external: str | None = None) -> dict[str, Any]:
+    """Validates the directory filters; an unknown value is a 400 naming the allowed values, per filter.
+
+    Returns the filters in canonical form: city codes, province names, ``open_to_external`` as bool.
+    """
+    problems: list[dict] = []
+
+    def bad(name: str, values: list[str], allowed: str) -> None:
+        for v in values:
+            problems.append(field_error(["query", name], f"unknown value {v!r}; allowed: {allowed}"))
+
+    known_themes = set(session.scalars(select(Theme.code)))
+    bad("theme", [t for t in theme if t not in known_themes], ", ".join(sorted(known_themes)))
+    bad("infrastructure", [i for i in infrastructure if i not in INFRASTRUCTURE], ", ".join(INFRASTRUCTURE))
+    bad("status", [x for x in status if x not in LAB_STATUSES], ", ".join(LAB_STATUSES))
+    provinces = {name.lower(): name for name in session.scalars(select(Municipality.province).distinct())}
+    bad("province", [x for x in province if x.strip().lower() not in provinces], ", ".join(sorted(provinces.values())))
+    codes = []
+    for value in city:
+        v = value.strip()
+        code = session.scalar(select(Municipality.code).where(
+            or_(Municipality.code == v.upper(), func.lower(Municipality.name) == v.lower())))
+        if code is None:
+            bad("city", [value], "a CBS municipality code (GM0344) or a municipality name (Utrecht)")
+        else:
+            codes.append(code)
+    open_flag = None
+    if open_to_external is not None and open_to_external.strip() != "":
+        word = open_to_external.strip().lower()
+        if word in YES:
+            open_flag = True
+        elif word in NO:
+            open_flag = False
+        else:
+            bad("open_to_external", [open_to_external], "true, false")
+    if problems:
+        raise BadRequest("Unknown filter value: " + "; ".join(f"{e['field'].split('.')[-1]}: {e['msg']}"
+                                                              for e in problems), errors=problems)
+    return {"theme": list(theme), "infrastructure": list(infrastructure), "city": codes, "status": list(status),
+            "province": [provinces[x.strip().lower()] for x in province], "open_to_external": open_flag}
+
+
 def list_living_labs(session: Session, filters: RegistryFilters, params: ListParams,
                      infrastructure: list[str] | None = None,
-                     open_to_external: bool | None = None) -> tuple[list[LivingLab], int]:
+                     open_to_external: bool | None = None,
+                     province: list[str] | None = None) -> tuple[list[LivingLab], int]:
     stmt = _filtered(session, select(LivingLab), filters, city_col=LivingLab.municipality_code,
                      theme_link=(lab_themes, LivingLab.id), status_col=LivingLab.status, statuses=LAB_STATUSES,
                      text_cols=(LivingLab.name, LivingLab.description), updated_col=LivingLab.updated_at)
     if open_to_external is not None:
         stmt = stmt.where(LivingLab.open_to_external == open_to_external)
+    if province:
+        stmt = stmt.where(LivingLab.municipality_code.in_(
+            select(Municipality.code).where(Municipality.province.in_(province))))
     rows_filter = infrastructure or []
     stmt = apply_sort(stmt, params.sort, {"name": LivingLab.name, "created_at": LivingLab.created_at,
                                           "updated_at": LivingLab.updated_at}, LivingLab.id, "name")
@@ -182,13 +238,18 @@ def get_project(session: Session, project_id: int) -> Project:
     return _get(session, Project, project_id, "project")
 
 
-def _apply_project(session: Session, p: Project, data: dict[str, Any]) -> None:
+def _apply_project(session: Session, p: Project, data: dict[str, Any], actor: Principal = SYSTEM,
+                   deferred: list | None = None) -> None:
+    deferred = deferred if deferred is not None else []
     _check_owner(session, data)
     if "city" in data:
         p.municipality_code = resolve_city(session, data.pop("city")).code
     if "living_lab_id" in data:
         lab = _ref(session, LivingLab, data.pop("living_lab_id"), "living_lab_id", "living lab")
-        p.living_lab_id = lab.id if lab else None
+        if lab is not None and lab.id != p.living_lab_id and moderation.needs_consent(actor, lab.owner_organisation_id):
+            deferred.append(lab)  # another organisation's lab: linked once its editors accept
+        else:
+            p.living_lab_id = lab.id if lab else None
     if "themes" in data:
         p.themes = resolve_themes(session, data.pop("themes"))
     if "status" in data:
@@ -226,8 +287,10 @@ def create_project(session: Session, data: ProjectIn, *, actor: Principal = SYST
                    is_demo: bool = False) -> Project:
     with unit_of_work(session, f"Project {data.title!r} cannot be created"):
         p = Project(is_demo=is_demo, status=None)
-        _apply_project(session, p, data.model_dump())
+        deferred: list[LivingLab] = []
+        _apply_project(session, p, data.model_dump(), actor, deferred)
         saved(session, actor, "create", "project", p, project_record)
+        _propose_links(session, p, deferred, actor)
     return p
 
 
@@ -237,11 +300,22 @@ def update_project(session: Session, project_id: int, data: ProjectPatch | Proje
         p = get_project(session, project_id)
         before = project_record(p)
         old_lessons = [lesson.id for lesson in p.lessons]
-        _apply_project(session, p, data.model_dump(exclude_unset=isinstance(data, ProjectPatch)))
+        deferred: list[LivingLab] = []
+        _apply_project(session, p, data.model_dump(exclude_unset=isinstance(data, ProjectPatch)), actor, deferred)
         for lesson_id in old_lessons:
             indexer.remove(session, "lesson", lesson_id)
         saved(session, actor, "update", "project", p, project_record, before)
+        _propose_links(session, p, deferred, actor)
     return p
+
+
+def _propose_links(session: Session, p: Project, labs: list[LivingLab], actor: Principal) -> None:
+    """Links to other organisations' labs wait in their inbox (one pending proposal per project and lab)."""
+    for lab in labs:
+        if moderation.pending_link(session, p.id, lab.id) is None:
+            moderation.propose(session, "project_to_lab", actor=actor, owner_organisation_id=lab.owner_organisation_id,
+                               contributor_organisation_id=p.owner_organisation_id or actor.organisation_id,
+                               living_lab_id=lab.id, project_id=p.id, payload={"project_title": p.title})
 
 
 def delete_project(session: Session, project_id: int, *, actor: Principal = SYSTEM) -> None:
@@ -347,17 +421,43 @@ def _apply_adoption(session: Session, a: Adoption, data: dict[str, Any]) -> None
 
 
 def create_adoption(session: Session, data: AdoptionIn, *, actor: Principal = SYSTEM,
-                    is_demo: bool = False) -> Adoption:
+                    is_demo: bool = False) -> Adoption | ModeratedContribution:
+    """An adoption; of another organisation's solution it waits for that organisation (a contribution)."""
     with unit_of_work(session, "Adoption cannot be created"):
-        exists = session.scalar(select(Adoption.id).where(Adoption.solution_id == data.solution_id,
-                                                          Adoption.municipality_code == data.city))
-        if exists:
-            raise Conflict(f"{data.city} already has an adoption of solution {data.solution_id} "
-                           f"(adoption {exists})")
-        a = Adoption(is_demo=is_demo)
-        _apply_adoption(session, a, data.model_dump())
-        saved(session, actor, "create", "adoption", a, adoption_record, searchable=False)
-        _reindex_solution(session, a.solution_id)
+        solution = _ref(session, Solution, data.solution_id, "solution_id", "solution")
+        if moderation.needs_consent(actor, solution.owner_organisation_id):
+            _check_new_adoption(session, data.model_dump())
+            return moderation.propose(session, "adoption", actor=actor,
+                                      owner_organisation_id=solution.owner_organisation_id,
+                                      contributor_organisation_id=data.owner_organisation_id,
+                                      solution_id=solution.id, payload=data.model_dump(mode="json"))
+        a = add_adoption(session, data.model_dump(), actor=actor, is_demo=is_demo)
+    return a
+
+
+def _check_new_adoption(session: Session, data: dict[str, Any]) -> None:
+    exists = session.scalar(select(Adoption.id).where(Adoption.solution_id == data["solution_id"],
+                                                      Adoption.municipality_code == data["city"]))
+    if exists:
+        raise Conflict(f"{data['city']} already has an adoption of solution {data['solution_id']} "
+                       f"(adoption {exists})")
+    resolve_city(session, data["city"])
+    if data.get("project_id") is not None:
+        _ref(session, Project, data["project_id"], "project_id", "project")
+
+
+def add_adoption(session: Session, data: dict[str, Any], *, actor: Principal = SYSTEM,
+                 is_demo: bool = False) -> Adoption:
+    """Creates the adoption inside the caller's unit of work (also when a contribution is accepted)."""
+    if isinstance(data.get("adopted_on"), str):
+        from datetime import date
+
+        data["adopted_on"] = date.fromisoformat(data["adopted_on"])
+    _check_new_adoption(session, data)
+    a = Adoption(is_demo=is_demo)
+    _apply_adoption(session, a, data)
+    saved(session, actor, "create", "adoption", a, adoption_record, searchable=False)
+    _reindex_solution(session, a.solution_id)
     return a
 
 
@@ -367,7 +467,14 @@ def update_adoption(session: Session, adoption_id: int, data: AdoptionPatch | Ad
         a = get_adoption(session, adoption_id)
         before = adoption_record(a)
         old_solution = a.solution_id
-        _apply_adoption(session, a, data.model_dump(exclude_unset=isinstance(data, AdoptionPatch)))
+        fields = data.model_dump(exclude_unset=isinstance(data, AdoptionPatch))
+        if fields.get("solution_id", old_solution) != old_solution:
+            target = _ref(session, Solution, fields["solution_id"], "solution_id", "solution")
+            if moderation.needs_consent(actor, target.owner_organisation_id):
+                raise Conflict("solution_id: an adoption cannot move to another organisation's solution; "
+                               "create a new adoption (its owner accepts it)",
+                               errors=[field_error(["body", "solution_id"], "owned by another organisation")])
+        _apply_adoption(session, a, fields)
         saved(session, actor, "update", "adoption", a, adoption_record, before, searchable=False)
         for solution_id in {old_solution, a.solution_id}:
             _reindex_solution(session, solution_id)

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, Float, ForeignKey, Integer, String, Table, Text, UniqueConstraint
+from datetime import datetime
+
+from sqlalchemy import (JSON, Boolean, Column, DateTime, Float, ForeignKey, Index, Integer, String, Table, Text,
+                        UniqueConstraint)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from stadslab.core.database import Base, Timestamped
+from stadslab.core.database import NO_ID_REUSE, Base, Timestamped, utcnow
 
 ORGANISATION_KINDS = ("municipality", "company", "knowledge_institution", "government", "other")
 CITY_NETWORKS = ("G4", "G40")
+#: What a city has that a solution may need (reference data ``city_facts.json``; a solution's
+#: ``preconditions`` use the same codes).
+CITY_FACTS = ("seaport", "inland_port", "coast", "metro")
 
 
 class Municipality(Base):
@@ -25,6 +31,8 @@ class Municipality(Base):
     centroid_lon: Mapped[float] = mapped_column(Float)
     #: Simplified outline as a GeoJSON geometry string (WGS84).
     outline: Mapped[str | None] = mapped_column(Text, deferred=True)
+    #: Codes of ``CITY_FACTS`` that hold for this city (reference data).
+    facts: Mapped[list] = mapped_column(JSON, default=list)
 
     memberships: Mapped[list[CityNetworkMembership]] = relationship(
         back_populates="municipality", lazy="selectin", cascade="all, delete-orphan")
@@ -77,6 +85,7 @@ class CitySpecialisation(Base):
 
 class Organisation(Timestamped, Base):
     __tablename__ = "organisations"
+    __table_args__ = (NO_ID_REUSE,)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
@@ -108,7 +117,7 @@ class Coalition(Timestamped, Base):
     """A question several cities and partners work on together, with a lead city."""
 
     __tablename__ = "coalitions"
-    __table_args__ = (UniqueConstraint("title"),)
+    __table_args__ = (UniqueConstraint("title"), NO_ID_REUSE)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     title: Mapped[str] = mapped_column(String(300))
@@ -125,3 +134,20 @@ class Coalition(Timestamped, Base):
     organisations: Mapped[list[Organisation]] = relationship(secondary=coalition_organisations,
                                                              lazy="selectin")
     themes: Mapped[list[Theme]] = relationship(secondary=coalition_themes, lazy="selectin")
+
+
+class RegistryTombstone(Base):
+    """A registry item that was deleted: the change feed's record of it (``network.writes.deleted``).
+
+    Peers that harvest this node read them (``/api/v1/federation/tombstones``) and drop their
+    copy; only the type, the id and the time are kept. Ids are never reused (``NO_ID_REUSE``),
+    so a tombstone can never hide a later item.
+    """
+
+    __tablename__ = "registry_tombstones"
+    __table_args__ = (Index("ix_registry_tombstones_type_deleted", "entity_type", "deleted_at", "id"), NO_ID_REUSE)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entity_type: Mapped[str] = mapped_column(String(30))
+    entity_id: Mapped[int] = mapped_column(Integer)
+    deleted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -52,6 +52,13 @@ def load_reference(session: Session, progress=None) -> SeedReport:
     session.flush()
     by_name = {m.name: m.code for m in session.scalars(select(Municipality))}
 
+    facts: dict[str, set[str]] = {}
+    for fact, names in _read_json("city_facts.json")["facts"].items():
+        for name in names:
+            facts.setdefault(by_name[name], set()).add(fact)
+    for m in session.scalars(select(Municipality)):
+        m.facts = sorted(facts.get(m.code, ()))
+
     networks = _read_json("networks.json")
     session.execute(delete(CityNetworkMembership))
     memberships = 0

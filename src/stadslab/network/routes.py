@@ -33,6 +33,7 @@ router = APIRouter()
 def _municipality(m: Municipality) -> MunicipalityOut:
     return MunicipalityOut(code=m.code, name=m.name, province=m.province, population=m.population,
                            land_area_km2=m.land_area_km2, density=m.density, networks=m.networks,
+                           facts=list(m.facts or []),
                            centroid={"lat": m.centroid_lat, "lon": m.centroid_lon})
 
 

@@ -26,6 +26,8 @@ class MunicipalityOut(OutputModel):
     density: float | None
     networks: list[str]
     centroid: Centroid
+    #: What the city has that a solution may need (seaport, inland_port, coast, metro).
+    facts: list[str] = []
 
 
 class SpecialisationOut(OutputModel):

@@ -146,6 +146,12 @@ def specialisations_of(session: Session, code: str) -> list[CitySpecialisation]:
         or_(CitySpecialisation.municipality_code == code, partner_match)).order_by(CitySpecialisation.id)))
 
 
+def missing_preconditions(preconditions: Iterable[str] | None, city: Municipality) -> list[str]:
+    """What a solution needs (``Solution.preconditions``) that the city does not have (its ``facts``)."""
+    have = set(city.facts or ())
+    return [p for p in (preconditions or ()) if p not in have]
+
+
 def list_themes(session: Session) -> list[Theme]:
     return list(session.scalars(select(Theme).order_by(Theme.position)))
 

@@ -1,5 +1,7 @@
 """The common tail of every registry write: flush, keep the search index in step, audit.
 
+A delete leaves a ``RegistryTombstone`` (the change feed tells harvesting peers about it).
+
 Called inside ``unit_of_work`` so that the change, its search document and its
 audit event are committed together or not at all.
 """
@@ -12,8 +14,11 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from stadslab.core.auth import Principal
+from stadslab.core.database import utcnow
 from stadslab.governance import audit
 from stadslab.search import indexer
+
+from .models import RegistryTombstone
 
 
 def saved(session: Session, actor: Principal, action: str, entity_type: str, obj: Any,
@@ -32,5 +37,6 @@ def deleted(session: Session, actor: Principal, entity_type: str, obj: Any, reco
         indexer.remove(session, doc_type, doc_id)
     obj_id = obj.id
     session.delete(obj)
+    session.add(RegistryTombstone(entity_type=entity_type, entity_id=obj_id, deleted_at=utcnow()))
     session.flush()
     audit.record(session, actor, "delete", entity_type, obj_id, before, None)

@@ -75,7 +75,7 @@ def migrate_to_postgres(source_url: str, target_url: str, batch: int = 5000,
                 if progress and total == 0:
                     progress(table.name, 0, 0)
                 report.rows[table.name] = done
-            report.sequences = _fix_sequences(dst, tables)
+            report.sequences = _fix_sequences(dst, tables, _sqlite_sequences(src))
         report.search_documents = _rebuild_search(target)
         _verify(source, target, tables, report)
         return report
@@ -103,8 +103,20 @@ def _require_empty(target: Database, tables) -> None:
                        f"{', ...' if len(filled) > 5 else ''}); migrate into a fresh database")
 
 
-def _fix_sequences(conn, tables) -> dict[str, int]:
-    """``setval`` every serial/identity sequence to the largest copied id (next id = max + 1)."""
+def _sqlite_sequences(src) -> dict[str, int]:
+    """The highest id each AUTOINCREMENT table ever handed out (deleted rows included)."""
+    if src.dialect.name != "sqlite" or not src.execute(
+            text("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'")).first():
+        return {}
+    return {name: seq for name, seq in src.execute(text("SELECT name, seq FROM sqlite_sequence"))}
+
+
+def _fix_sequences(conn, tables, floors: dict[str, int] | None = None) -> dict[str, int]:
+    """``setval`` every serial/identity sequence past the largest id ever used (next id = that + 1).
+
+    ``floors``: the source's own high-water marks (SQLite ``sqlite_sequence``), so an id of a
+    row deleted before the move is not handed out again after it.
+    """
     fixed = {}
     for table in tables:
         for col in table.primary_key.columns:
@@ -115,6 +127,9 @@ def _fix_sequences(conn, tables) -> dict[str, int]:
             if not seq:
                 continue
             top = conn.scalar(select(func.max(col)))
+            floor = (floors or {}).get(table.name)
+            if floor and (top is None or floor > top):
+                top = floor
             conn.execute(text("SELECT setval(CAST(:s AS regclass), :v, :called)"),
                          {"s": seq, "v": top or 1, "called": top is not None})
             fixed[table.name] = top or 0

@@ -29,7 +29,8 @@ from .vocabulary import N_, ROLE_LABELS, SCOPE_LABELS, label
 router = APIRouter(include_in_schema=False)
 
 PAGE_SIZE = 50
-USER_FIELDS = ("email", "display_name", "role", "organisation_id", "password")
+USER_FIELDS = ("email", "display_name", "role", "desk_team", "organisation_id", "password")
+DESK_TEAM_NEEDED = N_("A loket desk account needs a desk; other roles have none.")
 TOKEN_FIELDS = ("name", "scopes", "expires_in_days", "organisation_id")
 
 #: Confirmations after a change (post/redirect/get carries only the code).
@@ -74,7 +75,8 @@ def _int_or_none(raw: str) -> int | None | str:
 
 @router.get("/beheer", response_class=HTMLResponse)
 def dashboard(request: Request):
-    from stadslab.governance.models import ApiToken, User
+    from stadslab.governance import loket
+    from stadslab.governance.models import ApiToken, LoketRequest, User
     from stadslab.labs.models import LivingLab, Project, Solution
 
     require_admin(request)
@@ -88,6 +90,8 @@ def dashboard(request: Request):
             "tokens": count(select(ApiToken.id).where(ApiToken.revoked_at.is_(None))),
             "labs": count(select(LivingLab.id)), "projects": count(select(Project.id)),
             "solutions": count(select(Solution.id)),
+            "loket_open": count(select(LoketRequest.id).where(LoketRequest.status.in_(loket.OPEN_STATUSES))),
+            "loket_overdue": loket.overdue_count(session),
         }
     return render(request, "admin/dashboard.html", {"figures": figures})
 
@@ -97,6 +101,7 @@ def dashboard(request: Request):
 def _users_page(request: Request, *, form: dict | None = None, errors: dict | None = None,
                 status_code: int = 200) -> HTMLResponse:
     from stadslab.governance import service
+    from stadslab.governance.loket import routing_table
 
     lang = language_of(request)
     page = _page_number(request)
@@ -115,6 +120,7 @@ def _users_page(request: Request, *, form: dict | None = None, errors: dict | No
         "users": rows, "total": total, "page": page, "pages": pages, "q": q, "me": me.user_id,
         "roles": ACCOUNT_ROLES, "organisations": organisations,
         "role_options": [(r, label(ROLE_LABELS, r, lang)) for r in ACCOUNT_ROLES], "form": form or {"role": "member"},
+        "desk_options": list(routing_table()["teams"].items()),
         "errors": errors or {}, "notice": _notice(request, lang), "no_store": True,
     }, status_code=status_code, lang=lang)
 
@@ -127,17 +133,18 @@ def users(request: Request):
 
 @router.post("/beheer/gebruikers", response_class=HTMLResponse)
 def create_user(request: Request, email: str = Form(""), display_name: str = Form(""), role: str = Form("member"),
-                organisation_id: str = Form(""), password: str = Form("")):
+                organisation_id: str = Form(""), password: str = Form(""), desk_team: str = Form("")):
     from stadslab.governance import service
     from stadslab.governance.schemas import UserIn
 
     actor = require_admin(request)
     lang = language_of(request)
     gettext = translations(lang).gettext
-    form = {"email": email, "display_name": display_name, "role": role, "organisation_id": organisation_id}
+    form = {"email": email, "display_name": display_name, "role": role, "organisation_id": organisation_id,
+            "desk_team": desk_team}
     try:
         data = UserIn(email=email, display_name=display_name, role=role, password=password or None,
-                      organisation_id=_int_or_none(organisation_id))
+                      organisation_id=_int_or_none(organisation_id), desk_team=desk_team or None)
     except ValidationError as exc:
         return _users_page(request, form=form, errors=pydantic_errors(exc, lang, USER_FIELDS), status_code=422)
     try:
@@ -149,7 +156,7 @@ def create_user(request: Request, email: str = Form(""), display_name: str = For
         if exc.status != 422:
             raise
         known = {"email": gettext(EMAIL_INVALID), "password": gettext(PASSWORD_RULES),
-                 "organisation_id": gettext(UNKNOWN_ORGANISATION)}
+                 "organisation_id": gettext(UNKNOWN_ORGANISATION), "desk_team": gettext(DESK_TEAM_NEEDED)}
         return _users_page(request, form=form, errors=service_errors(exc, lang, USER_FIELDS, known),
                            status_code=422)
     return RedirectResponse("/beheer/gebruikers?melding=user-created", status_code=303)
@@ -173,6 +180,11 @@ def change_user(request: Request, user_id: str, actie: str = Form(""), role: str
     except Forbidden:
         lang = language_of(request)
         return _users_page(request, errors={"": translations(lang).gettext(OWN_ACCOUNT)}, status_code=403)
+    except StadslabError as exc:
+        if exc.status != 422:
+            raise
+        lang = language_of(request)  # e.g. the desk role without a desk: add such accounts with the form
+        return _users_page(request, errors={"": translations(lang).gettext(DESK_TEAM_NEEDED)}, status_code=422)
     code = {"role": "role-changed", "disable": "disabled", "enable": "enabled"}[actie]
     return RedirectResponse(f"/beheer/gebruikers?melding={code}", status_code=303)
 

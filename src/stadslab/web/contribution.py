@@ -13,18 +13,27 @@ from fastapi.staticfiles import StaticFiles
 from stadslab.core.assembly import Contribution, Routes, Stage
 
 from .account import router as account_router
+from .api_docs import router as api_docs_router
 from .admin import router as admin_router
 from .agenda import router as agenda_router
 from .editing import router as editing_router
 from .errors import install_html_errors
+from .inbox import router as inbox_router
+from .lab_forms import router as lab_forms_router
+from .infrastructure import router as infrastructure_router
+from .registry_forms import router as registry_forms_router
+from .sensor_forms import router as sensor_forms_router
 from .loket import router as loket_router
+from .national import router as national_router
 from .pages import router as pages_router
 from .profiles import router as profiles_router
 from .rendering import STATIC_DIR
 from .sensors import router as sensors_router
 
-_PAGES = (pages_router, profiles_router, account_router, admin_router, editing_router, sensors_router,
-          agenda_router, loket_router)
+# lab_forms and registry_forms before profiles and national: /labs/nieuw, /oplossingen/nieuw, /coalities/nieuw
+_PAGES = (pages_router, lab_forms_router, registry_forms_router, profiles_router, account_router, admin_router,
+          editing_router, sensors_router, agenda_router, loket_router, inbox_router, sensor_forms_router,
+          national_router, infrastructure_router, api_docs_router)
 
 CONTRIBUTION = Contribution(
     "web",

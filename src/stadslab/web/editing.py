@@ -34,8 +34,9 @@ router = APIRouter(include_in_schema=False)
 
 SCOPE = "registry:write"
 PAGE_SIZE = 50
-PROJECT_FIELDS = ("title", "summary", "status", "start_date", "end_date")
+PROJECT_FIELDS = ("title", "summary", "status", "living_lab_id", "start_date", "end_date")
 STATUS_MOVE = N_("A project with this status cannot move to the chosen status.")
+UNKNOWN_LAB = N_("Choose a living lab from the list.")
 KINDS = {"projecten": N_("Projects"), "labs": N_("Living labs"), "oplossingen": N_("Solutions")}
 
 
@@ -86,9 +87,15 @@ def _status_options(current: str | None, lang: str) -> list[tuple[str, str]]:
 
 def _edit_page(request: Request, project, form: dict, errors: dict | None = None,
                status_code: int = 200) -> HTMLResponse:
+    from sqlalchemy import select
+
+    from stadslab.labs.models import LivingLab
+
     lang = language_of(request)
+    with _session(request) as session:
+        labs = [(str(i), n) for i, n in session.execute(select(LivingLab.id, LivingLab.name).order_by(LivingLab.name))]
     return render(request, "project_edit.html", {
-        "project": project, "form": form, "errors": errors or {},
+        "project": project, "form": form, "errors": errors or {}, "lab_options": labs,
         "status_options": _status_options(project.status, lang), "no_store": True,
     }, status_code=status_code, lang=lang)
 
@@ -114,6 +121,7 @@ def edit_project(request: Request, project_id: str):
     with _session(request) as session:
         p = _editable(request, session, project_id)
         form = {"title": p.title, "summary": p.summary or "", "status": p.status,
+                "living_lab_id": str(p.living_lab_id or ""),
                 "start_date": p.start_date.isoformat() if p.start_date else "",
                 "end_date": p.end_date.isoformat() if p.end_date else ""}
         return _edit_page(request, p, form)
@@ -121,18 +129,22 @@ def edit_project(request: Request, project_id: str):
 
 @router.post("/projecten/{project_id}/bewerken", response_class=HTMLResponse)
 def save_project(request: Request, project_id: str, title: str = Form(""), summary: str = Form(""),
-                 status: str = Form(""), start_date: str = Form(""), end_date: str = Form("")):
+                 status: str = Form(""), start_date: str = Form(""), end_date: str = Form(""),
+                 living_lab_id: str = Form("")):
+    """Saves the project; a living lab of another organisation is linked once its editors accept."""
     from stadslab.labs import service as labs
     from stadslab.labs.schemas import ProjectPatch
 
     lang = language_of(request)
     form = {"title": title, "summary": summary, "status": status, "start_date": start_date.strip(),
-            "end_date": end_date.strip()}
+            "end_date": end_date.strip(), "living_lab_id": living_lab_id.strip()}
+    lab = form["living_lab_id"]
     with _session(request) as session:
         project = _editable(request, session, project_id)
         try:
             patch = ProjectPatch(title=title, summary=summary, status=status or None,
-                                 start_date=form["start_date"] or None, end_date=form["end_date"] or None)
+                                 start_date=form["start_date"] or None, end_date=form["end_date"] or None,
+                                 living_lab_id=(int(lab) if lab.isdigit() and len(lab) < 12 else lab) if lab else None)
         except ValidationError as exc:
             errors = pydantic_errors(exc, lang, PROJECT_FIELDS)
             if _reversed(form["start_date"], form["end_date"]):
@@ -146,7 +158,8 @@ def save_project(request: Request, project_id: str, title: str = Form(""), summa
             if exc.status not in (409, 422):
                 raise
             session.rollback()
-            known = {"status": translations(lang).gettext(STATUS_MOVE)}
+            known = {"status": translations(lang).gettext(STATUS_MOVE),
+                     "living_lab_id": translations(lang).gettext(UNKNOWN_LAB)}
             project = labs.get_project(session, project.id)
             return _edit_page(request, project, form, service_errors(exc, lang, PROJECT_FIELDS, known), 422)
         target = project.id

@@ -112,6 +112,7 @@ def search_page(request: Request):
         page = 1
     field_error = problem = note = None
     result_items: list = []
+    harvested: list = []
     total = 0
     facets: dict = {}
     estimated = {"total": False, "facets": False}
@@ -133,6 +134,11 @@ def search_page(request: Request):
                 estimated = {"total": bool(_get(result, "total_is_estimate", False)),
                              "facets": bool(_get(result, "facets_estimated", False))}
                 result_items = [_search_item(item, lang) for item in _get(result, "items", [])]
+                if page == 1 and not any(chosen.values()):  # other nodes' items carry no facets
+                    from stadslab.federation.service import harvested_search
+
+                    harvested = harvested_search(session, q, settings=request.app.state.settings,
+                                                 limit=SEARCH_PAGE_SIZE)[1]
                 if _get(result, "note"):
                     note = gettext("Only very common words were entered; add a more specific word.")
             except StadslabError as exc:
@@ -144,12 +150,13 @@ def search_page(request: Request):
         "q": params.get("q", ""), "submitted": submitted, "field_error": field_error, "problem": problem,
         "items": result_items, "total": total, "groups": groups, "page": page, "pages": pages,
         "page_links": _page_links(request, page, pages), "demo_notice": demo, "note": note,
-        "estimated": estimated,
+        "estimated": estimated, "harvested": harvested, "harvested_id": "harvested-title",
     }, status_code=200, lang=lang)
 
 
 #: Where a search hit lives in the web interface (the service returns API URLs).
-WEB_URLS = {"project": "/projecten/{id}", "living_lab": "/labs/{id}", "solution": "/oplossingen/{id}"}
+WEB_URLS = {"project": "/projecten/{id}", "living_lab": "/labs/{id}", "solution": "/oplossingen/{id}",
+            "coalition": "/coalities/{id}"}
 
 
 def _web_url(item) -> str:
@@ -158,7 +165,9 @@ def _web_url(item) -> str:
         return WEB_URLS[kind].format(id=item_id)
     if kind == "lesson" and _get(item, "project_id"):
         return f"/projecten/{_get(item, 'project_id')}#les-{item_id}"
-    return _get(item, "url") or "#"
+    url = _get(item, "url") or ""
+    # A person never lands on raw JSON: an API address is no place to send a reader.
+    return url if url and not url.startswith(("/api/", "/sta/")) else "/zoeken"
 
 
 def _search_item(item, lang: str) -> dict:

@@ -78,8 +78,11 @@ def environment(lang: str) -> Environment:
     env.filters["verdict"] = lambda code: vocabulary.label(vocabulary.VERDICTS, code, lang)
     env.filters["method"] = lambda code: vocabulary.label(vocabulary.EVALUATION_METHODS, code, lang)
     env.filters["localised"] = lambda obj, field: vocabulary.localised(obj, field, lang)
-    env.filters["infrastructure"] = lambda code: vocabulary.label(vocabulary.INFRASTRUCTURE, code, lang)
     env.filters["unit"] = lambda code: vocabulary.label(vocabulary.UNITS, code, lang)
+    env.filters["infrastructure"] = lambda code: vocabulary.label(vocabulary.INFRASTRUCTURE_LABELS, code, lang)
+    env.filters["contribution_kind"] = lambda code: vocabulary.label(vocabulary.CONTRIBUTION_KINDS, code, lang)
+    env.filters["contribution_status"] = lambda code: vocabulary.label(vocabulary.CONTRIBUTION_STATUSES, code,
+                                                                       lang)
     env.filters["call_status"] = lambda code: vocabulary.label(vocabulary.CALL_STATUSES, code, lang)
     env.filters["datetime"] = lambda value, fmt="medium", zone=None: i18n.format_datetime(value, lang, fmt, zone)
     env.filters["country"] = lambda code: i18n.country_name(code, lang)

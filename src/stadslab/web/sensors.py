@@ -284,8 +284,13 @@ def sensor_page(request: Request, thing_id: str):
                                            "owner": facts["owner"], "legal_ground": facts["legal_ground"],
                                            "retention": facts["retention"], "privacy_url": facts["privacy_url"],
                                            "personal": facts["personal"], "point": point}], lang))
+    from stadslab.core.auth import may_write
+
+    can_edit = row is not None and may_write(principal, row.owner_organisation_id, "sta:write")
+    saved = request.query_params.get("melding") == "opgeslagen"
     return render(request, "sensor.html", {
-        "thing": thing, "facts": facts, "streams": streams, "map_json": map_json,
+        "thing": thing, "facts": facts, "streams": streams, "map_json": map_json, "can_edit": can_edit,
+        "notice": translations(lang).gettext("The register entry has been saved.") if saved else None,
         "tile_url": settings.map_tile_url or "", "tile_attribution": settings.map_tile_attribution,
         "sta_url": f"/sta/v1.1/Things({ident})",
     }, lang=lang)

@@ -35,6 +35,10 @@ TYPE_LABELS = {
     "solution": N_("Solution"),
     "coalition": N_("Coalition"),
     "lesson": N_("Lesson learned"),
+    # types of items harvested from other nodes (federation)
+    "adoption": N_("Adoption"),
+    "organisation": N_("Organisation"),
+    "dataset": N_("Dataset"),
 }
 
 #: NL Design System status badge modifier per status, so colour follows meaning.
@@ -65,9 +69,39 @@ def status_tone(code: str | None) -> str:
     return STATUS_TONE.get(code or "", "neutral")
 
 
+#: The infrastructure vocabulary of living labs (codes in ``labs.models.INFRASTRUCTURE``).
+INFRASTRUCTURE_LABELS = {
+    "fibre": N_("Fibre-optic network"),
+    "lorawan": N_("LoRaWAN network"),
+    "5g": N_("5G mobile network"),
+    "4g": N_("4G mobile network"),
+    "wifi": N_("Public Wi-Fi"),
+    "nb-iot": N_("NB-IoT network"),
+    "edge-computing": N_("Edge computing"),
+    "open-data-platform": N_("Open data platform"),
+    "smart-lighting": N_("Smart street lighting"),
+    "ev-charging": N_("EV charging points"),
+    "sensor-network": N_("Sensor network"),
+    "digital-twin": N_("Digital twin"),
+}
+
+CONTRIBUTION_KINDS = {
+    "project_to_lab": N_("Project in your living lab"),
+    "adoption": N_("Adoption of your solution"),
+    "lesson": N_("Lesson learned for your project"),
+    "test_application": N_("Application to test"),
+}
+
+CONTRIBUTION_STATUSES = {
+    "pending": N_("Awaiting decision"),
+    "accepted": N_("Accepted"),
+    "declined": N_("Declined"),
+}
+
 ROLE_LABELS = {
     "public": N_("Public"),
     "member": N_("Member"),
+    "desk": N_("Loket desk"),
     "editor": N_("Editor"),
     "admin": N_("Administrator"),
 }
@@ -102,10 +136,23 @@ LOKET_TOPICS = {
 LOKET_STATUSES = {
     "submitted": N_("Submitted"),
     "in_review": N_("In review"),
+    "needs_info": N_("Information requested"),
     "decided": N_("Decided"),
     "closed": N_("Closed"),
     "granted": N_("Granted"),
     "rejected": N_("Rejected"),
+}
+
+#: A line in a request's history.
+LOKET_STEPS = {
+    "comment": N_("Comment"),
+    "in_review": N_("Taken in review"),
+    "needs_info": N_("More information requested"),
+    "answered": N_("Information supplied"),
+    "forwarded": N_("Forwarded to another desk"),
+    "decided": N_("Decision"),
+    "closed": N_("Closed"),
+    "withdrawn": N_("Withdrawn by the submitter"),
 }
 
 LEGAL_GROUNDS = {
@@ -138,14 +185,6 @@ EVALUATION_METHODS = {
     "before_after": N_("Before/after comparison (no control sites)"),
 }
 
-#: Living-lab infrastructure codes.
-INFRASTRUCTURE = {
-    "4g": N_("4G"), "5g": N_("5G"), "digital-twin": N_("digital twin"), "edge-computing": N_("edge computing"),
-    "ev-charging": N_("EV charging"), "fibre": N_("fibre"), "lorawan": N_("LoRaWAN"), "nb-iot": N_("NB-IoT"),
-    "open-data-platform": N_("open data platform"), "sensor-network": N_("sensor network"),
-    "smart-lighting": N_("smart lighting"), "wifi": N_("Wi-Fi"),
-}
-
 #: KPI units that are words, as projects write them (in English, like codes); symbols (µg/m³, kW, %)
 #: read the same in both languages and are shown as they are.
 UNITS = {
@@ -173,9 +212,10 @@ CALL_STATUSES = {
 
 #: Badge modifier per word, for the new vocabularies.
 TONE_EXTRA = {
-    "submitted": "neutral", "in_review": "active", "decided": "success", "granted": "success",
+    "submitted": "neutral", "in_review": "active", "needs_info": "warning", "decided": "success", "granted": "success",
     "rejected": "inactive", "improved": "success", "no_detectable_effect": "neutral", "worse": "danger",
-    "inconclusive": "warning", "forthcoming": "neutral", "open": "active",
+    "inconclusive": "warning", "forthcoming": "neutral", "open": "active", "pending": "active", "accepted": "success",
+    "declined": "inactive",
 }
 
 

@@ -155,7 +155,7 @@ def test_scaling_a_non_number_rejects_the_whole_message(client, station, db):
     assert observations(client, station.humidity) == [] and received_count(db) == 0
 
 
-def test_the_things_stack_documentation_example(client, station, shared_dir):
+def test_the_things_stack_documentation_example(client, station, shared_dir, db):
     examples = shared_dir / "data" / "lorawan-examples"
     iid, secret, _ = register(client, "tts", "0004A30B001C0530", station.thing, {
         "temperature": station.temperature, "luminosity": {"datastream_id": station.co2, "scale": 100}})
@@ -166,7 +166,13 @@ def test_the_things_stack_documentation_example(client, station, shared_dir):
     [temp] = observations(client, station.temperature)
     assert temp["result"] == 1.0 and temp["phenomenonTime"].startswith("2020-02-12T15:15:45.789")
     assert observations(client, station.co2)[0]["result"] == pytest.approx(64.0)
+    assert r.json()["receptions"] == 1  # gateway gtw1 heard it (infrastructure: observed gateways)
     assert send(client, iid, secret, uplink).json()["status"] == "duplicate"
+    # join-accept and downlink messages are acknowledged like ChirpStack's other events, storing nothing
     for name in ("tts-v3_join-accept.json", "tts-v3_downlink-queued.json", "tts-v3_downlink-sent.json"):
         r = send(client, iid, secret, json.loads((examples / name).read_text()))
-        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "uplink_message", name
+        assert r.status_code == 200 and r.json()["status"] == "ignored", name
+    assert received_count(db) == 1
+    # a message that is none of them is still refused, naming what is missing
+    r = send(client, iid, secret, {"end_device_ids": {"device_id": "dev1"}, "something_else": {}})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "uplink_message"

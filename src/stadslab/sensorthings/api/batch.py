@@ -19,8 +19,9 @@ from sqlalchemy.orm import Session
 
 from stadslab.core.auth import Principal
 from stadslab.core.config import Settings
-from stadslab.core.errors import BadRequest, StadslabError
+from stadslab.core.errors import BadRequest, StadslabError, problem_body
 
+from .errors import frost_shape
 from ..mqtt.changes import _KEY as CHANGES_KEY
 from ..read.serialize import STA_PREFIX, Links
 
@@ -29,11 +30,13 @@ MAX_REQUESTS = 1000
 METHODS = ("GET", "POST", "PATCH", "PUT", "DELETE")
 
 
+def _body(status: int, title: str, detail: str, errors: list | None = None) -> dict:
+    """A sub-response's error body: the same shape as the hub's own error answers (``errors``)."""
+    return frost_shape(problem_body(status, title, detail, errors=errors))
+
+
 def _problem(exc: StadslabError) -> dict:
-    body: dict[str, Any] = {"type": "about:blank", "title": exc.title, "status": exc.status, "detail": exc.detail}
-    if exc.errors:
-        body["errors"] = exc.errors
-    return body
+    return _body(exc.status, exc.title, exc.detail, exc.errors)
 
 
 def _check(body: Any) -> list[dict]:
@@ -127,8 +130,8 @@ def handle(session: Session, settings: Settings, links: Links, body: Any, *, pri
         for r in members:
             rid = r["id"]
             if any(d in failed for d in r.get("dependsOn", [])):
-                out.append({"id": rid, "status": 424, "body": {"title": "Failed dependency", "status": 424,
-                                                               "detail": "a request this one depends on failed"}})
+                out.append({"id": rid, "status": 424, "body": _body(424, "Failed dependency",
+                                                                "a request this one depends on failed")})
                 error_at = error_at or rid
                 if group is not None:
                     break
@@ -166,8 +169,8 @@ def handle(session: Session, settings: Settings, links: Links, body: Any, *, pri
             except Exception:  # noqa: BLE001 - one broken request must not take the batch down
                 ref = uuid.uuid4().hex[:12]
                 log.exception("batch request failed ref=%s", ref)
-                out.append({"id": rid, "status": 500, "body": {"title": "Internal server error", "status": 500,
-                                                               "detail": f"Reference: {ref}"}})
+                out.append({"id": rid, "status": 500, "body": _body(500, "Internal server error",
+                                                                f"Reference: {ref}")})
                 error_at = rid
                 if group is not None:
                     break
@@ -182,10 +185,10 @@ def handle(session: Session, settings: Settings, links: Links, body: Any, *, pri
             result = [e for e in out if e["id"] == error_at]
             for r in members:
                 if r["id"] != error_at:
-                    result.append({"id": r["id"], "status": 424, "body": {
-                        "title": "Failed dependency", "status": 424,
-                        "detail": f"atomicity group '{group}' was rolled back: request '{error_at}' failed"
-                                  + ("" if r["id"] in done else " before this one ran")}})
+                    result.append({"id": r["id"], "status": 424, "body": _body(
+                        424, "Failed dependency",
+                        f"atomicity group '{group}' was rolled back: request '{error_at}' failed"
+                        + ("" if r["id"] in done else " before this one ran"))})
             out = sorted(result, key=lambda e: [m["id"] for m in members].index(e["id"]))
         elif group is None and error_at is not None:
             savepoint.rollback()

@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from stadslab.core import json_limits
 from stadslab.core.auth import Principal, get_principal
-from stadslab.core.database import get_session
+from stadslab.core.database import begin_write, get_session
 from stadslab.core.errors import StadslabError
 from stadslab.core.security import current_request_id
 
@@ -61,6 +61,10 @@ async def batch_request(request: Request, session: Session = Depends(get_session
     if ctype not in ("application/json", ""):
         raise UnsupportedMediaType(f"$batch accepts application/json (JSON batch), not {ctype[:60]}")
     body = parse_body(await request.body())
+    requests = body.get("requests") if isinstance(body, dict) else None
+    if isinstance(requests, list) and any(not isinstance(r, dict) or str(r.get("method", "")).upper() != "GET"
+                                          for r in requests):
+        await run_in_threadpool(begin_write, session)
     result = await run_in_threadpool(batch.handle, session, request.app.state.settings, _links(request), body,
                                      principal=principal)
     return _respond(StaResponse(200, result))
@@ -89,6 +93,8 @@ def _resource(request: Request, path: str, body: bytes | None) -> StaResponse:
     """
     principal = get_principal(request)
     with request.app.state.db.session() as session:
+        if request.method != "GET":
+            begin_write(session)  # SQLite: concurrent writers queue instead of "database is locked"
         return handle(session, request.app.state.settings, _links(request), request.method, path,
                       list(request.query_params.multi_items()), body, principal=principal,
                       content_type=request.headers.get("content-type", "application/json"))

@@ -132,6 +132,10 @@ class _Parser:
 
     def in_right(self, bp: int, nest: int) -> tuple[A.Node, int]:
         tok = self.peek()
+        if tok.kind == L.IDENT and tok.text.lower() == "not":
+            # "a in not b" has no written form that reads back the same ("(not b)" is a list)
+            raise FilterSyntaxError("'in' takes a list '(…)' or a value, not a 'not …' condition; "
+                                    "write 'not (a in …)'", tok.pos)
         if tok.kind != L.LPAREN:
             return self.expr(bp, nest)
         self.advance()

@@ -1,4 +1,5 @@
-"""Storage of LoRaWAN integrations, devices, field mappings and the idempotency log.
+"""Storage of LoRaWAN integrations, devices, field mappings, the idempotency log, and the gateway
+receptions every stored uplink carries (gateways heard, one row per receiving gateway).
 
 ``lorawan_received`` is what makes a webhook redelivery harmless: the message
 id is unique per integration and is inserted in the same transaction as the
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import (BigInteger, Boolean, DateTime, Float, ForeignKey, Integer, String,
+from sqlalchemy import (BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, String,
                         UniqueConstraint, true)
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -73,3 +74,53 @@ class LorawanReceived(Base):
                                                   index=True)
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     observations: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class LorawanGateway(Base):
+    """A gateway heard in traffic: what the network servers reported about it, nothing more.
+
+    Keyed by its EUI where the network server gives one (ChirpStack always does; The Things
+    Stack when the gateway registered it), else by the gateway id. The register
+    (``stadslab.infrastructure``) shows it as an *observed* LoRaWAN gateway until an owner
+    claims and describes it.
+    """
+
+    __tablename__ = "lorawan_gateways"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(120), unique=True)
+    gateway_id: Mapped[str] = mapped_column(String(100))
+    eui: Mapped[str | None] = mapped_column(String(16), index=True)
+    #: Last reported position (WGS 84); None while the gateway reports none.
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    first_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    #: Stored uplinks it received; other messages (joins, downlink reports) it took part in.
+    uplinks_heard: Mapped[int] = mapped_column(Integer, default=0)
+    messages_heard: Mapped[int] = mapped_column(Integer, default=0)
+    #: Receptions with impossible values (never stored as coverage).
+    rejected: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class LorawanReception(Base):
+    """One gateway's reception of one stored uplink, written in the uplink's transaction.
+
+    No device identifier is kept here: the device is reachable only through ``received_id``
+    (internal). The device position is the one the public may see: coarsened by its Thing's
+    precision rules; ``cell`` is the H3 cell of that position (``CELL_RESOLUTION``).
+    """
+
+    __tablename__ = "lorawan_receptions"
+    __table_args__ = (Index("ix_lorawan_receptions_cell_time", "cell", "time"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    received_id: Mapped[int] = mapped_column(ForeignKey("lorawan_received.id", ondelete="CASCADE"), index=True)
+    gateway_ref: Mapped[int] = mapped_column(ForeignKey("lorawan_gateways.id", ondelete="CASCADE"), index=True)
+    time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    rssi: Mapped[float] = mapped_column(Float)
+    snr: Mapped[float | None] = mapped_column(Float)
+    spreading_factor: Mapped[int | None] = mapped_column(Integer)
+    device_latitude: Mapped[float | None] = mapped_column(Float)
+    device_longitude: Mapped[float | None] = mapped_column(Float)
+    cell: Mapped[str | None] = mapped_column(String(16))

@@ -70,3 +70,6 @@ class UplinkResult(BaseModel):
     #: Mapped fields this uplink did not contain, and decoded fields nobody mapped.
     missing: list[str] = []
     unmapped: list[str] = []
+    #: Gateway receptions stored with this uplink, and those refused for impossible values (why).
+    receptions: int = 0
+    rejected_receptions: list[str] = []

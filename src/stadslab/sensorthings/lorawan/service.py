@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from stadslab.core.database import utcnow
 from stadslab.core.auth import Principal, authorize_write, require_scope
 from stadslab.core.errors import NotFound, StadslabError, Unauthorized, ValidationFailed, field_error
 from stadslab.core.json_limits import check_value
@@ -33,7 +34,7 @@ from ..access import visibility
 from ..model.tables import Datastream, Thing
 from ..mqtt.store import ObservationStore, ServiceObservationStore
 from ..model.values import format_instant
-from . import secrets
+from . import receptions, secrets
 from .formats import FORMATS, Ignored, Uplink
 from .formats.base import dev_eui as parse_dev_eui
 from .models import LorawanDevice, LorawanFieldMapping, LorawanIntegration, LorawanReceived
@@ -182,7 +183,7 @@ def ingest_uplink(session: Session, integration: LorawanIntegration, body: Any, 
                   store: ObservationStore | None = None) -> UplinkResult:
     parsed = FORMATS[integration.kind].parse(body, params)
     if isinstance(parsed, Ignored):
-        return UplinkResult(status="ignored", note=parsed.reason)
+        return _ignored(session, parsed)
     if _already_received(session, integration.id, parsed.message_id):
         return _duplicate(parsed)
     device = session.scalar(select(LorawanDevice).where(LorawanDevice.integration_id == integration.id,
@@ -198,6 +199,8 @@ def ingest_uplink(session: Session, integration: LorawanIntegration, body: Any, 
                                    device_id=device.id, observations=len(bodies))
         session.add(received)
         session.flush()  # claims the message id before any Observation is written
+        heard = receptions.record(session, parsed.receptions, parsed.received_at, received_id=received.id,
+                                  device=device, decoded=parsed.decoded)
         ids = (store or ServiceObservationStore()).create_observations(
             session, bodies, principal=integration_principal(integration),
             via=f"lorawan integration {integration.id}") if bodies else []
@@ -213,8 +216,18 @@ def ingest_uplink(session: Session, integration: LorawanIntegration, body: Any, 
     mapped = {m.field.split(".")[0] for m in mappings}
     return UplinkResult(status="stored", message_id=parsed.message_id, observations=ids, missing=missing,
                         unmapped=sorted(k for k in parsed.decoded if k not in mapped),
+                        receptions=heard.stored, rejected_receptions=heard.rejected,
                         note=f"{len(ids)} Observation(s) stored on Datastream(s) "
                              f"{', '.join(str(d) for d in datastreams) or '-'}")
+
+
+def _ignored(session: Session, parsed: Ignored) -> UplinkResult:
+    """A message without measurements; the gateways it names are sightings (own transaction)."""
+    if not parsed.receptions:
+        return UplinkResult(status="ignored", note=parsed.reason)
+    with unit_of_work(session, "Gateway sightings not stored"):
+        heard = receptions.record(session, parsed.receptions, utcnow())
+    return UplinkResult(status="ignored", note=parsed.reason, rejected_receptions=heard.rejected)
 
 
 def _already_received(session: Session, integration_id: int, message_id: str) -> bool:

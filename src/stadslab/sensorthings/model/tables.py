@@ -18,7 +18,7 @@ from sqlalchemy import (JSON, BigInteger, Boolean, Column, Date, DateTime, Float
                         Integer, String, Table, Text, text)
 from sqlalchemy.orm import Mapped, mapped_column
 
-from stadslab.core.database import Base
+from stadslab.core.database import NO_ID_REUSE, Base
 from stadslab.labs import models as _labs  # noqa: F401  (living_labs, organisations: FK targets)
 
 #: Observation ids grow fast; BIGINT on PostgreSQL, INTEGER (rowid alias) on SQLite.
@@ -28,9 +28,8 @@ LEGAL_GROUNDS = ("publieke taak", "gerechtvaardigd belang", "wettelijke verplich
                  "uitvoering overeenkomst", "vitale belangen")
 ACCESS_CLASSES = ("open", "network", "restricted")
 PLACEMENTS = ("fixed", "mobile")
-#: SQLite reuses the rowid of a deleted last row; a reused id would make an old
-#: selfLink point at a different entity, so ids are never handed out twice.
-NO_ID_REUSE = {"sqlite_autoincrement": True}
+#: ``NO_ID_REUSE`` (core.database): a reused id would make an old selfLink point at a
+#: different entity, so ids are never handed out twice.
 
 thing_locations = Table(
     "sta_thing_locations", Base.metadata,

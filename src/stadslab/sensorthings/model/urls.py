@@ -97,7 +97,12 @@ def parse_path(path: str) -> ResourcePath:
                             raise _bad(f"only $value may follow the property '{name}'")
                         rp.value = True
                     return rp
-                raise _bad(f"'{name[:60]}' is not a property or navigation property of {current.name}")
+                # no such resource (FROST-Server and OData: 404), with the names that do exist
+                known = ", ".join([*current.props, *current.navs])
+                raise NotFound(f"'{name[:60]}' is not a property or navigation property of {current.name}. "
+                               f"Known: {known}", errors=[{"loc": ["path"], "field": "path",
+                                                           "msg": f"no property or navigation property "
+                                                                  f"'{name[:60]}' of {current.name}"}])
             if raw_key is not None and not nav.many:
                 raise _bad(f"{current.name}/{name} is a single entity and takes no id")
             key = parse_key(raw_key, name) if raw_key is not None else None

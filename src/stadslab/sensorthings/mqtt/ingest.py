@@ -40,7 +40,6 @@ from __future__ import annotations
 import logging
 import re
 import threading
-import time
 
 import orjson
 
@@ -68,8 +67,6 @@ SECRET_REFUSED = ("the message carries an API token secret; MQTT writers log in 
                   "instead and never send it in a message (docs/sensorthings.md, MQTT)")
 #: Back-off while the database is unreachable or full: first and largest wait (seconds).
 RETRY_FIRST, RETRY_MAX = 0.2, 5.0
-#: Seconds between two prunes of expired ingest receipts (per process).
-PRUNE_EVERY = 600.0
 
 
 def carries_secret(message: BusMessage) -> bool:
@@ -123,7 +120,6 @@ class ObservationCreates:
         self.receipt_retention_hours = receipt_retention_hours
         self._lock = threading.Lock()
         self._stopping = threading.Event()
-        self._next_prune = time.monotonic()
         self.stored = 0
         self.rejected = 0
         self.ignored = 0
@@ -169,21 +165,7 @@ class ObservationCreates:
             self._count("duplicates")
         else:
             self._count("stored", len(ids))
-        self._maybe_prune()
         return True
-
-    def _maybe_prune(self) -> None:
-        now = time.monotonic()
-        if now < self._next_prune:
-            return
-        self._next_prune = now + PRUNE_EVERY
-        try:
-            with self.db.session() as session:
-                gone = receipts.prune(session, self.receipt_retention_hours)
-            if gone:
-                log.info("pruned %d expired MQTT ingest receipts", gone)
-        except Exception as exc:  # noqa: BLE001 - pruning is housekeeping; the next one catches up
-            log.warning("pruning MQTT ingest receipts failed: %s", type(exc).__name__)
 
     def _store(self, message: BusMessage) -> list[int] | None:
         """The new Observation ids, or ``None`` when this message was stored before."""

@@ -114,10 +114,9 @@ def parse_options(raw: dict[str, str], entity: EntityType, *, max_top: int, wher
             opts.orderby = _parse_orderby(value, entity, loc)
         elif key in ("$top", "$skip"):
             n = _parse_int(value, loc)
-            if key == "$top" and n > max_top:
-                raise _bad(loc, f"$top may be at most {max_top}, got {n}")
             if key == "$top":
-                opts.top = n
+                # above the server's maximum: the maximum, with an @iot.nextLink to the rest (FROST-Server)
+                opts.top = min(n, max_top)
             else:
                 opts.skip = n
         elif key == "$count":

@@ -2,8 +2,10 @@
 
 Paging is offset based with the id as the final sort key, so pages are stable.
 Expanded collections are fetched in one query per navigation property for the
-whole page of parents (``ROW_NUMBER() OVER (PARTITION BY parent)``), which
-keeps ``$expand=Datastreams($top=5)`` at a fixed number of queries.
+whole page of parents, each parent's first ``$skip + $top`` children by an index
+seek (``per_parent``: ``LATERAL`` on PostgreSQL, a ``UNION ALL`` of ``LIMIT``ed
+selects on SQLite), so ``$expand=Observations($top=5)`` reads parents × 6 rows
+however many Observations there are.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import BigInteger, ColumnElement, Select, func, literal, literal_column, select, true, union_all
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from stadslab.core.auth import Principal
@@ -235,34 +238,29 @@ def _expand_one(ctx, nav: Nav, target: EntityType, rows, items, opts: Options) -
 
 
 def _expand_many(ctx, et: EntityType, nav: Nav, target: EntityType, rows, items, opts: Options) -> None:
-    ids = [r["id"] for r in rows]
+    ids = list(dict.fromkeys(r["id"] for r in rows))
     table = target.table
     if nav.kind == "in":
-        # the foreign key itself is the parent key (selecting it twice confuses the subquery)
-        parent_key, parent_name = table.c[nav.fk], nav.fk
+        parent_key = table.c[nav.fk]
         stmt = select(table)
     else:
-        parent_key, parent_name = nav.link.c[nav.link_source], "_parent"
-        stmt = select(table, parent_key.label("_parent")).join(
-            nav.link, nav.link.c[nav.link_target] == table.c.id)
+        parent_key = nav.link.c[nav.link_source]
+        stmt = select(table).join(nav.link, nav.link.c[nav.link_target] == table.c.id)
     where = f"$expand/{nav.name}/$filter"
-    stmt = stmt.where(parent_key.in_(ids), *(() if (et.name, nav.name) in IMPLIED else ctx.visible(target)))
+    stmt = stmt.where(*(() if (et.name, nav.name) in IMPLIED else ctx.visible(target)))
     if opts.filter:
         stmt = stmt.where(filtering.compile_filter(ctx.session, target, opts.filter, where, ctx.principal,
                                                   settings=ctx.settings))
     top = page_size(ctx, opts)
-    rn = func.row_number().over(partition_by=parent_key, order_by=order_columns(target, opts, nav))
-    sub = stmt.add_columns(rn.label("_rn")).subquery()
-    paged = select(sub).where(sub.c._rn > opts.skip, sub.c._rn <= opts.skip + top + 1).order_by(
-        sub.c[parent_name], sub.c._rn)
     grouped: dict[Any, list] = {i: [] for i in ids}
-    for r in ctx.public(target, [r._mapping for r in ctx.session.execute(paged)]):
-        grouped[r[parent_name]].append(r)
+    found = per_parent(ctx, stmt, parent_key, ids, order_columns(target, opts, nav), top + 1, opts.skip)
+    for r in ctx.public(target, found):
+        grouped[r["_parent"]].append(r)
     counts: dict[Any, int] = {}
     if opts.count:
-        csub = stmt.subquery()
-        counts = dict(ctx.session.execute(select(csub.c[parent_name], func.count())
-                                          .group_by(csub.c[parent_name])).all())
+        counts = dict(ctx.session.execute(
+            stmt.with_only_columns(parent_key, func.count(), maintain_column_froms=True)
+            .where(parent_key.in_(ids)).group_by(parent_key)).all())
     child_rows, child_items = [], []
     for row, item in zip(rows, items):
         children = grouped[row["id"]]
@@ -276,6 +274,38 @@ def _expand_many(ctx, et: EntityType, nav: Nav, target: EntityType, rows, items,
         child_rows.extend(children)
         child_items.extend(item[nav.name])
     expand(ctx, target, child_rows, child_items, opts)
+
+
+#: SQLite allows at most 500 terms in one compound SELECT; a larger set of parents takes more statements.
+SQLITE_TERMS = 250
+
+
+def per_parent(ctx: ReadContext, stmt: Select, parent_key, ids: list, order: list, limit: int,
+               offset: int) -> list:
+    """The first ``limit`` rows after ``offset`` of ``stmt`` for each parent id, in ``order``, each
+    with the parent id as ``_parent``: a seek through the (parent, order) index per parent, never
+    a read of all children of all parents. PostgreSQL: one ``LATERAL`` join over ``unnest(ids)``;
+    SQLite (no LATERAL): a ``UNION ALL`` of per-parent ``LIMIT``ed selects. Rows arrive grouped by
+    parent, each group in ``order`` (a nested loop and a compound select keep their inputs' order).
+    """
+    if not ids:
+        return []
+    if ctx.dialect == "postgresql":
+        parents = func.unnest(literal(ids, ARRAY(BigInteger))).table_valued("id", name="_p").render_derived()
+        lateral = (stmt.where(parent_key == parents.c.id).order_by(*order).limit(limit).offset(offset)
+                   .lateral("_c"))
+        query = select(parents.c.id.label("_parent"), lateral).select_from(parents).join(lateral, true())
+        return [r._mapping for r in ctx.session.execute(query)]
+    out = []
+    for start in range(0, len(ids), SQLITE_TERMS):
+        terms = []
+        for i in ids[start:start + SQLITE_TERMS]:
+            key = literal_column(str(int(i)))
+            sub = stmt.where(parent_key == key).order_by(*order).limit(limit).offset(offset).subquery()
+            terms.append(select(key.label("_parent"), sub))
+        query = terms[0] if len(terms) == 1 else union_all(*terms)
+        out.extend(r._mapping for r in ctx.session.execute(query))
+    return out
 
 
 def ref_json(links: Links, et: EntityType, id_: int) -> dict:

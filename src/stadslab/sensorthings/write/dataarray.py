@@ -37,7 +37,8 @@ COMPONENTS = ("phenomenonTime", "result", "resultTime", "resultQuality", "validT
 DEFAULT_READ_COMPONENTS = ["id", "phenomenonTime", "resultTime", "result"]
 
 
-def _stream(session: Session, item: dict, loc: list) -> tuple[str, int]:
+def _stream(session: Session, item: dict, loc: list, seen: dict[str, set[int]] | None = None) -> tuple[str, int]:
+    """``seen``: the streams ``_authorize`` found already (no second look-up per item)."""
     kinds = [k for k in ("Datastream", "MultiDatastream") if k in item]
     if len(kinds) != 1:
         raise bad(loc, "give exactly one of Datastream or MultiDatastream")
@@ -46,6 +47,8 @@ def _stream(session: Session, item: dict, loc: list) -> tuple[str, int]:
     if not isinstance(ref, dict) or not valid_id(ref.get("@iot.id")):
         raise bad([*loc, kind, "@iot.id"], "must be a positive integer id")
     table = ENTITY_TYPES[kind].table
+    if seen is not None and ref["@iot.id"] in seen.get(kind, ()):
+        return kind, ref["@iot.id"]
     if session.scalar(select(table.c.id).where(table.c.id == ref["@iot.id"])) is None:
         raise NotFound(f"{'.'.join(map(str, loc))}.{kind}: {kind}s({ref['@iot.id']}) does not exist")
     return kind, ref["@iot.id"]
@@ -131,7 +134,7 @@ def create(session: Session, body: Any, links: Links, *, principal: Principal, c
         guard = WriteGuard(session, principal)
         streams = _authorize(guard, body)
         out = _create(session, body, links, foi_visible=visibility.where(principal, "FeatureOfInterest"),
-                      guard=guard)
+                      guard=guard, seen=streams)
         auditing.record_observations(session, principal, sum(1 for r in out if r != "error"),
                                      streams["Datastream"], streams["MultiDatastream"])
         if commit:
@@ -150,21 +153,29 @@ def _authorize(guard: WriteGuard, body: Any) -> dict[str, set[int]]:
     not see is unknown (404, worded as ``_stream`` words it), one it may not write is 403.
     Malformed items are left to ``_plans``, which names what is wrong with them."""
     streams: dict[str, set[int]] = {"Datastream": set(), "MultiDatastream": set()}
+    named: list[tuple[int, str, int]] = []
     for i, item in enumerate(body if isinstance(body, list) else []):
         kinds = [k for k in streams if isinstance(item, dict) and k in item]
         if len(kinds) != 1 or not isinstance(item[kinds[0]], dict) or not valid_id(item[kinds[0]].get("@iot.id")):
             continue
-        kind, sid = kinds[0], item[kinds[0]]["@iot.id"]
+        named.append((i, kinds[0], item[kinds[0]]["@iot.id"]))
+    visible: dict[str, set[int]] = {}
+    for kind in streams:  # one look-up per kind for all items (a gateway names dozens of streams)
+        wanted = {sid for _, k, sid in named if k == kind}
+        table = ENTITY_TYPES[kind].table
+        visible[kind] = set(guard.session.scalars(select(table.c.id).where(
+            table.c.id.in_(wanted), *guard.visible(kind)))) if wanted else set()
+    for i, kind, sid in named:
         if sid not in streams[kind]:
-            table = ENTITY_TYPES[kind].table
-            if guard.session.scalar(select(table.c.id).where(table.c.id == sid, *guard.visible(kind))) is None:
+            if sid not in visible[kind]:
                 raise NotFound(f"{i}.{kind}: {kind}s({sid}) does not exist")
             guard.check_change(kind, sid)
             streams[kind].add(sid)
     return streams
 
 
-def _plans(session: Session, body: Any) -> list[tuple[str, int, list[str], list]]:
+def _plans(session: Session, body: Any, seen: dict[str, set[int]] | None = None,
+           ) -> list[tuple[str, int, list[str], list]]:
     """Check the structure of the whole request before anything is stored."""
     if not isinstance(body, list):
         raise bad([], "expected a JSON array of {Datastream, components, dataArray} objects")
@@ -175,7 +186,7 @@ def _plans(session: Session, body: Any) -> list[tuple[str, int, list[str], list]
         for key in item:
             if key not in ("Datastream", "MultiDatastream", "components", "dataArray", "dataArray@iot.count"):
                 raise bad([i, key], "unknown member; expected Datastream, components, dataArray")
-        kind, sid = _stream(session, item, [i])
+        kind, sid = _stream(session, item, [i], seen)
         comps = item.get("components")
         if not isinstance(comps, list) or not comps:
             raise bad([i, "components"], "required: a non-empty array of component names")
@@ -210,20 +221,26 @@ def _check_free_json(comps: list[str], data: list, loc: list) -> None:
 
 
 def _create(session: Session, body: Any, links: Links, foi_visible: list = (),
-            guard: WriteGuard | None = None) -> list[str]:
-    plans = _plans(session, body)
+            guard: WriteGuard | None = None, seen: dict[str, set[int]] | None = None) -> list[str]:
+    plans = _plans(session, body, seen)
     results: list[str] = []
     foi_cache: dict[int, int] = {}
     now = rules.now()
     summaries: list[tuple[str, int, list[str], list[tuple]]] = []
+    pending: dict[tuple[str, ...], tuple[list[tuple], list[int]]] = {}
     # Generated FeaturesOfInterest first, in Thing id order: making one updates its Location row,
     # which stays locked until the commit (the same deadlock as the stream summaries below).
     thing_of: dict[tuple[str, int], int] = {}
     first_item: dict[int, int] = {}
+    wanted: dict[str, set[int]] = {}
+    for kind, sid, comps, data in plans:
+        if data and "FeatureOfInterest/id" not in comps:
+            wanted.setdefault(kind, set()).add(sid)
+    for kind, sids in wanted.items():  # one look-up per kind, not per item
+        thing_of.update(((kind, sid), thing) for sid, thing in rules.stream_things(session, kind, sids).items())
     for i, (kind, sid, comps, data) in enumerate(plans):
-        if data and "FeatureOfInterest/id" not in comps and (kind, sid) not in thing_of:
-            thing_of[(kind, sid)] = thing = rules.stream_thing(session, kind, sid)
-            first_item.setdefault(thing, i)
+        if data and "FeatureOfInterest/id" not in comps:
+            first_item.setdefault(thing_of[(kind, sid)], i)
     for thing in sorted(first_item):
         rules.generated_foi(session, thing, [first_item[thing], "components"], foi_cache)
     for i, (kind, sid, comps, data) in enumerate(plans):
@@ -268,12 +285,18 @@ def _create(session: Session, body: Any, links: Links, foi_visible: list = (),
             rows = [(sid, foi, *r) for r in rows]
         if not rows:
             continue
-        ids = insert_observations(session, columns, rows)
-        entity_link = links.entity
+        # rows of every item with the same columns go in together: a gateway's body of 40
+        # Datastreams × 5 rows is one insert (COPY), not 40 (issue #18: cost per row, not per item)
+        batch = pending.setdefault(tuple(columns), ([], []))
+        batch[0].extend(rows)
+        batch[1].extend(slots)
+        summaries.append((kind, sid, columns, rows))
+    entity_link = links.entity
+    for columns_key, (rows, slots) in pending.items():
+        ids = insert_observations(session, list(columns_key), rows)
         for slot, new_id in zip(slots, ids):
             results[slot] = entity_link(OBS, new_id)
         record_many(session, "Observation", ids)
-        summaries.append((kind, sid, columns, rows))
     # Stream summaries last and in id order: the UPDATEs lock the stream rows until the commit,
     # and two requests naming the same streams in different orders would otherwise deadlock.
     for kind, sid, columns, rows in sorted(summaries, key=lambda s: (s[0], s[1])):

@@ -44,7 +44,7 @@ import orjson
 from sqlalchemy import insert
 from sqlalchemy.exc import OperationalError
 
-from stadslab.core.database import Database, utcnow
+from stadslab.core.database import Database, begin_write, utcnow
 from stadslab.core.errors import StadslabError
 from stadslab.governance import audit
 from stadslab.governance.authn import (LAST_USED_RESOLUTION, bearer_token_hash, token_still_grants,
@@ -235,6 +235,8 @@ class GroupCommit:
         """Store the group's rows in one transaction; None for each request it declines."""
         now = utcnow()
         with self.db.session() as session:
+            if not self._pg:
+                begin_write(session)  # SQLite: wait for the write lock, never "database is locked"
             callers = self._callers(session, {w.item.token_hash for w in group}, now)
             by_caller: dict[str, set[int]] = defaultdict(set)
             for w in group:

@@ -49,6 +49,26 @@ def public_mqtt_endpoint(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
+#: The granular requirements of OGC 18-088 (SensorThings 1.1 Sensing) this hub meets, below each
+#: requirement class it lists: clients written against FROST-Server look for these.
+GRANULAR = {
+    "datamodel": ("thing/properties", "thing/relations", "location/properties", "location/relations",
+                  "historical-location/properties", "historical-location/relations",
+                  "datastream/properties", "datastream/relations", "sensor/properties", "sensor/relations",
+                  "observed-property/properties", "observed-property/relations", "observation/properties",
+                  "observation/relations", "feature-of-interest/properties", "feature-of-interest/relations",
+                  "entity-control-information/common-control-information"),
+    "resource-path": ("resource-path-to-entities",),
+    "request-data": ("order", "expand", "select", "status-code", "query-status-code", "orderby", "top",
+                     "skip", "count", "filter", "built-in-filter-operations", "built-in-query-functions",
+                     "pagination"),
+    "create-update-delete": ("create-entity", "link-to-existing-entities", "deep-insert",
+                             "deep-insert-status-code", "update-entity", "delete-entity",
+                             "historical-location-auto-creation", "update-entity-jsonpatch"),
+    "multi-datastream": ("properties", "relations", "constraints", "create-update-delete"),
+}
+
+
 def conformance() -> list[str]:
     classes = [SPEC + "datamodel", SPEC + "resource-path/resource-path-to-entities"]
     if filtering.available():
@@ -57,6 +77,10 @@ def conformance() -> list[str]:
                 SPEC + "batch-request/batch-request",
                 "http://docs.oasis-open.org/odata/odata-json-format/v4.01/odata-json-format-v4.01.html",
                 "https://datatracker.ietf.org/doc/html/rfc6902", AGGREGATE_CONFORMANCE]
+    for cls, requirements in GRANULAR.items():
+        if cls == "request-data" and not filtering.available():
+            continue
+        classes += [f"{SPEC}{cls}/{r}" for r in requirements if f"{SPEC}{cls}/{r}" not in classes]
     return classes
 
 

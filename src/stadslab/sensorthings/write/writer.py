@@ -313,7 +313,8 @@ class Writer:
                 continue
             if nav.kind == "out":
                 if not isinstance(body[name], dict) or "@iot.id" not in body[name]:
-                    raise bad([name], 'updates can only link an existing entity: {"@iot.id": ..}')
+                    raise bad([name], "an update (PATCH/PUT) cannot create a new related entity inline; "
+                              'link an existing one: {"@iot.id": ..}')
                 values[nav.fk] = self.link_target(ENTITY_TYPES[nav.target], body[name], [name])
         if et.name == "Observation":
             self._update_observation(current._mapping, values)
@@ -332,7 +333,8 @@ class Writer:
                 continue
             items = body[name]
             if not isinstance(items, list) or not all(isinstance(x, dict) and "@iot.id" in x for x in items):
-                raise bad([name], 'updates can only link existing entities: [{"@iot.id": ..}, ..]')
+                raise bad([name], "an update (PATCH/PUT) cannot create new related entities inline; "
+                              'link existing ones: [{"@iot.id": ..}, ..]')
             target = ENTITY_TYPES[nav.target]
             ids = [self.link_target(target, x, [name, i]) for i, x in enumerate(items)]
             if nav.kind == "in":

@@ -8,6 +8,7 @@ gets an answer it can act on.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -16,6 +17,25 @@ from typing import Any, Protocol
 from stadslab.core.errors import ValidationFailed, field_error
 
 from ...model.values import BadValue, in_range
+
+
+@dataclass(frozen=True)
+class Reception:
+    """One gateway's reception of a message (``rx_metadata`` / ``rxInfo``), as the network server reported it.
+
+    ``problem`` is set when the reported values are impossible (RSSI above 0 or below -200 dBm,
+    SNR beyond ±50 dB, or not numbers): such a reception is counted as rejected, never stored.
+    """
+
+    gateway_id: str
+    eui: str | None
+    rssi: float | None
+    snr: float | None
+    spreading_factor: int | None
+    time: datetime | None
+    latitude: float | None = None
+    longitude: float | None = None
+    problem: str | None = None
 
 
 @dataclass(frozen=True)
@@ -29,13 +49,18 @@ class Uplink:
     f_port: int | None = None
     f_cnt: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    receptions: tuple[Reception, ...] = ()
 
 
 @dataclass(frozen=True)
 class Ignored:
-    """A valid message that carries no measurements (e.g. a ChirpStack ``join`` event)."""
+    """A valid message that carries no measurements (e.g. a ChirpStack ``join`` event).
+
+    ``receptions``: the gateways that heard it, when the message says so (they count as sightings
+    of those gateways, not as coverage: the device's position at that moment is unknown)."""
 
     reason: str
+    receptions: tuple[Reception, ...] = ()
 
 
 class PayloadFormat(Protocol):
@@ -100,3 +125,64 @@ def timestamp(value: str, loc: list[str]) -> datetime:
         return in_range(when, value)  # it becomes the Observations' phenomenonTime
     except BadValue as exc:
         raise invalid(loc, str(exc)) from None
+
+
+RSSI_RANGE = (-200.0, 0.0)
+SNR_LIMIT = 50.0
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def _when(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return timestamp(value, ["time"])
+    except ValidationFailed:
+        return None
+
+
+def reception(gateway_id: Any, eui: Any, rssi: Any, snr: Any, sf: Any, when: Any, location: Any) -> Reception | None:
+    """One reception from loosely typed JSON; None when it names no gateway at all.
+
+    Never raises: reception metadata is a by-product of the uplink, and an odd entry must not
+    cost the measurements. What cannot be coverage gets ``problem`` (counted, reported).
+    """
+    gid = gateway_id.strip()[:100] if isinstance(gateway_id, str) and gateway_id.strip() else None
+    e = eui.replace("-", "").replace(":", "").upper() if isinstance(eui, str) else None
+    e = e if e and _EUI.match(e) else None
+    if gid is None and e is None:
+        return None
+    lat = lon = None
+    if isinstance(location, dict):
+        la, lo = _number(location.get("latitude")), _number(location.get("longitude"))
+        if la is not None and lo is not None and -90 <= la <= 90 and -180 <= lo <= 180 and (la, lo) != (0.0, 0.0):
+            lat, lon = la, lo  # (0, 0) is what gateways without GPS report
+    r, s = _number(rssi), _number(snr)
+    problem = None
+    if r is None:
+        problem = "rssi: missing or not a number"
+    elif not RSSI_RANGE[0] <= r <= RSSI_RANGE[1]:
+        problem = f"rssi: {r:g} dBm is impossible (allowed {RSSI_RANGE[0]:g} to {RSSI_RANGE[1]:g})"
+    elif s is not None and abs(s) > SNR_LIMIT:
+        problem = f"snr: {s:g} dB is impossible (allowed -{SNR_LIMIT:g} to {SNR_LIMIT:g})"
+    elif s is None and snr is not None:
+        problem = "snr: not a number"
+    spreading = sf if isinstance(sf, int) and not isinstance(sf, bool) and 5 <= sf <= 12 else None
+    if gid is not None and e is not None and gid.replace("-", "").upper() == e:
+        gid = e  # a gateway named by its EUI (ChirpStack): one spelling
+    return Reception(gateway_id=gid or e, eui=e, rssi=r, snr=s, spreading_factor=spreading, time=_when(when),
+                     latitude=lat, longitude=lon, problem=problem)
+
+
+def receptions(entries: Any, build) -> tuple[Reception, ...]:
+    """``build(entry)`` -> Reception | None for each dict in a list; anything else is skipped."""
+    if not isinstance(entries, list):
+        return ()
+    out = [build(e) for e in entries[:100] if isinstance(e, dict)]
+    return tuple(r for r in out if r is not None)

@@ -34,6 +34,11 @@
 
   function popup(props, labels) {
     if (props.kind === "sensor") { return sensorPopup(props, labels); }
+    if (props.kind === "asset" || props.kind === "coverage") {
+      var text = "<strong>" + escapeHtml(props.name) + "</strong><br>" + escapeHtml(props.summary || "");
+      if (props.url) { text += '<br><a href="' + escapeHtml(props.url) + '">' + escapeHtml(labels.open) + "</a>"; }
+      return text;
+    }
     var html = "<strong>" + escapeHtml(props.name) + "</strong>";
     if (props.kind === "lab") {
       html += "<br>" + escapeHtml(labels.lab) + " · " + escapeHtml(props.city);
@@ -73,8 +78,14 @@
     }
 
     var outlines = L.geoJSON(data, {
-      filter: function (f) { return f.properties.kind === "city"; },
-      style: { color: "#0b4f6c", weight: 2, fillColor: "#0b4f6c", fillOpacity: 0.12 },
+      filter: function (f) { return f.properties.kind === "city" || f.properties.kind === "coverage"; },
+      style: function (f) {
+        if (f.properties.kind === "coverage") {  // measured LoRaWAN coverage: darker with more gateways heard
+          var n = Math.min(f.properties.gateways || 1, 4);
+          return { color: "#1d6b3a", weight: 1, fillColor: "#1d6b3a", fillOpacity: 0.15 + 0.12 * n };
+        }
+        return { color: "#0b4f6c", weight: 2, fillColor: "#0b4f6c", fillOpacity: 0.12 };
+      },
       onEachFeature: function (f, lyr) {
         lyr.bindTooltip(escapeHtml(f.properties.name), { sticky: true });
         lyr.bindPopup(popup(f.properties, labels));
@@ -84,7 +95,7 @@
     var points = L.geoJSON(data, {
       filter: function (f) {
         var kind = f.properties.kind;
-        return kind === "lab" || kind === "city-point" || kind === "sensor";
+        return kind === "lab" || kind === "city-point" || kind === "sensor" || kind === "asset";
       },
       pointToLayer: function (f, latlng) {
         if (f.properties.kind === "sensor") {
@@ -94,6 +105,10 @@
             radius: personal ? 8 : 6, weight: 2, color: "#073a50", fillColor: personal ? "#ffc93c" : "#ffffff",
             fillOpacity: 1, className: "stadslab-marker-sensor" + (personal ? " stadslab-marker-personal" : "")
           });
+        }
+        if (f.properties.kind === "asset") {
+          return L.circleMarker(latlng, { radius: 6, weight: 2, color: "#073a50", fillColor: "#ffffff", fillOpacity: 1,
+                                          className: "stadslab-marker-asset" });
         }
         var lab = f.properties.kind === "lab";
         return L.circleMarker(latlng, {
