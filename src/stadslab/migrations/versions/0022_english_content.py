@@ -2,7 +2,7 @@
 units, solution names and descriptions
 
 Revision ID: 0022
-Revises: 0018
+Revises: 0026
 
 All optional (NULL: the page shows the Dutch text and says so). Plain ADD COLUMN on both dialects;
 downgrade drops them (batch mode on SQLite).
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0022"
-down_revision = "0018"
+down_revision = "0026"
 branch_labels = None
 depends_on = None
 
