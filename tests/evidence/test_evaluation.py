@@ -187,3 +187,54 @@ def test_service_layer_directly(session):
         baseline={"start": "2024-01-01", "end": "2024-01-14"}, intervention={"start": "2024-01-15", "end": "2024-01-28"})))
     ev = service.run_evaluation(session, exp.project_id)
     assert service.latest_evaluation(session, exp.project_id).id == ev.id
+
+
+def test_numbers_sent_as_text_are_counted_in_the_messages(admin_client, session):
+    exp = build_experiment(session, days_pre=42, days_post=42, effect=-3.0)
+    ds = exp.treated[0]
+    foi = session.scalar(select(Observation.feature_of_interest_id).where(Observation.datastream_id == ds).limit(1))
+    session.execute(insert(Observation), [
+        {"datastream_id": ds, "feature_of_interest_id": foi, "result": text, "result_string": text,
+         "phenomenon_time_start": T0 + timedelta(days=5, minutes=7 + i)}
+        for i, text in enumerate(["12.5", " 31 ", "7,1", "n/a"])])
+    session.commit()
+    k = _evaluate(admin_client, exp, baseline={"start": "2024-01-01", "end": "2024-02-11"},
+                  intervention={"start": "2024-02-12", "end": "2024-03-24"})["results"]["kpis"][0]
+    assert k["excluded_observations"]["non_numeric"] == 4 and k["excluded_observations"]["numbers_as_text"] == 3
+    said = [m for m in k["messages"] if "without a numeric result" in m["en"]]
+    assert said and "4 observations" in said[0]["en"] and "3 of them numbers sent as text" in said[0]["en"]
+    assert "3 getallen die als tekst" in said[0]["nl"]
+
+
+def test_a_datastream_of_numbers_as_text_is_not_called_empty(admin_client, session):
+    exp = build_experiment(session, days_pre=21, days_post=21, effect=0.0)
+    obs = Observation.__table__
+    rows = session.execute(select(obs.c.id, obs.c.result_number).where(obs.c.datastream_id.in_(exp.treated))).all()
+    session.execute(obs.update().where(obs.c.datastream_id.in_(exp.treated))
+                    .values(result_number=None, result_string="17.25", result="17.25"))
+    session.commit()
+    assert rows
+    k = _evaluate(admin_client, exp, baseline={"start": "2024-01-01", "end": "2024-01-21"},
+                  intervention={"start": "2024-01-22", "end": "2024-02-11"})["results"]["kpis"][0]
+    assert k["status"] == "no_data"
+    texts = " ".join(m["en"] for m in k["messages"])
+    assert "No measurements from the intervention sites" not in texts
+    assert "No usable measurements from the intervention sites in the baseline period" in texts
+    assert "numbers sent as text" in texts and str(len(rows)) in texts.replace(",", "")
+
+
+def test_an_episode_that_moves_every_site_is_not_called_outliers(admin_client, session):
+    exp = build_experiment(session, days_pre=42, days_post=42, effect=-3.0)
+    obs = Observation.__table__
+    day = T0 + timedelta(days=20)
+    session.execute(obs.update().where(obs.c.datastream_id.in_(exp.treated + exp.control),
+                                       obs.c.phenomenon_time_start >= day,
+                                       obs.c.phenomenon_time_start < day + timedelta(days=1))
+                    .values(result_number=obs.c.result_number + 80))
+    session.commit()
+    k = _evaluate(admin_client, exp, baseline={"start": "2024-01-01", "end": "2024-02-11"},
+                  intervention={"start": "2024-02-12", "end": "2024-03-24"})["results"]["kpis"][0]
+    assert k["episodes"] == ["2024-01-21"]
+    assert not [o for o in k["outliers"] if o["bucket"] == "2024-01-21"]
+    assert any("city-wide episode" in m["en"] and "2024-01-21" in m["en"] for m in k["messages"])
+    assert not any("outliers (robust" in m["en"] for m in k["messages"] if "2024-01-21" in m["en"])

@@ -103,3 +103,20 @@ def test_contradictions_are_flagged_on_the_page_in_the_report_and_in_the_api(cli
     assert agreeing
     for pid in agreeing:
         assert 'id="contradictions"' not in client.get(f"/projecten/{pid}", headers=HTML).text
+
+
+def test_an_evaluation_that_fails_its_own_checks_says_inconclusive_everywhere(client, demo):
+    school = demo.scalars(select(Project).where(Project.title == "Gezonde schoolroutes")).one()
+    body = client.get(f"/api/v1/projects/{school.id}/evaluation").json()
+    k = body["latest"]["results"]["kpis"][0]
+    assert k["verdict"] == "inconclusive" and k["estimate_verdict"] == "improved"
+    assert k["checks"]["inconclusive_reasons"] == ["pretrend"] and not k["checks"]["passed"]
+    assert k["verdict_text"]["en"].startswith("Inconclusive") and "not moving in parallel" in k["verdict_text"]["en"]
+    assert body["latest"]["results"]["summary"]["inconclusive"] == 1
+    assert [f["kind"] for f in body["consistency"]["flags"]] == ["kpi_disagrees"]  # its own table says 31 → 27
+    page = _text(client.get(f"/projecten/{school.id}?lang=en", headers=HTML).text)
+    assert "Inconclusive" in page and "Assumption fails" in page and "not moving in parallel" in page
+    nl = _text(client.get(f"/projecten/{school.id}?lang=nl", headers=HTML).text)
+    assert "Onbeslist" in nl and "liepen vóór de interventie al niet gelijk op" in nl
+    report = _text(client.get(f"/api/v1/projects/{school.id}/report.html?lang=en").text)
+    assert "Inconclusive" in report and "Placebo halfway through the baseline" in report and "failed" in report

@@ -165,6 +165,18 @@ def _theme_names(session: Session, lang: str) -> dict[str, str]:
     return {t.code: (t.name_nl if lang == "nl" else t.name_en) for t in session.scalars(select(Theme))}
 
 
+#: Living-lab infrastructure codes in words (nl, en).
+INFRASTRUCTURE = {
+    "4g": ("4G", "4G"), "5g": ("5G", "5G"), "digital-twin": ("digitale tweeling", "digital twin"),
+    "edge-computing": ("edge computing", "edge computing"),
+    "ev-charging": ("laadpunten voor elektrische auto's", "EV charging"), "fibre": ("glasvezel", "fibre"),
+    "lorawan": ("LoRaWAN", "LoRaWAN"), "nb-iot": ("NB-IoT", "NB-IoT"),
+    "open-data-platform": ("opendataplatform", "open data platform"),
+    "sensor-network": ("sensornetwerk", "sensor network"), "smart-lighting": ("slimme verlichting", "smart lighting"),
+    "wifi": ("wifi", "Wi-Fi"),
+}
+
+
 def _reasons(c: Profile, o: Profile, parts: dict[str, float], themes: dict[str, str], lang: str) -> list[str]:
     nl = lang == "nl"
     out = []
@@ -184,7 +196,8 @@ def _reasons(c: Profile, o: Profile, parts: dict[str, float], themes: dict[str, 
         out.append(f"gedeelde thema's: {names}" if nl else f"shared themes: {names}")
     infra = sorted(c.infrastructure & o.infrastructure)
     if infra:
-        out.append(f"gedeelde infrastructuur: {', '.join(infra[:4])}" if nl else f"shared infrastructure: {', '.join(infra[:4])}")
+        names = ", ".join(INFRASTRUCTURE.get(i, (i, i))[0 if nl else 1] for i in infra[:4])
+        out.append(f"gedeelde infrastructuur: {names}" if nl else f"shared infrastructure: {names}")
     return out
 
 

@@ -39,6 +39,8 @@ class BucketRow:
     used: int
     out_of_range: int
     non_numeric: int
+    #: Of the non-numeric results, those that are numbers written as text ("12.5", "7,1").
+    numeric_text: int = 0
 
 
 def _bucket_expr(dialect: str, resolution: str):
@@ -68,6 +70,15 @@ def _as_utc(value) -> datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
+def _numeric_text(dialect: str):
+    """True where the result is text that reads as a number (digits, sign, point or comma, exponent)."""
+    text = func.trim(OBS.c.result_string)
+    if dialect == "sqlite":
+        return and_(OBS.c.result_number.is_(None), text.op("GLOB")("*[0-9]*"),
+                    ~text.op("GLOB")("*[^0-9.,eE+-]*"))
+    return and_(OBS.c.result_number.is_(None), text.op("~")(r"^[-+]?[0-9]*[.,]?[0-9]+([eE][-+]?[0-9]+)?$"))
+
+
 def bucket_query(dialect: str, datastream_ids: list[int], periods: list[tuple[datetime, datetime]],
                  resolution: str, valid_range: list | None):
     bucket = _bucket_expr(dialect, resolution).label("bucket")
@@ -80,7 +91,8 @@ def bucket_query(dialect: str, datastream_ids: list[int], periods: list[tuple[da
     return (select(OBS.c.datastream_id, bucket,
                    func.avg(case((plausible, num))).label("mean"),
                    func.count(case((plausible, literal(1)))).label("used"),
-                   func.count(num).label("numeric"), func.count().label("total"))
+                   func.count(num).label("numeric"), func.count().label("total"),
+                   func.count(case((_numeric_text(dialect), literal(1)))).label("numeric_text"))
             .where(OBS.c.datastream_id.in_(datastream_ids), in_periods)
             .group_by(OBS.c.datastream_id, bucket))
 
@@ -92,9 +104,9 @@ def bucketed_means(session: Session, datastream_ids: list[int], periods: list[tu
     dialect = session.get_bind().dialect.name
     stmt = bucket_query(dialect, datastream_ids, periods, resolution, valid_range)
     out = []
-    for ds, b, mean, used, numeric, total in session.execute(stmt):
+    for ds, b, mean, used, numeric, total, numeric_text in session.execute(stmt):
         out.append(BucketRow(int(ds), _bucket_index(b, resolution), None if mean is None else float(mean),
-                             int(used), int(numeric) - int(used), int(total) - int(numeric)))
+                             int(used), int(numeric) - int(used), int(total) - int(numeric), int(numeric_text)))
     out.sort(key=lambda r: (r.datastream_id, r.bucket))
     return out
 

@@ -11,7 +11,7 @@ from datetime import date
 from html import escape
 
 PALETTE = {"intervention": "#c2410c", "control": "#1d4ed8", "improved": "#15803d", "worse": "#b91c1c",
-           "no_detectable_effect": "#6b7280", None: "#6b7280"}
+           "no_detectable_effect": "#6b7280", "inconclusive": "#b45309", None: "#6b7280"}
 
 
 def _ticks(lo: float, hi: float, n: int = 5) -> list[float]:

@@ -61,6 +61,6 @@ def compare(session: Session, solution_id: int) -> dict[str, Any]:
         g["cities"].sort(key=lambda c: (c["role"] != "origin", c["municipality"]["name"]))
         ok = [c for c in g["cities"] if c["status"] == "ok"]
         g["summary"] = {v: sum(1 for c in ok if c["verdict"] == v)
-                        for v in ("improved", "no_detectable_effect", "worse")}
+                        for v in ("improved", "no_detectable_effect", "worse", "inconclusive")}
         g["comparable_cities"] = len(ok)
     return {"solution": {"id": s.id, "name": s.name}, "kpis": kpis, "without_evaluation": missing}

@@ -3,7 +3,8 @@
 Call :func:`load_evidence_demo` after the registry demo (``labs.demo_loader.load_demo``).
 Series are hourly, with daily and weekly cycles, shared weather and AR(1) noise
 (see ``simulate.py``), with a planted effect per project so the demo shows the
-three possible verdicts: improved, no detectable effect, worse. The heat-stress
+possible verdicts: improved, no detectable effect, worse, and inconclusive (a school-route
+project whose sites were already improving before the intervention). The heat-stress
 project uses real KNMI temperatures (station 215 Voorschoten, 2022) when
 ../shared holds them and a generated series otherwise, so a fresh clone works.
 Everything is seeded: loading twice on two machines gives the same numbers.
@@ -58,6 +59,8 @@ class DemoCase:
     seed: int
     lon: float
     lat: float
+    #: A drift of the intervention sites through both periods (per day), with no effect of the intervention.
+    trend_per_day: float = 0.0
 
 
 CASES = [
@@ -73,6 +76,10 @@ CASES = [
              datetime(2022, 1, 3, tzinfo=timezone.utc), 12, 1.6, 64.0, 15, 5.4797, 51.4500),
     DemoCase("dh-hittestress-schilderswijk", "temperature", "Temperatuurverschil hotspot t.o.v. park op hete dag",
              datetime(2022, 5, 2, tzinfo=timezone.utc), 9, -0.7, 0.0, 16, 4.2994, 52.0705),
+    # No effect, but the school streets were already getting cleaner before the intervention:
+    # the evaluation's own checks make the verdict inconclusive instead of "improved".
+    DemoCase("utr-gezonde-schoolroutes", "no2", "NO2 op het schoolplein", datetime(2022, 9, 5, tzinfo=timezone.utc),
+             12, 0.0, 31.0, 18, 5.1050, 52.0850, trend_per_day=-0.08),
 ]
 
 
@@ -139,7 +146,8 @@ def _series(case: DemoCase) -> tuple[np.ndarray, np.ndarray]:
     weather = {"no2": 3.0, "cyclists": 8.0, "noise": 0.6}[case.kind]
     site_day = {"no2": 1.5, "cyclists": 6.0, "noise": 0.4}[case.kind]
     sc = Scenario(kind=case.kind, level=case.level, days_pre=days // 2, days_post=days // 2, n_treat=2, n_control=2,
-                  effect=case.effect, noise_sigma=sigma, weather_sigma=weather, site_day_sigma=site_day)
+                  effect=case.effect, noise_sigma=sigma, weather_sigma=weather, site_day_sigma=site_day,
+                  treat_trend_per_day=case.trend_per_day)
     treat, ctrl = hourly_sites(rng, sc)
     return np.clip(treat, 0, None), np.clip(ctrl, 0, None)
 

@@ -85,11 +85,50 @@ class GroupSeries:
     outliers: list[Outlier]
 
 
+def _flagged(s: SiteSeries, pre: tuple[int, int], post: tuple[int, int], z_limit: float):
+    """(indices, z-scores) of the site's buckets whose robust z-score within their period exceeds ``z_limit``."""
+    idx_all, z_all = [], []
+    for lo, hi in (pre, post):
+        in_p = (s.buckets >= lo) & (s.buckets < hi)
+        if in_p.sum() >= 5:
+            z = robust_z(s.values[in_p])
+            bad = np.abs(z) > z_limit
+            idx_all.extend(np.flatnonzero(in_p)[bad].tolist())
+            z_all.extend(z[bad].tolist())
+    return idx_all, z_all
+
+
+def common_episodes(sites: list[SiteSeries], pre: tuple[int, int], post: tuple[int, int],
+                    z_limit: float = OUTLIER_Z) -> set[int]:
+    """Buckets where at least half of the sites (and at least two) jump the same way at once.
+
+    A city-wide episode (a smog day, a heat wave, a holiday) moves every site together; it is
+    real, not a sensor fault, and it cancels in a difference with the control sites. Such
+    buckets are kept and reported as episodes instead of being dropped as outliers.
+    """
+    votes: dict[int, list[int]] = {}
+    for s in sites:
+        idx, z = _flagged(s, pre, post, z_limit)
+        for i, zz in zip(idx, z):
+            votes.setdefault(int(s.buckets[i]), []).append(1 if zz > 0 else -1)
+    present: dict[int, int] = {}
+    for s in sites:
+        for b in s.buckets.tolist():
+            present[b] = present.get(b, 0) + 1
+    out = set()
+    for b, signs in votes.items():
+        same = max(signs.count(1), signs.count(-1))
+        if same >= 2 and same * 2 >= present.get(b, 0):
+            out.add(b)
+    return out
+
+
 def build_group(sites: list[SiteSeries], pre: tuple[int, int], post: tuple[int, int],
-                label=lambda b: str(b), z_limit: float = OUTLIER_Z) -> GroupSeries:
+                label=lambda b: str(b), z_limit: float = OUTLIER_Z, episodes: set[int] | None = None) -> GroupSeries:
     """Centre each site on its baseline mean, drop outliers, average per bucket.
 
-    ``pre``/``post`` are half-open bucket ranges [start, end).
+    ``pre``/``post`` are half-open bucket ranges [start, end). Buckets in ``episodes`` (see
+    :func:`common_episodes`) are never dropped as outliers.
     """
     outliers: list[Outlier] = []
     no_base: list[str] = []
@@ -98,15 +137,12 @@ def build_group(sites: list[SiteSeries], pre: tuple[int, int], post: tuple[int, 
     base_levels: list[float] = []
     for s in sites:
         keep = np.ones(s.values.size, dtype=bool)
-        for lo, hi in (pre, post):
-            in_p = (s.buckets >= lo) & (s.buckets < hi)
-            if in_p.sum() >= 5:
-                z = robust_z(s.values[in_p])
-                bad = np.abs(z) > z_limit
-                idx = np.flatnonzero(in_p)[bad]
-                keep[idx] = False
-                outliers.extend(Outlier(s.site, label(int(s.buckets[i])), float(s.values[i]), float(zz))
-                                for i, zz in zip(idx, z[bad]))
+        idx, z = _flagged(s, pre, post, z_limit)
+        for i, zz in zip(idx, z):
+            if episodes and int(s.buckets[i]) in episodes:
+                continue
+            keep[i] = False
+            outliers.append(Outlier(s.site, label(int(s.buckets[i])), float(s.values[i]), float(zz)))
         b, v = s.buckets[keep], s.values[keep]
         in_pre = (b >= pre[0]) & (b < pre[1])
         if not in_pre.any():

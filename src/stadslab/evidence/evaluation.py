@@ -82,6 +82,18 @@ def _chart_series(buckets: np.ndarray, values: np.ndarray, resolution: str) -> d
     return out
 
 
+def _non_numeric_message(ex: dict[str, Any]) -> dict[str, str]:
+    n, text = ex["non_numeric"], ex["numbers_as_text"]
+    nl = f"{n} waarnemingen zonder numeriek resultaat zijn weggelaten"
+    en = f"{n} observations without a numeric result were left out"
+    if text:
+        nl += (f", waarvan {text} getallen die als tekst zijn verstuurd (bijvoorbeeld \"12.5\" in plaats van 12.5); "
+               "de bron moet ze als getal sturen om mee te tellen")
+        en += (f", {text} of them numbers sent as text (for example \"12.5\" instead of 12.5); the source must "
+               "send them as numbers for them to count")
+    return msg(nl + ".", en + ".")
+
+
 def _own_change(gs: engine.GroupSeries, pre, post, season: int, seed: int) -> engine.Shift | None:
     in_pre = (gs.buckets >= pre[0]) & (gs.buckets < pre[1])
     in_post = (gs.buckets >= post[0]) & (gs.buckets < post[1])
@@ -217,7 +229,8 @@ def evaluate_kpi(rd: ResolvedDesign, k: ResolvedKpi, rows: list[aggregation.Buck
         "method": "difference_in_differences" if did else "before_after", "messages": [],
         "effect": None, "verdict": None, "verdict_text": None,
         "excluded_observations": {"out_of_range": sum(r.out_of_range for r in rows),
-                                  "non_numeric": sum(r.non_numeric for r in rows), "valid_range": k.valid_range},
+                                  "non_numeric": sum(r.non_numeric for r in rows),
+                                  "numbers_as_text": sum(r.numeric_text for r in rows), "valid_range": k.valid_range},
     }
     if not did:
         result["messages"].append(msg(
@@ -229,9 +242,22 @@ def evaluate_kpi(rd: ResolvedDesign, k: ResolvedKpi, rows: list[aggregation.Buck
         n = result["excluded_observations"]["out_of_range"]
         result["messages"].append(msg(f"{n} metingen buiten het plausibele bereik {k.valid_range} zijn weggelaten.",
                                       f"{n} observations outside the plausible range {k.valid_range} were left out."))
-    groups = {"intervention": engine.build_group(_sites(rows, k.intervention), pre, post, label)}
+    if result["excluded_observations"]["non_numeric"]:
+        result["messages"].append(_non_numeric_message(result["excluded_observations"]))
+    site_lists = {"intervention": _sites(rows, k.intervention)}
     if did:
-        groups["control"] = engine.build_group(_sites(rows, k.control), pre, post, label)
+        site_lists["control"] = _sites(rows, k.control)
+    episodes = engine.common_episodes([s for sl in site_lists.values() for s in sl], pre, post)
+    groups = {g: engine.build_group(sl, pre, post, label, episodes=episodes) for g, sl in site_lists.items()}
+    result["episodes"] = [label(b) for b in sorted(episodes)]
+    if episodes:
+        days = ", ".join(result["episodes"][:10]) + (" …" if len(episodes) > 10 else "")
+        result["messages"].append(msg(
+            f"Op {len(episodes)} {'moment' if len(episodes) == 1 else 'momenten'} ({days}) bewogen de locaties "
+            "tegelijk sterk mee (een episode in de hele stad, zoals weer of een feestdag). Dat zijn geen "
+            "uitschieters: ze zijn meegenomen.",
+            f"At {len(episodes)} {'time' if len(episodes) == 1 else 'times'} ({days}) the sites moved sharply "
+            "together (a city-wide episode, such as weather or a holiday). These are not outliers: they were kept."))
     result["coverage"] = {g: {"baseline": _gap_dict(engine.gaps(gs.buckets, *pre, rd.resolution)),
                               "intervention": _gap_dict(engine.gaps(gs.buckets, *post, rd.resolution))}
                           for g, gs in groups.items()}
@@ -258,9 +284,29 @@ def evaluate_kpi(rd: ResolvedDesign, k: ResolvedKpi, rows: list[aggregation.Buck
     nl_group = {"intervention": "de interventielocaties", "control": "de controlelocaties"}
     en_group = {"intervention": "the intervention sites", "control": "the control sites"}
     missing = []
+    group_streams = {"intervention": {x.datastream_id for x in k.intervention},
+                     "control": {x.datastream_id for x in k.control}}
     for g, gs in groups.items():
         for pname, (lo, hi), period in (("baseline", pre, rd.baseline), ("intervention", post, rd.intervention)):
             if not ((gs.buckets >= lo) & (gs.buckets < hi)).any():
+                sent = [r for r in rows if r.datastream_id in group_streams[g] and lo <= r.bucket < hi]
+                if sent:  # observations arrived, but none is a usable number
+                    counts = {"non_numeric": sum(r.non_numeric for r in sent),
+                              "numbers_as_text": sum(r.numeric_text for r in sent),
+                              "out_of_range": sum(r.out_of_range for r in sent)}
+                    p_nl = "nulmeting" if pname == "baseline" else "interventieperiode"
+                    missing.append(msg(
+                        f"Geen bruikbare metingen van {nl_group[g]} in de {p_nl} ({_period_label(period, 'nl')}): "
+                        f"er kwamen {sum(counts.values())} waarnemingen binnen, maar geen bruikbaar getal "
+                        f"({counts['numbers_as_text']} getallen als tekst, "
+                        f"{counts['non_numeric'] - counts['numbers_as_text']} andere niet-numerieke waarden, "
+                        f"{counts['out_of_range']} buiten het plausibele bereik).",
+                        f"No usable measurements from {en_group[g]} in the {pname} period "
+                        f"({_period_label(period, 'en')}): {sum(counts.values())} observations arrived, but none "
+                        f"is a usable number ({counts['numbers_as_text']} numbers sent as text, "
+                        f"{counts['non_numeric'] - counts['numbers_as_text']} other non-numeric results, "
+                        f"{counts['out_of_range']} outside the plausible range)."))
+                    continue
                 missing.append(msg(
                     f"Geen metingen van {nl_group[g]} in de {'nulmeting' if pname == 'baseline' else 'interventieperiode'} "
                     f"({_period_label(period, 'nl')}).",

@@ -39,6 +39,15 @@ METHODS = {"nl": {"difference_in_differences": "verschil-in-verschillen met cont
                   "before_after": "voor-na-vergelijking (geen controlelocaties)"},
            "en": {"difference_in_differences": "difference in differences against control sites",
                   "before_after": "before/after comparison (no control sites)"}}
+#: Registry statuses in the report's language (codes stay English in the data and the API).
+STATUSES = {
+    "nl": {"idea": "idee", "pilot": "pilot", "evaluated": "geëvalueerd", "scaled": "opgeschaald", "stopped": "gestopt",
+           "planned": "gepland", "piloting": "in pilot", "adopted": "geadopteerd", "abandoned": "gestopt",
+           "active": "actief", "closed": "gesloten", "proven": "bewezen", "mature": "volwassen"},
+    "en": {"idea": "idea", "pilot": "pilot", "evaluated": "evaluated", "scaled": "scaled up", "stopped": "stopped",
+           "planned": "planned", "piloting": "piloting", "adopted": "adopted", "abandoned": "abandoned",
+           "active": "active", "closed": "closed", "proven": "proven", "mature": "mature"},
+}
 GROUPS = {"nl": {"intervention": "Interventielocaties", "control": "Controlelocaties"},
           "en": {"intervention": "Intervention sites", "control": "Control sites"}}
 
@@ -55,7 +64,8 @@ def _helpers(lang: str) -> dict:
 
     return {"t": t, "num": num, "pct": pct, "lang": lang, "int": lambda v: f"{int(v):,}".replace(",", "." if lang == "nl" else ","),
             "generated": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "code_version": code_version(),
-            "css": CSS, "verdicts": VERDICTS[lang], "methods": METHODS[lang], "groups": GROUPS[lang]}
+            "css": CSS, "verdicts": VERDICTS[lang], "methods": METHODS[lang], "groups": GROUPS[lang],
+            "status": lambda code: STATUSES[lang].get(code or "", code or "—")}
 
 
 def _kpi_chart(k: dict, idx: int, lang: str) -> str:

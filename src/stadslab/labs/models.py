@@ -89,6 +89,9 @@ class Project(Timestamped, Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     title: Mapped[str] = mapped_column(String(300), index=True)
     summary: Mapped[str] = mapped_column(Text, default="")
+    #: English versions (optional; pages fall back to the Dutch text and say so).
+    title_en: Mapped[str | None] = mapped_column(String(300))
+    summary_en: Mapped[str | None] = mapped_column(Text)
     municipality_code: Mapped[str] = mapped_column(ForeignKey("municipalities.code"), index=True)
     living_lab_id: Mapped[int | None] = mapped_column(ForeignKey("living_labs.id", ondelete="SET NULL"),
                                                       index=True)
@@ -112,6 +115,11 @@ class Project(Timestamped, Base):
     lessons: Mapped[list[Lesson]] = relationship(lazy="selectin", cascade="all, delete-orphan",
                                                  order_by="Lesson.position")
 
+    @property
+    def lessons_en(self) -> list[str | None]:
+        """The English version of each lesson, by position (None: only in Dutch)."""
+        return [lesson.text_en for lesson in self.lessons]
+
 
 class Kpi(Base):
     """A key performance indicator of a project: baseline, target and measured result."""
@@ -124,6 +132,8 @@ class Kpi(Base):
     position: Mapped[int] = mapped_column(Integer, default=0)
     name: Mapped[str] = mapped_column(String(200))
     unit: Mapped[str] = mapped_column(String(40))
+    name_en: Mapped[str | None] = mapped_column(String(200))
+    unit_en: Mapped[str | None] = mapped_column(String(40))
     direction: Mapped[str] = mapped_column(String(10), default="higher")
     baseline: Mapped[float | None] = mapped_column(Float)
     target: Mapped[float | None] = mapped_column(Float)
@@ -140,6 +150,7 @@ class Lesson(Base):
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
     position: Mapped[int] = mapped_column(Integer, default=0)
     text: Mapped[str] = mapped_column(Text)
+    text_en: Mapped[str | None] = mapped_column(Text)
 
 
 class Solution(Timestamped, Base):
@@ -151,6 +162,8 @@ class Solution(Timestamped, Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
+    name_en: Mapped[str | None] = mapped_column(String(200))
+    description_en: Mapped[str | None] = mapped_column(Text)
     origin_project_id: Mapped[int | None] = mapped_column(ForeignKey("projects.id", ondelete="SET NULL"),
                                                           index=True)
     provider_organisation_id: Mapped[int | None] = mapped_column(

@@ -87,6 +87,8 @@ class LivingLabOut(OutputModel):
 class KpiIn(InputModel):
     name: str = Field(min_length=1, max_length=200)
     unit: str = Field(min_length=1, max_length=40)
+    name_en: str | None = Field(default=None, max_length=200)
+    unit_en: str | None = Field(default=None, max_length=40)
     direction: Literal["higher", "lower"] = "higher"
     baseline: float | None = None
     target: float | None = None
@@ -97,6 +99,8 @@ class KpiOut(OutputModel):
     id: int
     name: str
     unit: str
+    name_en: str | None = None
+    unit_en: str | None = None
     direction: str
     baseline: float | None
     target: float | None
@@ -121,6 +125,9 @@ class PartnerOut(OutputModel):
 class ProjectFields(InputModel):
     owner_organisation_id: int | None = None
     summary: str = Field(default="", max_length=20000)
+    #: English versions (optional): pages in English fall back to the Dutch text and say so.
+    title_en: str | None = Field(default=None, max_length=300)
+    summary_en: str | None = Field(default=None, max_length=20000)
     living_lab_id: int | None = None
     themes: list[ThemeCode] = Field(default_factory=list, max_length=20)
     start_date: date | None = None
@@ -130,6 +137,8 @@ class ProjectFields(InputModel):
     partners: list[PartnerIn] = Field(default_factory=list, max_length=100)
     kpis: list[KpiIn] = Field(default_factory=list, max_length=100)
     lessons: list[str] = Field(default_factory=list, max_length=100)
+    #: English versions of ``lessons``, by position ("" or a shorter list: no English text for those).
+    lessons_en: list[str] = Field(default_factory=list, max_length=100)
     links: list[Link] = Field(default_factory=list, max_length=50)
 
     _unique = field_validator("themes")(_unique_or_none)
@@ -162,6 +171,8 @@ class ProjectOut(OutputModel):
     id: int
     title: str
     summary: str
+    title_en: str | None = None
+    summary_en: str | None = None
     city: CityRef = Field(validation_alias="municipality")
     living_lab: LabRef | None
     themes: list[ThemeRef]
@@ -173,6 +184,7 @@ class ProjectOut(OutputModel):
     partners: list[PartnerOut]
     kpis: list[KpiOut]
     lessons: list[str]
+    lessons_en: list[str | None] = Field(default_factory=list)
     links: list[dict[str, Any]]
     owner_organisation_id: int | None
     is_demo: bool
@@ -188,6 +200,8 @@ class ProjectOut(OutputModel):
 class SolutionFields(InputModel):
     owner_organisation_id: int | None = None
     description: str = Field(default="", max_length=20000)
+    name_en: str | None = Field(default=None, max_length=200)
+    description_en: str | None = Field(default=None, max_length=20000)
     themes: list[ThemeCode] = Field(default_factory=list, max_length=20)
     origin_project_id: int | None = None
     provider_organisation_id: int | None = None
@@ -218,6 +232,8 @@ class SolutionOut(OutputModel):
     id: int
     name: str
     description: str
+    name_en: str | None = None
+    description_en: str | None = None
     themes: list[ThemeRef]
     origin_project: ProjectRef | None
     provider_organisation_id: int | None

@@ -268,8 +268,14 @@ def _apply_project(session: Session, p: Project, data: dict[str, Any], actor: Pr
         p.partners = [ProjectPartner(organisation_id=o.id, role=x["role"]) for o, x in zip(orgs, partners)]
     if "kpis" in data:
         p.kpis = [Kpi(position=i, **k) for i, k in enumerate(data.pop("kpis"))]
+    lessons_en = data.pop("lessons_en", None)
     if "lessons" in data:
-        p.lessons = [Lesson(position=i, text=t) for i, t in enumerate(data.pop("lessons")) if t.strip()]
+        english = lessons_en if lessons_en is not None else [lesson.text_en for lesson in p.lessons]
+        pairs = [(t, (english[i] if i < len(english) else None) or None) for i, t in enumerate(data.pop("lessons"))]
+        p.lessons = [Lesson(position=i, text=t, text_en=en) for i, (t, en) in enumerate(x for x in pairs if x[0].strip())]
+    elif lessons_en is not None:
+        for i, lesson in enumerate(p.lessons):
+            lesson.text_en = (lessons_en[i] if i < len(lessons_en) else None) or None
     for key, value in data.items():
         setattr(p, key, value)
     if p.start_date and p.end_date and p.end_date < p.start_date:

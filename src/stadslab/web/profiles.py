@@ -14,7 +14,7 @@ from stadslab.core.errors import NotFound
 from stadslab.core.listing import ListParams, RegistryFilters
 from stadslab.labs.models import LivingLab
 
-from . import evidence_view, queries
+from . import evidence_view, queries, vocabulary
 from .auth import page_principal
 from .i18n import language_of, translations
 from .pages import _map_payload, _session
@@ -222,10 +222,13 @@ def project_profile(request: Request, project_id: str):
         may_contribute = may_write(page_principal(request), page_principal(request).organisation_id,
                                    "registry:write")
         pending = _pending_labs(session, page_principal(request), project.id)
+        dutch_only = (vocabulary.falls_back(project, ("title", "summary"), lang)
+                      or any(vocabulary.falls_back(x, ("text",), lang) for x in project.lessons)
+                      or any(vocabulary.falls_back(k, ("name",), lang) for k in project.kpis))
         return render(request, "project.html", {"project": project, "solutions": solutions, "pending_labs": pending,
                                                  "may_contribute": may_contribute,
                                                  "evaluation": evaluation, "can_edit": can_edit, "notice": notice,
-                                                 "demo_notice": project.is_demo}, lang=lang)
+                                                 "dutch_only": dutch_only, "demo_notice": project.is_demo}, lang=lang)
 
 
 def _pending_labs(session, principal, project_id: int) -> list:
@@ -261,4 +264,6 @@ def solution_profile(request: Request, solution_id: str):
         return render(request, "solution.html", {"solution": solution, "adoptions": list(solution.adoptions),
                                                   "rights": rights, "notice": notice,
                                                   "graph": graph, "advice": advice,
+                                                  "dutch_only": vocabulary.falls_back(solution, ("name", "description"),
+                                                                                      lang),
                                                   "demo_notice": solution.is_demo}, lang=lang)

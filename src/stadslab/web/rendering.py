@@ -77,6 +77,8 @@ def environment(lang: str) -> Environment:
     env.filters["event_kind"] = lambda code: vocabulary.label(vocabulary.EVENT_KINDS, code, lang)
     env.filters["verdict"] = lambda code: vocabulary.label(vocabulary.VERDICTS, code, lang)
     env.filters["method"] = lambda code: vocabulary.label(vocabulary.EVALUATION_METHODS, code, lang)
+    env.filters["localised"] = lambda obj, field: vocabulary.localised(obj, field, lang)
+    env.filters["unit"] = lambda code: vocabulary.label(vocabulary.UNITS, code, lang)
     env.filters["infrastructure"] = lambda code: vocabulary.label(vocabulary.INFRASTRUCTURE_LABELS, code, lang)
     env.filters["contribution_kind"] = lambda code: vocabulary.label(vocabulary.CONTRIBUTION_KINDS, code, lang)
     env.filters["contribution_status"] = lambda code: vocabulary.label(vocabulary.CONTRIBUTION_STATUSES, code,

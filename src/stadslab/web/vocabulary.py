@@ -185,6 +185,25 @@ EVALUATION_METHODS = {
     "before_after": N_("Before/after comparison (no control sites)"),
 }
 
+#: KPI units that are words, as projects write them (in English, like codes); symbols (µg/m³, kW, %)
+#: read the same in both languages and are shown as they are.
+UNITS = {
+    "algorithms": N_("algorithms"), "bikes/day": N_("bikes/day"), "bikes/year": N_("bikes/year"),
+    "buildings": N_("buildings"), "cars/100 households": N_("cars/100 households"),
+    "charge points": N_("charge points"), "companies": N_("companies"), "connections": N_("connections"),
+    "cyclists/day": N_("cyclists/day"), "cyclists/h": N_("cyclists/h"), "days": N_("days"), "devices": N_("devices"),
+    "hours": N_("hours"), "hours/year": N_("hours/year"), "households": N_("households"),
+    "incidents": N_("incidents"), "incidents/weekend": N_("incidents/weekend"),
+    "interventions/100 km": N_("interventions/100 km"), "kWh/year": N_("kWh/year"), "MWh/year": N_("MWh/year"),
+    "m³/household/year": N_("m³/household/year"), "minutes": N_("minutes"), "objections": N_("objections"),
+    "passengers/day": N_("passengers/day"), "persons": N_("persons"), "reports/month": N_("reports/month"),
+    "reports/weekend": N_("reports/weekend"), "reports/year": N_("reports/year"), "residents": N_("residents"),
+    "schools": N_("schools"), "sensors": N_("sensors"), "sessions/day": N_("sessions/day"),
+    "shelters": N_("shelters"), "small cells": N_("small cells"), "t CO2/year": N_("t CO2/year"),
+    "tonnes": N_("tonnes"), "trips/day": N_("trips/day"), "trips/week": N_("trips/week"),
+    "trucks/day": N_("trucks/day"), "vehicles/h": N_("vehicles/h"), "visits/month": N_("visits/month"),
+}
+
 CALL_STATUSES = {
     "forthcoming": N_("Forthcoming"),
     "open": N_("Open"),
@@ -198,6 +217,20 @@ TONE_EXTRA = {
     "inconclusive": "warning", "forthcoming": "neutral", "open": "active", "pending": "active", "accepted": "success",
     "declined": "inactive",
 }
+
+
+def localised(obj, field: str, lang: str):
+    """``obj.<field>_en`` on English pages when it is filled in, else the Dutch ``obj.<field>``."""
+    if lang == "en":
+        english = getattr(obj, f"{field}_en", None)
+        if english:
+            return english
+    return getattr(obj, field, None)
+
+
+def falls_back(obj, fields: tuple[str, ...], lang: str) -> bool:
+    """True on an English page when one of ``fields`` has Dutch text but no English version."""
+    return lang == "en" and any(getattr(obj, f, None) and not getattr(obj, f"{f}_en", None) for f in fields)
 
 
 def label(table: dict[str, str], code: str | None, lang: str) -> str:
