@@ -1,7 +1,7 @@
 """English versions of registry content: project titles and summaries, lessons, KPI names and
 units, solution names and descriptions
 
-Revision ID: 0022
+Revision ID: 0027
 Revises: 0026
 
 All optional (NULL: the page shows the Dutch text and says so). Plain ADD COLUMN on both dialects;
@@ -11,7 +11,7 @@ downgrade drops them (batch mode on SQLite).
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0022"
+revision = "0027"
 down_revision = "0026"
 branch_labels = None
 depends_on = None
