@@ -180,3 +180,25 @@ def test_each_city_row_carries_its_infrastructure_figures(admin_client, client, 
     assert rdam["investment"]["investments"] == 0
     page = client.get("/netwerk").text
     assert "LoRaWAN-dekking" in page and "250.000 / 150.000" in page
+
+
+def test_loket_requests_count_once_in_the_city_of_their_lab_or_organisation(client, session):
+    """Several requests: each counts once, in its lab's city, else its organisation's (a correlated
+    subquery without its FROM once returned every request's city: 500 on PostgreSQL)."""
+    from datetime import date
+
+    from stadslab.governance.models import LoketRequest
+    from stadslab.labs.models import LivingLab
+    from stadslab.network.models import Organisation
+
+    seed_nation(session)
+    eindhoven_lab = session.scalars(select(LivingLab).where(LivingLab.municipality_code == EINDHOVEN)).first()
+    rotterdam = Organisation(name="Gemeente Rotterdam (loket)", kind="municipality", municipality_code=ROTTERDAM)
+    session.add(rotterdam)
+    session.flush()
+    for lab in (eindhoven_lab.id, eindhoven_lab.id, None):
+        session.add(LoketRequest(type="experiment", topic="digital", title="Ruimte", organisation_id=rotterdam.id,
+                                 living_lab_id=lab, routed_to="ienw", decision_due=date(2030, 1, 1)))
+    session.commit()
+    rows = _rows(client.get(OVERVIEW).json())
+    assert rows[EINDHOVEN]["loket_requests"] == 2 and rows[ROTTERDAM]["loket_requests"] == 1

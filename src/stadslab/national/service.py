@@ -156,11 +156,12 @@ def count_by_city(session: Session, f: OverviewFilters) -> dict[str, CityCounts]
         if verdict:
             counts[city_of[project_id]].verdicts[verdict] += 1
 
-    lab_city = select(LivingLab.municipality_code).where(LivingLab.id == LoketRequest.living_lab_id).scalar_subquery()
-    org_city = (select(Organisation.municipality_code).where(Organisation.id == LoketRequest.organisation_id)
-                .scalar_subquery())
-    city = func.coalesce(lab_city, org_city)
-    stmt = select(city, func.count()).group_by(city)
+    # each request's city: its lab's, else its organisation's (outer joins: one row per request)
+    city = func.coalesce(LivingLab.municipality_code, Organisation.municipality_code)
+    stmt = (select(city, func.count()).select_from(LoketRequest)
+            .outerjoin(LivingLab, LivingLab.id == LoketRequest.living_lab_id)
+            .outerjoin(Organisation, Organisation.id == LoketRequest.organisation_id)
+            .group_by(city))
     if f.theme:
         stmt = stmt.where(LoketRequest.living_lab_id.in_(themed_labs))
     for code, n in session.execute(stmt):
