@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from tests.governance.factories import auth_headers, make_token, make_user
 
-from .policies import SELF_SERVICE, policy_for
+from .policies import SELF_SERVICE, is_proposal, policy_for
 from .world import Choice, World
 
 _PLACEHOLDER = re.compile(r"\{([^}]+)\}")
@@ -166,6 +166,8 @@ class RoleFuzzer:
             return False  # one's own account: the person has the administrator's right here
         if policy in ("admin", "desk"):
             return True  # no fuzzing role is a desk
+        if self.role != "member" and is_proposal(method, template):
+            return False  # a pending proposal to A's object, not a change of it
         if method in _WRITES and (self.role == "member" and policy in ("owner_write", "editor") or choice is not None):
             return True  # members never write; nobody but A's editors and admins changes A's objects
         return False

@@ -52,6 +52,17 @@ def _interim_specs() -> list[EndpointSpec]:
     return out
 
 
+#: Operations by which an editor of any organisation *proposes* something to another organisation's
+#: object (``labs.moderation``): the 2xx makes a pending contribution that the owner's editors accept
+#: or decline, and changes nothing of the owner's (the fuzzer's change check still watches that).
+PROPOSALS = {("POST", "/api/v1/projects/{}/lessons"), ("POST", "/api/v1/living-labs/{}/applications"),
+             ("POST", "/api/v1/adoptions")}
+
+
+def is_proposal(method: str, path_template: str) -> bool:
+    return (method, _shape(path_template)) in PROPOSALS
+
+
 #: Operations where the account named by ``{user_id}`` has the administrator's right itself
 #: (``privacy.export_person``: a person may export their own data; the matrix tests another's).
 SELF_SERVICE = {("GET", "/api/v1/privacy/users/{user_id}/export")}

@@ -35,7 +35,7 @@ OPENNESS_LABELS = {"open": N_("Open to third parties"), "community": N_("Communi
 STATUS_LABELS = {"planned": N_("Planned"), "building": N_("Being built"), "live": N_("Live"),
                  "retired": N_("Retired")}
 PHASE_LABELS = {"idea": N_("Idea"), "committed": N_("Committed"), "realised": N_("Realised")}
-PARTY_LABELS = {"state": N_("State"), "market": N_("Market"), "regional": N_("Regional"), "local": N_("Local"),
+PARTY_LABELS = {"state": N_("National government"), "market": N_("Market"), "regional": N_("Regional"), "local": N_("Local"),
                 "eu": N_("EU")}
 CHOOSE = N_("Choose a value from the list.")
 NOT_NEGATIVE = N_("An amount cannot be negative.")
