@@ -14,6 +14,9 @@ import os
 
 # Rich consoles size themselves when their module is imported: give every CLI test wide output.
 os.environ["COLUMNS"] = "200"
+# Hundreds of apps start in this one process: frozen objects (gc.freeze, core.config) would never be
+# collected. Servers the tests start as processes of their own inherit this too; test_assembly turns it on.
+os.environ.setdefault("STADSLAB_GC_FREEZE_AT_START", "0")
 import uuid
 from collections.abc import Iterator
 from pathlib import Path

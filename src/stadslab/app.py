@@ -9,6 +9,7 @@ start hooks, and, reversed, of the stop hooks.
 
 from __future__ import annotations
 
+import gc
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -60,6 +61,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         if replicas is not None:
             replicas.start()
         await assembly.start(app, CAPABILITIES)
+        if settings.gc_freeze_at_start:
+            gc.freeze()  # long-lived objects out of full collections (core.config: gc_freeze_at_start)
         yield
         await assembly.stop(app, CAPABILITIES)
         if replicas is not None:

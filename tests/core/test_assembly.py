@@ -120,3 +120,22 @@ def test_the_principal_comes_from_the_authenticator_governance_installs(app):
     del app.state.authenticator  # an app assembled without one refuses, rather than let everyone in anonymously
     with pytest.raises(RuntimeError):
         get_principal(request())
+
+
+def test_a_started_app_freezes_its_long_lived_objects(db):
+    """``gc_freeze_at_start``: after the start hooks, what exists is frozen out of full collections."""
+    import gc
+
+    from fastapi.testclient import TestClient
+
+    from stadslab.app import create_app
+    from stadslab.core.config import Settings
+
+    gc.unfreeze()
+    try:
+        with TestClient(create_app(Settings(database_url=db.url, gc_freeze_at_start=False), db=db)):
+            assert gc.get_freeze_count() == 0
+        with TestClient(create_app(Settings(database_url=db.url, gc_freeze_at_start=True), db=db)):
+            assert gc.get_freeze_count() > 10_000
+    finally:
+        gc.unfreeze()

@@ -178,6 +178,11 @@ class Settings(BaseSettings):
     #: ping before killing and replacing it (uvicorn's default, 5, restarts healthy workers in a
     #: loop on a loaded host: a worker being spawned cannot answer yet).
     worker_healthcheck_timeout_s: int = Field(default=30, ge=1)
+    #: Freeze what exists once the app has started (``gc.freeze()``): the ~240,000 long-lived
+    #: objects of the imported libraries are then left out of every full garbage collection,
+    #: whose pauses otherwise cost a page 150-250 ms now and then (benchmarks/RESULTS.md).
+    #: Off in the test suite, which starts hundreds of apps in one process.
+    gc_freeze_at_start: bool = True
 
     # --- e-mail (loket notifications through the outbox; see docs/governance.md) ---------
     #: SMTP server the outbox worker sends through; None: messages wait in the outbox.
