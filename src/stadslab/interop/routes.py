@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from stadslab.core.auth import Principal, authorize_write, get_principal, known_up_front
 from stadslab.core.crud import SCOPE, ItemRoutes, register_item_routes
 from stadslab.core.database import get_session
-from stadslab.core.errors import BadRequest, NotFound, field_error
+from stadslab.core.errors import NotFound
 from stadslab.core.listing import ListParams, RegistryFilters, list_params, make_page, registry_filters
 
 from . import calendar, dcat, exports, funding, ical, service
@@ -185,16 +185,12 @@ def catalog_dataset(key: str, request: Request, session: Session = Depends(get_s
 # --- GeoJSON and CSV/Excel exports ----------------------------------------------------------------
 
 
-def _labs_extra(infrastructure: list[str] = Query([]), open_to_external: bool | None = Query(None)) -> dict:
-    """The lab directory's infrastructure filter, checked as the list checks it: never silently ignored."""
-    from stadslab.labs.models import INFRASTRUCTURE
+def _labs_extra(infrastructure: list[str] = Query([]), open_to_external: bool | None = Query(None),
+                session: Session = Depends(get_session)) -> dict:
+    """The lab directory's infrastructure filter, checked by the directory's own rule: never silently ignored."""
+    from stadslab.labs.service import check_lab_filters
 
-    unknown = [i for i in infrastructure if i not in INFRASTRUCTURE]
-    if unknown:
-        allowed = ", ".join(INFRASTRUCTURE)
-        raise BadRequest(f"infrastructure: unknown value {unknown[0]!r}; allowed: {allowed}",
-                         errors=[field_error(["query", "infrastructure"], f"unknown value {v!r}; allowed: {allowed}")
-                                 for v in unknown])
+    check_lab_filters(session, infrastructure=infrastructure)
     return {"infrastructure": infrastructure, "open_to_external": open_to_external}
 
 
