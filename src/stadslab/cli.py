@@ -134,6 +134,7 @@ def demo(host: str = typer.Option("127.0.0.1", help="Interface to bind"),
     from stadslab.evidence.demo import demo_size as evidence_demo_size
     from stadslab.evidence.demo import load_evidence_demo
     from stadslab.governance.demo import DEMO_PASSWORD, load_demo_accounts, load_demo_loket
+    from stadslab.infrastructure.demo import load_infrastructure_demo
     from stadslab.interop.demo import load_interop_demo
     from stadslab.labs.demo_loader import demo_size, load_demo, own_demo_content
 
@@ -151,6 +152,9 @@ def demo(host: str = typer.Option("127.0.0.1", help="Interface to bind"),
         loket_requests = load_demo_loket(s)
         if loket_requests:
             counts["loket requests"] = loket_requests
+        infrastructure = load_infrastructure_demo(s)
+        if infrastructure:
+            counts["infrastructure assets and investments"] = infrastructure
     console.print("Demo content loaded: " + (", ".join(f"{v} {k}" for k, v in counts.items())
                                               or "already present"))
     _print_demo_accounts(accounts, DEMO_PASSWORD)
