@@ -24,3 +24,6 @@ def test_demo_infrastructure_is_loaded_once_and_shows_everywhere(db, client):
     assert (utrecht["investment"]["committed_eur"], utrecht["investment"]["gap_eur"]) == (180000, 60000)
     page = client.get(f"/labs/{gateway['living_lab_ids'][0]}").text
     assert "LoRaWAN-gateway Leidsche Rijn Centrum" in page  # the lab's facilities link to the asset
+    # amounts in the reader's number format
+    assert "€ 180.000" in client.get("/infrastructuur/investeringen?lang=nl").text
+    assert "€ 180,000" in client.get("/infrastructuur/investeringen?lang=en").text

@@ -22,7 +22,7 @@ from stadslab.core.errors import StadslabError
 
 from .auth import page_principal, require_login
 from .forms import ordered
-from .i18n import language_of, translations
+from .i18n import format_number, language_of, translations
 from .pages import _session
 from .rendering import render
 from .vocabulary import N_
@@ -55,8 +55,9 @@ def _options(labels: dict, gettext) -> list[tuple[str, str]]:
     return [(k, gettext(v)) for k, v in labels.items()]
 
 
-def _euro(value: float | None) -> str:
-    return "—" if value is None else f"€ {value:,.0f}".replace(",", ".")
+def _euro(value: float | None, lang: str) -> str:
+    """Whole euros in the reader's number format, as the project page writes budgets."""
+    return "—" if value is None else f"€ {format_number(value, lang, 0)}"
 
 
 def _cities(session, codes) -> dict[str, str]:
@@ -144,6 +145,9 @@ def _investments_page(request: Request, form: dict, errors: dict, status_code: i
         found = service.list_investments(session)
         totals = service.totals(found)
         cities = dict(session.execute(select(Municipality.code, Municipality.name)).all())
+    def euro(value: float | None) -> str:
+        return _euro(value, lang)
+
     rows = []
     for inv in found:
         out = service.investment_out(inv)
@@ -151,16 +155,16 @@ def _investments_page(request: Request, form: dict, errors: dict, status_code: i
                      "editable": may_write(page_principal(request), inv.owner_organisation_id, SCOPE),
                      "phase": gettext(PHASE_LABELS[inv.phase]),
                      "cities": ", ".join(cities.get(c, c) for c in out.municipalities) or "—",
-                     "cost": _euro(out.cost_eur), "committed": _euro(out.committed_eur), "gap": _euro(out.gap_eur)})
+                     "cost": euro(out.cost_eur), "committed": euro(out.committed_eur), "gap": euro(out.gap_eur)})
     return render(request, "investments.html", {
         "rows": rows, "form": form, "errors": errors, "may_add": _may_add(request), "no_store": True,
-        "by_tech": [(gettext(TYPE_LABELS[k]), {kk: _euro(vv) if kk != "investments" else vv for kk, vv in v.items()})
+        "by_tech": [(gettext(TYPE_LABELS[k]), {kk: euro(vv) if kk != "investments" else vv for kk, vv in v.items()})
                     for k, v in totals["per_technology"].items()],
-        "by_city": [(cities.get(k, k), {kk: _euro(vv) if kk != "investments" else vv for kk, vv in v.items()})
+        "by_city": [(cities.get(k, k), {kk: euro(vv) if kk != "investments" else vv for kk, vv in v.items()})
                     for k, v in totals["per_municipality"].items()],
-        "by_party": [(gettext(PARTY_LABELS[k]), _euro(v["committed_eur"]), _euro(v["pledged_eur"]))
+        "by_party": [(gettext(PARTY_LABELS[k]), euro(v["committed_eur"]), euro(v["pledged_eur"]))
                      for k, v in totals["per_party_type"].items()],
-        "total": {k: _euro(v) if k != "investments" else v for k, v in totals["total"].items()},
+        "total": {k: euro(v) if k != "investments" else v for k, v in totals["total"].items()},
         "options": {"technology": _options(TYPE_LABELS, gettext), "phase": _options(PHASE_LABELS, gettext),
                     "municipality": sorted(cities.items(), key=lambda kv: kv[1])},
         "parties": [(k, gettext(v)) for k, v in PARTY_LABELS.items()],
